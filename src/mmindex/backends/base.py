@@ -1,0 +1,115 @@
+"""The embedding backend interface.
+
+A backend is split in stages so the pipeline can run CPU work in worker threads ahead of the
+model (infinity's encode_pre / encode_core / encode_post):
+
+========================  ======  ==================================================
+``estimate_cost(item)``   CPU     cheap, no decoding: text tokens + visual tokens
+``decode(loaded)``        CPU     per item: decode/validate/resize media -> raises ItemError
+``collate(decoded, role)`` CPU    per batch: chat template, tokenise, pixel tensors
+``forward(batch)``        model   (n, full_dims) float32, L2-normalised
+========================  ======  ==================================================
+
+:func:`embed_items` chains them for callers that just want vectors (queries, tests).
+Matryoshka truncation and re-normalisation happen in :func:`truncate_normalize`, outside the
+backends, so every backend gets it the same way.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from mmindex.items import Cost, Item
+
+Role = Literal["document", "query"]
+
+
+@dataclass
+class LoadedItem:
+    """An item with its media bytes read (by the pipeline's reader stage) and its position.
+
+    ``blobs`` maps each media reference of ``item.media`` to its bytes.
+    """
+
+    item: Item
+    blobs: Mapping[str, bytes] = field(default_factory=dict)
+    seq: int = 0
+    content_hash: str = ""
+    cost: Cost | None = None
+
+
+class Embedder(abc.ABC):
+    """A document/query embedding model.
+
+    Attributes:
+        backend: Backend name (``qwen3-vl``, ``sentence-transformers``, ``hash``).
+        model_id: Hub id or local path of the weights.
+        full_dims: Output dimension before Matryoshka truncation.
+        modalities: Subset of ``{"text", "image", "video"}`` the model accepts.
+    """
+
+    backend: str
+    model_id: str
+    full_dims: int
+    modalities: frozenset[str] = frozenset({"text"})
+    device: str = "cpu"
+
+    @abc.abstractmethod
+    def fingerprint(self) -> dict[str, Any]:
+        """Everything that changes the vectors (model id, revision, instructions, resize limits).
+
+        Goes into every item's content hash, so changing any of it re-embeds everything.
+        """
+
+    @abc.abstractmethod
+    def estimate_cost(self, loaded: LoadedItem) -> Cost:
+        """Tokens (text + visual, after the model's resize rules) and pixels, without decoding."""
+
+    @abc.abstractmethod
+    def decode(self, loaded: LoadedItem) -> Any:
+        """Decode and validate one item's media. Raises ``ItemError`` for a bad item."""
+
+    @abc.abstractmethod
+    def collate(self, decoded: Sequence[Any], role: Role = "document") -> Any:
+        """Build the model inputs of one batch (CPU tensors)."""
+
+    @abc.abstractmethod
+    def forward(self, batch: Any) -> np.ndarray:
+        """Run the model: ``(n, full_dims)`` float32, rows L2-normalised."""
+
+    def close(self) -> None:
+        """Release the model (GPU memory). Optional."""
+
+
+def truncate_normalize(vectors: np.ndarray, dims: int | None) -> np.ndarray:
+    """Matryoshka: keep the first ``dims`` dimensions and re-normalise each row (L2)."""
+    v = np.asarray(vectors, dtype=np.float32)
+    if dims is not None and dims < v.shape[1]:
+        v = v[:, :dims]
+    norms = np.linalg.norm(v, axis=1, keepdims=True)
+    return (v / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def embed_items(
+    embedder: Embedder,
+    items: Sequence[Item | LoadedItem],
+    role: Role = "document",
+    dims: int | None = None,
+) -> np.ndarray:
+    """Embed a few items in one batch, in order. Media are read with :func:`mmindex.media.read_blobs`.
+
+    For corpora use the pipeline (batching, quarantine, metrics); this is for queries and tests.
+    """
+    from mmindex.media import read_blobs
+
+    loaded = [
+        x if isinstance(x, LoadedItem) else LoadedItem(item=x, blobs=read_blobs(x), seq=i)
+        for i, x in enumerate(items)
+    ]
+    decoded = [embedder.decode(x) for x in loaded]
+    return truncate_normalize(embedder.forward(embedder.collate(decoded, role)), dims)

@@ -1,0 +1,25 @@
+"""Shared fixtures: real small things (tiny Qwen3-VL built offline, LanceDB on tmp dirs)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random-weight Qwen3-VL-Embedding checkpoint built offline once per test session."""
+    from mmindex.tinymodel import build_tiny_model
+
+    out = tmp_path_factory.mktemp("tiny-qwen3-vl")
+    build_tiny_model(out, shape="tiny")
+    return out
