@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     pixel_budget: int = Field(8 * 1024 * 1024, description="Max resized image/video pixels per batch")
     max_batch_items: int = Field(64, description="Max items per batch")
     sort_window: int = Field(4096, description="Items sorted by cost together before batching")
+    group_items: int = Field(
+        20_000, description="Items per embed task (a Prefect task run per group, never per item)"
+    )
     read_chunk_rows: int = Field(4096, description="Manifest rows read per streaming chunk")
     prep_workers: int = Field(2, description="CPU threads decoding/preprocessing ahead of the model")
     prefetch_batches: int = Field(4, description="Prepared batches queued ahead of the model")

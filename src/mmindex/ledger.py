@@ -1,0 +1,132 @@
+"""Append-only bookkeeping tables: runs (lineage + throughput), quarantine, and the registry.
+
+All three are only ever appended to (appends never conflict in Lance, even from concurrent
+runs of different indexes). A run writes one ``_runs`` row when it starts and one when it ends;
+the latest row per ``run_id`` is its state. The ``_registry`` holds promotion events; the
+production version of an index is the table + version of its latest ``promote``/``rollback``
+event, so moving production is one atomic append.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+
+from mmindex.store import table_exists
+
+RUNS, QUARANTINE, REGISTRY = "_runs", "_quarantine", "_registry"
+
+_TS = pa.timestamp("us", tz="UTC")
+RUN_FIELDS: dict[str, pa.DataType] = {
+    "run_id": pa.string(), "index": pa.string(), "table_name": pa.string(),
+    "status": pa.string(), "at": _TS, "started_at": _TS, "source": pa.string(),
+    "model": pa.string(), "model_id": pa.string(), "dims": pa.int32(), "version": pa.int64(),
+    "code_version": pa.string(), "config": pa.string(), "error": pa.string(),
+    "seen": pa.int64(), "embedded": pa.int64(), "skipped_unchanged": pa.int64(),
+    "reused_staged": pa.int64(), "quarantined": pa.int64(), "inserted": pa.int64(),
+    "updated": pa.int64(), "deleted": pa.int64(), "rows": pa.int64(),
+    "items_per_s": pa.float64(), "tokens_per_s": pa.float64(), "batches": pa.int64(),
+    "batch_p50_s": pa.float64(), "batch_p95_s": pa.float64(), "preprocess_s": pa.float64(),
+    "model_s": pa.float64(), "read_s": pa.float64(), "write_s": pa.float64(),
+    "wall_s": pa.float64(), "peak_rss_mb": pa.float64(), "peak_gpu_mb": pa.float64(),
+}
+QUARANTINE_FIELDS: dict[str, pa.DataType] = {
+    "run_id": pa.string(), "index": pa.string(), "item_id": pa.string(), "reason": pa.string(),
+    "message": pa.string(), "media": pa.list_(pa.string()), "at": _TS,
+}
+REGISTRY_FIELDS: dict[str, pa.DataType] = {
+    "index": pa.string(), "action": pa.string(), "table_name": pa.string(),
+    "version": pa.int64(), "run_id": pa.string(), "actor": pa.string(), "reason": pa.string(),
+    "details": pa.string(), "at": _TS,
+}
+PRODUCTION_ACTIONS = ("promote", "rollback")
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _append(db: Any, name: str, fields: dict[str, pa.DataType], rows: list[dict]) -> None:
+    if not rows:
+        return
+    schema = pa.schema([pa.field(k, t) for k, t in fields.items()])
+    data = pa.Table.from_pylist([{k: r.get(k) for k in fields} for r in rows], schema=schema)
+    if table_exists(db, name):
+        db.open_table(name).add(data)
+    else:
+        try:
+            db.create_table(name, data)
+        except ValueError:  # created meanwhile by a concurrent run
+            db.open_table(name).add(data)
+
+
+def _read(db: Any, name: str, where: str | None = None) -> pa.Table | None:
+    if not table_exists(db, name):
+        return None
+    q = db.open_table(name).search()
+    if where:
+        q = q.where(where)
+    return q.limit(None).to_arrow()
+
+
+def _sql(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def record_run(db: Any, row: dict[str, Any]) -> None:
+    """Append a state row for a run (``status`` running | committed | failed | ...)."""
+    row = dict(row, at=now())
+    if isinstance(row.get("config"), dict):
+        row["config"] = json.dumps(row["config"], sort_keys=True, default=str)
+    _append(db, RUNS, RUN_FIELDS, [row])
+
+
+def runs(db: Any, index: str | None = None) -> list[dict[str, Any]]:
+    """Latest state of every run (of ``index``), oldest first."""
+    tbl = _read(db, RUNS, f"`index` = {_sql(index)}" if index else None)
+    if tbl is None:
+        return []
+    latest: dict[str, dict] = {}
+    for r in sorted(tbl.to_pylist(), key=lambda r: r["at"]):
+        latest[r["run_id"]] = {**latest.get(r["run_id"], {}), **{k: v for k, v in r.items() if v is not None}}
+    return sorted(latest.values(), key=lambda r: r["started_at"] or r["at"])
+
+
+def get_run(db: Any, run_id: str) -> dict[str, Any] | None:
+    found = [r for r in runs(db) if r["run_id"] == run_id]
+    return found[0] if found else None
+
+
+def quarantine(db: Any, rows: list[dict[str, Any]]) -> None:
+    """Append quarantined items: run_id, index, item_id, reason, message, media."""
+    _append(db, QUARANTINE, QUARANTINE_FIELDS, [dict(r, at=now()) for r in rows])
+
+
+def quarantined(db: Any, index: str, run_id: str | None = None) -> list[dict[str, Any]]:
+    where = f"`index` = {_sql(index)}" + (f" AND run_id = {_sql(run_id)}" if run_id else "")
+    tbl = _read(db, QUARANTINE, where)
+    return [] if tbl is None else tbl.to_pylist()
+
+
+def record_event(db: Any, **event: Any) -> dict[str, Any]:
+    """Append a registry event (index, action, table_name, version, run_id, actor, reason, details)."""
+    if isinstance(event.get("details"), dict | list):
+        event["details"] = json.dumps(event["details"], sort_keys=True, default=str)
+    event["at"] = now()
+    _append(db, REGISTRY, REGISTRY_FIELDS, [event])
+    return event
+
+
+def events(db: Any, index: str) -> list[dict[str, Any]]:
+    """Registry events of ``index``, oldest first."""
+    tbl = _read(db, REGISTRY, f"`index` = {_sql(index)}")
+    return [] if tbl is None else sorted(tbl.to_pylist(), key=lambda r: r["at"])
+
+
+def production(db: Any, index: str) -> dict[str, Any] | None:
+    """The latest promote/rollback event of ``index`` (its ``table_name`` and ``version``)."""
+    prod = [e for e in events(db, index) if e["action"] in PRODUCTION_ACTIONS]
+    return prod[-1] if prod else None
