@@ -1,0 +1,298 @@
+"""Golden sets: the queries and relevance judgements (qrels) an index is evaluated on.
+
+* queries: BEIR ``queries.jsonl`` (``{"_id": ..., "text": ...}`` per line), extended for
+  multimodal queries with ``image`` (a path relative to the queries file, an absolute path or a
+  URI) and ``lang``; or TREC topics (``<top><num>N</num><title>...</title></top>``).
+* qrels: BEIR TSV ``query-id<TAB>corpus-id<TAB>score`` (header optional) or TREC
+  ``qid 0 docid rel``; the format is recognised per line.
+
+Queries without any relevant doc, and qrels for queries not in the queries file, cannot be
+evaluated: they are dropped, logged, and listed in :attr:`GoldenSet.notes`. A set left with no
+query, an unreadable file or a malformed line is a :class:`~mmindex.errors.GoldenSetError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mmindex.errors import GoldenSetError
+
+log = logging.getLogger(__name__)
+
+_LAYOUT_HELP = (
+    "Help: a golden set is a queries file (BEIR queries.jsonl: one JSON object per line with "
+    '"_id" and "text" and/or "image"; or TREC topics) plus a qrels file (TSV '
+    "query-id<TAB>corpus-id<TAB>score, or TREC 'qid 0 docid rel')."
+)
+
+
+@dataclass(frozen=True)
+class GoldenQuery:
+    """One evaluation query.
+
+    Attributes:
+        id: Query id, as in the qrels.
+        text: Query text (Unicode NFC, stripped) or None for an image-only query.
+        image: Resolved image reference: absolute local path or URI; None for a text query.
+        lang: Language tag when given (``ko``, ``en``).
+        metadata: Any other fields of the query row.
+    """
+
+    id: str
+    text: str | None = None
+    image: str | None = None
+    lang: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GoldenSet:
+    """Queries plus qrels, identified by a fingerprint of their normalised content.
+
+    Attributes:
+        name: Human name (the BEIR directory or the queries file stem).
+        queries: Queries that have at least one relevant doc, in file order.
+        qrels: query id -> {doc id: graded relevance}.
+        sources: Paths the set was read from.
+        fingerprint: sha256 of the normalised query ids, texts, languages, image bytes (URIs as
+            written) and qrels; independent of file order, whitespace, qrels format, query
+            metadata and where the files live.
+        notes: What was dropped while loading, and why.
+    """
+
+    name: str
+    queries: list[GoldenQuery]
+    qrels: dict[str, dict[str, int]]
+    sources: tuple[str, ...]
+    fingerprint: str
+    notes: tuple[str, ...] = ()
+
+    @property
+    def version(self) -> str:
+        """Short form of :attr:`fingerprint` (12 hex digits), for index metadata and reports."""
+        return self.fingerprint[:12]
+
+    def __len__(self) -> int:
+        return len(self.queries)
+
+
+def load_golden_dir(
+    directory: str | Path, split: str = "test", name: str | None = None
+) -> GoldenSet:
+    """Load a BEIR-layout directory: ``queries.jsonl`` and ``qrels/<split>.tsv``."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise GoldenSetError(f"golden set directory {directory} does not exist. {_LAYOUT_HELP}")
+    return load_golden(
+        directory / "queries.jsonl",
+        directory / "qrels" / f"{split}.tsv",
+        name=name or directory.name,
+    )
+
+
+def load_golden(
+    queries_path: str | Path, qrels_path: str | Path, name: str | None = None
+) -> GoldenSet:
+    """Load a golden set from a queries file and a qrels file.
+
+    Args:
+        queries_path: BEIR/multimodal ``queries.jsonl`` or a TREC topics file.
+        qrels_path: BEIR TSV or TREC qrels.
+        name: Name of the set; defaults to the queries file's stem.
+
+    Raises:
+        GoldenSetError: a file is missing or malformed (the message names the line), or no query
+            with a relevant doc remains.
+    """
+    queries_path, qrels_path = Path(queries_path), Path(qrels_path)
+    text = _read(queries_path, "queries")
+    if text.lstrip().startswith("<"):
+        queries = _parse_topics(text, queries_path)
+    else:
+        queries = _parse_jsonl(text, queries_path)
+    qrels = _parse_qrels(_read(qrels_path, "qrels"), qrels_path)
+    if not queries:
+        raise GoldenSetError(f"{queries_path} has no queries. {_LAYOUT_HELP}")
+    if not qrels:
+        raise GoldenSetError(f"{qrels_path} has no judgements. {_LAYOUT_HELP}")
+
+    ids = {q.id for q in queries}
+    kept = [q for q in queries if any(g >= 1 for g in qrels.get(q.id, {}).values())]
+    unknown, dropped = sorted(set(qrels) - ids), sorted(ids - {q.id for q in kept})
+    notes = []
+    if unknown:
+        notes.append(f"dropped qrels of {len(unknown)} queries not in the queries: {unknown[:10]}")
+    if dropped:
+        notes.append(f"dropped {len(dropped)} queries without a relevant doc: {dropped[:10]}")
+    for note in notes:
+        log.warning("golden set %s: %s", queries_path, note)
+    if not kept:
+        raise GoldenSetError(
+            f"no query in {queries_path} has a relevant doc in {qrels_path} ({'; '.join(notes)}). "
+            "Help: check that the qrels' query ids are the queries' ids and some grades are >= 1."
+        )
+    kept_qrels = {q.id: qrels[q.id] for q in kept}
+    return GoldenSet(
+        name=name or queries_path.stem,
+        queries=kept,
+        qrels=kept_qrels,
+        sources=(str(queries_path), str(qrels_path)),
+        fingerprint=_fingerprint(kept, kept_qrels),
+        notes=tuple(notes),
+    )
+
+
+def trec_topics_to_queries(path: str | Path) -> list[GoldenQuery]:
+    """Read TREC topics (``<top><num>N</num><title>text</title></top>``; Vaswani/NPL style)."""
+    path = Path(path)
+    return _parse_topics(_read(path, "topics"), path)
+
+
+def trec_qrels(path: str | Path) -> dict[str, dict[str, int]]:
+    """Read TREC (``qid 0 docno rel``) or BEIR TSV qrels into query id -> {doc id: grade}."""
+    path = Path(path)
+    return _parse_qrels(_read(path, "qrels"), path)
+
+
+def _read(path: Path, what: str) -> str:
+    if not path.is_file():
+        raise GoldenSetError(f"{what} file {path} does not exist. {_LAYOUT_HELP}")
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GoldenSetError(
+            f"cannot read {what} file {path}: {exc}. Help: it must be UTF-8 text."
+        ) from exc
+
+
+def _clean(text: Any) -> str | None:
+    if text is None:
+        return None
+    text = unicodedata.normalize("NFC", str(text)).strip()  # one form for Korean (NFD != NFC)
+    return text or None
+
+
+def _parse_jsonl(text: str, path: Path) -> list[GoldenQuery]:
+    queries: list[GoldenQuery] = []
+    seen: dict[str, int] = {}
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path} line {lineno}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise GoldenSetError(f"{where} is not valid JSON ({exc.msg}). {_LAYOUT_HELP}") from exc
+        if not isinstance(row, dict):
+            raise GoldenSetError(f"{where} is not a JSON object. {_LAYOUT_HELP}")
+        qid = row.pop("_id") if "_id" in row else row.pop("id", None)
+        if qid is None or str(qid).strip() == "":
+            raise GoldenSetError(f'{where} has no "_id". {_LAYOUT_HELP}')
+        qid = str(qid).strip()
+        if qid in seen:
+            raise GoldenSetError(f"{where}: query id {qid!r} already used on line {seen[qid]}.")
+        seen[qid] = lineno
+        text_, image = _clean(row.pop("text", None)), row.pop("image", None)
+        lang = _clean(row.pop("lang", None))
+        if text_ is None and not image:
+            raise GoldenSetError(f'{where}: query {qid!r} has neither "text" nor "image".')
+        metadata = dict(row.pop("metadata", None) or {}) | row
+        queries.append(GoldenQuery(qid, text_, _resolve_image(image, path, where), lang, metadata))
+    return queries
+
+
+def _resolve_image(image: Any, queries_path: Path, where: str) -> str | None:
+    if not image:
+        return None
+    image = str(image)
+    if "://" in image:
+        return image
+    resolved = (queries_path.parent / image).resolve()
+    if not resolved.is_file():
+        raise GoldenSetError(
+            f"{where}: image {image!r} not found (looked for {resolved}). Help: image paths are "
+            "relative to the queries file; fix the path or add the file."
+        )
+    return str(resolved)
+
+
+_TOP = re.compile(r"<top>(.*?)</top>", re.S | re.I)
+_NUM = re.compile(r"<num>\s*(?:Number:)?\s*([^<\s]+)", re.I)
+_TITLE = re.compile(r"<title>\s*(?:Topic:)?(.*?)(?=<)", re.S | re.I)
+
+
+def _parse_topics(text: str, path: Path) -> list[GoldenQuery]:
+    queries, seen = [], set()
+    for i, block in enumerate(_TOP.findall(text), 1):
+        num, title = _NUM.search(block), _TITLE.search(block + "<")
+        if not num or not title or not _clean(title.group(1)):
+            raise GoldenSetError(
+                f"{path} topic #{i} has no <num> or no <title> text. {_LAYOUT_HELP}"
+            )
+        qid = num.group(1)
+        if qid in seen:
+            raise GoldenSetError(f"{path}: topic number {qid} appears twice.")
+        seen.add(qid)
+        queries.append(GoldenQuery(qid, " ".join(title.group(1).split())))
+    return queries
+
+
+def _parse_qrels(text: str, path: Path) -> dict[str, dict[str, int]]:
+    qrels: dict[str, dict[str, int]] = {}
+    first = True
+    for lineno, line in enumerate(text.splitlines(), 1):
+        fields = [f.strip() for f in (line.split("\t") if "\t" in line else line.split())]
+        if not any(fields):
+            continue
+        grade = _grade(fields[-1])
+        header, first = first and grade is None, False
+        if header:  # BEIR's "query-id corpus-id score", or any first line without a grade
+            continue
+        if grade is None or len(fields) not in (3, 4) or not all(fields):
+            raise GoldenSetError(
+                f"{path} line {lineno}: expected 'query-id<TAB>doc-id<TAB>grade' or "
+                f"'qid 0 docid grade', got {line!r}. {_LAYOUT_HELP}"
+            )
+        qid, doc = fields[0], fields[-2]
+        judged = qrels.setdefault(qid, {})
+        if doc in judged and judged[doc] != grade:
+            raise GoldenSetError(
+                f"{path} line {lineno}: ({qid}, {doc}) judged {grade} here but {judged[doc]} "
+                "earlier. Help: keep one judgement per query and doc."
+            )
+        judged[doc] = grade
+    return qrels
+
+
+def _grade(value: str) -> int | None:
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return int(number) if number.is_integer() else None
+
+
+def _fingerprint(queries: list[GoldenQuery], qrels: Mapping[str, Mapping[str, int]]) -> str:
+    # metadata is left out: it does not change what is evaluated
+    digest = hashlib.sha256()
+    for q in sorted(queries, key=lambda q: q.id):
+        image = None
+        if q.image and "://" not in q.image:  # local files: hash content, not where they live
+            image = hashlib.sha256(Path(q.image).read_bytes()).hexdigest()
+        elif q.image:
+            image = q.image
+        row = {"id": q.id, "text": q.text, "image": image, "lang": q.lang}
+        digest.update(json.dumps(row, sort_keys=True, ensure_ascii=False).encode())
+        digest.update(b"\n")
+    for qid in sorted(qrels):
+        for doc in sorted(qrels[qid]):
+            digest.update(f"{qid}\t{doc}\t{qrels[qid][doc]}\n".encode())
+    return digest.hexdigest()
