@@ -31,12 +31,16 @@ def cmd_embed(args: argparse.Namespace) -> int:
     s = _settings(args, token_budget=args.token_budget, deletion_policy=args.deletion_policy)
     if args.no_prefect:
         from mmindex.pipeline import run_embed
-        from mmindex.sources import FieldMap
+        result = run_embed(args.source, args.index, s, fields=args.field,
+                           format=args.format).to_dict()
+        if args.queries and args.qrels and result["version"] is not None:
+            from mmindex.evaluation.runner import evaluate_index
 
-        fields = FieldMap.parse(args.field) if args.field else None
-        result = run_embed(args.source, args.index, s, fields=fields, format=args.format).to_dict()
+            result["evaluation"] = evaluate_index(
+                s, args.index, queries=args.queries, qrels=args.qrels, version=result["version"],
+                table=result["table"], promote=True, run_id=result["run_id"]).to_dict()
     else:
-        from mmindex.orchestrate import run_embed_flow
+        from mmindex.cli_flow import run_embed_flow
 
         result = run_embed_flow(args, s)
     tp = result["throughput"]
@@ -53,7 +57,9 @@ def cmd_embed(args: argparse.Namespace) -> int:
     )
     if "evaluation" in result and result["evaluation"]:
         ev = result["evaluation"]
-        human += f"\n  evaluation: {ev.get('decision')} — {'; '.join(ev.get('reasons', []))}"
+        dec = ev.get("decision") or {}
+        human += (f"\n  evaluation ({ev['golden']['name']}): {ev['action']} — "
+                  + "; ".join(dec.get("reasons", [])))
     _print(result, args.json, human)
     return 0
 

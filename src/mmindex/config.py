@@ -77,6 +77,16 @@ class Settings(BaseSettings):
     ann_min_rows: int = Field(50_000, description="Build an ANN index once the table has this many rows")
     fts: bool = Field(True, description="Maintain a full-text index on text")
 
+    # evaluation gate (see mmindex.evaluation.gate.GatePolicy)
+    gate: dict[str, Any] = Field(
+        default_factory=lambda: {"mode": "hybrid", "floors": {"hit@5": 0.80},
+                                 "max_drop": {"ndcg@10": 0.005}},
+        description="Promotion policy: mode, floors, max_drop, optional significance",
+    )
+    eval_modes: list[str] = Field(
+        default_factory=lambda: ["vector", "fts", "hybrid"], description="Search modes evaluated"
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -35,63 +35,97 @@ class Index:
     dims: int
     table: Any  # lancedb LanceTable checked out at ``version``
     query_instruction: str | None = None
+    cache_dir: Path | None = None
+    device: str = "auto"
 
     def to_polars(self):
         """All rows as a polars DataFrame (``metadata`` is a JSON string column)."""
-        return self.table.to_polars().collect() if hasattr(self.table.to_polars(), "collect") \
-            else self.table.to_polars()
+        df = self.table.to_polars()
+        return df.collect() if hasattr(df, "collect") else df
 
     def to_arrow(self):
         return self.table.to_arrow()
 
+    def embedder(self):
+        from mmindex.backends import load_embedder
+
+        return load_embedder(self.model, device=self.device, cache_dir=self.cache_dir,
+                             query_instruction=self.query_instruction)
+
     def embed_query(self, text: str | None = None, image: str | Path | None = None) -> np.ndarray:
         """The query vector, embedded with this index's model and its query instruction."""
-        from mmindex.backends import embed_items, load_embedder
-        from mmindex.items import Item
-
         if not text and not image:
             raise ConfigError("a search needs text, an image, or both")
-        emb = load_embedder(self.model, query_instruction=self.query_instruction)
-        item = Item(id="query", text=text or "", images=(str(image),) if image else ())
-        return embed_items(emb, [item], role="query", dims=self.dims)[0]
+        return self.embed_queries([(text, image)])[0]
+
+    def embed_queries(self, queries: list[tuple[str | None, str | Path | None]],
+                      batch: int = 32) -> np.ndarray:
+        """Vectors for ``(text, image)`` queries, in order, ``batch`` at a time."""
+        from mmindex.backends import embed_items
+        from mmindex.items import Item
+
+        emb = self.embedder()
+        items = [Item(id=f"q{i}", text=t or "", images=(str(im),) if im else ())
+                 for i, (t, im) in enumerate(queries)]
+        parts = [embed_items(emb, items[i:i + batch], role="query", dims=self.dims)
+                 for i in range(0, len(items), batch)]
+        return np.concatenate(parts) if parts else np.zeros((0, self.dims), np.float32)
+
+    def ranked(self, text: str | None, vector: np.ndarray | None, *, k: int = 10,
+               mode: Mode = "vector") -> list[tuple[str, float]]:
+        """``[(id, score)]`` best first: the ranking that search and evaluation share.
+
+        Modes: ``vector`` exact cosine (score = cosine similarity); ``ann`` the vector index
+        (exact below the size where one is built); ``fts`` full-text BM25 on ``text``;
+        ``hybrid`` vector + full-text fused with reciprocal rank fusion (k=60) over the top
+        ``max(k, 100)`` of each.
+        """
+        if mode not in MODES:
+            raise ConfigError(f"mode {mode!r}: use one of {', '.join(MODES)}")
+        if mode == "fts":
+            if not text:
+                return []
+            res = self.table.search(text, query_type="fts").select(["id"]).limit(k).to_arrow()
+            return list(zip(res["id"].to_pylist(), res["_score"].to_pylist(), strict=True))
+        if mode == "hybrid":
+            from mmindex.evaluation.fusion import rrf
+
+            depth = max(k, 100)
+            lists = [self.ranked(None, vector, k=depth, mode="vector")] if vector is not None else []
+            lists.append(self.ranked(text, None, k=depth, mode="fts"))
+            return rrf(lists, k=60, limit=k)
+        if vector is None:
+            return []
+        q = self.table.search(np.asarray(vector, np.float32)).distance_type("cosine")
+        q = q.select(["id"]).limit(k)
+        if mode == "vector":
+            q = q.bypass_vector_index()
+        res = q.to_arrow()
+        return [(i, 1.0 - d) for i, d in zip(res["id"].to_pylist(), res["_distance"].to_pylist(),
+                                             strict=True)]
 
     def search(self, text: str | None = None, *, image: str | Path | None = None, k: int = 10,
                mode: Mode = "vector", vector: np.ndarray | None = None):
         """Top-``k`` rows as a polars DataFrame with a ``score`` column (higher is better).
 
-        Modes: ``vector`` exact cosine search; ``ann`` the vector index (exact below the size
-        where one is built); ``fts`` full-text (BM25) on ``text``; ``hybrid`` vector + full-text
-        fused with reciprocal rank fusion (RRF, k=60).
+        The query is embedded with this index's model and query instruction (text, image or
+        both); see :meth:`ranked` for the modes.
         """
         import polars as pl
 
-        if mode not in MODES:
-            raise ConfigError(f"mode {mode!r}: use one of {', '.join(MODES)}")
-        cols = ["id", "text", "images", "video", "metadata"]
-        if mode == "fts":
-            if not text:
-                raise ConfigError("full-text search needs query text")
-            res = self.table.search(text, query_type="fts").select(cols).limit(k).to_arrow()
-            return _scored(pl.from_arrow(res), "_score", lambda s: s)
-        q = self.embed_query(text, image) if vector is None else vector
-        if mode == "hybrid" and text:
-            from lancedb.rerankers import RRFReranker
-
-            res = (self.table.search(query_type="hybrid").vector(q).text(text)
-                   .distance_type("cosine").select(cols).rerank(RRFReranker()).limit(k).to_arrow())
-            return _scored(pl.from_arrow(res), "_relevance_score", lambda s: s)
-        qb = self.table.search(q).distance_type("cosine").select(cols).limit(k)
-        if mode == "vector":
-            qb = qb.bypass_vector_index()
-        return _scored(pl.from_arrow(qb.to_arrow()), "_distance", lambda d: 1.0 - d)
-
-
-def _scored(df, col: str, fn):
-    import polars as pl
-
-    if col in df.columns:
-        df = df.with_columns(fn(pl.col(col)).alias("score")).drop(col)
-    return df
+        if vector is None and mode != "fts":
+            vector = self.embed_query(text, image)
+        hits = self.ranked(text, vector, k=k, mode=mode)
+        if not hits:
+            return pl.DataFrame({"id": [], "score": []}, schema={"id": pl.String, "score": pl.Float64})
+        ids = [h[0] for h in hits]
+        quoted = ",".join("'" + i.replace("'", "''") + "'" for i in ids)
+        rows = pl.from_arrow(self.table.search().where(f"id IN ({quoted})")
+                             .select(["id", "text", "images", "video", "metadata"])
+                             .limit(len(ids)).to_arrow())
+        order = pl.DataFrame({"id": ids, "score": [float(h[1]) for h in hits],
+                              "rank": list(range(1, len(ids) + 1))})
+        return order.join(rows, on="id", how="left").sort("rank").drop("rank")
 
 
 def resolve(db: Any, name: str, version: int | None = None,
@@ -114,7 +148,8 @@ def resolve(db: Any, name: str, version: int | None = None,
 
 
 def open_index(name: str, db: str | None = None, *, version: int | None = None,
-               table: str | None = None, storage_options: dict[str, str] | None = None) -> Index:
+               table: str | None = None, storage_options: dict[str, str] | None = None,
+               settings: Any = None) -> Index:
     """Open ``name``'s production version (or ``version``) read-only.
 
     Args:
@@ -125,7 +160,7 @@ def open_index(name: str, db: str | None = None, *, version: int | None = None,
     """
     from mmindex.config import Settings
 
-    settings = Settings()
+    settings = settings or Settings()
     conn = store.connect(db or settings.db, storage_options or settings.db_storage_options)
     table_name, ver = resolve(conn, name, version, table)
     tbl = store.open_table(conn, table_name)
@@ -134,7 +169,8 @@ def open_index(name: str, db: str | None = None, *, version: int | None = None,
     if run is None:
         raise IndexNotFoundError(f"no run recorded for table {table_name}")
     qi = _query_instruction(run)
-    return Index(name, table_name, ver, run["model"], int(run["dims"]), tbl, qi)
+    return Index(name, table_name, ver, run["model"], int(run["dims"]), tbl, qi,
+                 settings.cache_dir, settings.device)
 
 
 def _query_instruction(run: dict[str, Any]) -> str | None:

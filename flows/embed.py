@@ -1,0 +1,59 @@
+"""The ``embed`` flow: extract items, embed them in batch groups, commit a new index version,
+then trigger ``evaluate`` on that candidate (its decision drives promotion)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from prefect import flow
+from prefect.runtime import flow_run
+
+from flows.evaluate import evaluate
+from mmindex.config import Settings
+from tasks.artifacts import finish_progress, publish_run, start_progress
+from tasks.concurrency import index_writer
+from tasks.embed_tasks import (
+    commit_index_version,
+    embed_batch_group,
+    plan_embed_run,
+    record_failed_run,
+)
+
+
+@flow(name="embed", flow_run_name="embed-{index}", validate_parameters=True)
+def embed(
+    source: str,
+    index: str,
+    model: str | None = None,
+    db: str | None = None,
+    token_budget: int | None = None,
+    dims: int | None = None,
+    deletion_policy: Literal["keep", "delete"] | None = None,
+    golden_queries: str | None = None,
+    golden_qrels: str | None = None,
+    run_evaluation: bool = True,
+    format: Literal["jsonl", "csv", "parquet", "beir"] | None = None,
+    fields: list[str] | None = None,
+    writer_wait_s: float = 3600.0,
+) -> dict:
+    """Embed SOURCE into a new version of INDEX; evaluate it and promote it if the gate passes."""
+    settings = Settings().with_overrides(model=model, db=db, token_budget=token_budget, dims=dims,
+                                         deletion_policy=deletion_policy)
+    run_id = (flow_run.get_id() or "local").replace("-", "")[:12]
+    with index_writer(index, settings.db, run_id, writer_wait_s):
+        plan = plan_embed_run(source, index, settings.model_dump(mode="json"), run_id,
+                              format, fields)
+        progress_id = start_progress(index)
+        try:
+            groups = [embed_batch_group(plan, g, progress_id) for g in range(len(plan["groups"]))]
+            result = commit_index_version(plan, groups)
+        except Exception as exc:
+            record_failed_run(plan, f"{type(exc).__name__}: {exc}")
+            raise
+    finish_progress(progress_id, result)
+    publish_run(index, result)
+    if run_evaluation and golden_queries and golden_qrels and result["version"] is not None:
+        result["evaluation"] = evaluate(index=index, version=result["version"],
+                                        table=result["table"], queries=golden_queries,
+                                        qrels=golden_qrels, db=settings.db, run_id=run_id)
+    return result

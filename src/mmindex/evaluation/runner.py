@@ -1,0 +1,182 @@
+"""Evaluate an index version on a golden set, gate it against production, record everything.
+
+This is where evaluation meets the index: it searches (vector, full-text, hybrid) with the
+index's own model, scores with :mod:`mmindex.evaluation.metrics`, asks
+:func:`mmindex.evaluation.gate.decide`, optionally applies the decision (promote / reject), and
+appends the result to the ``_evaluations`` table (metrics per mode, per-query values, the golden
+set's version, the decision and both versions' metrics).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from mmindex import ledger, promotion, store
+from mmindex.config import Settings
+from mmindex.errors import GoldenSetError
+from mmindex.evaluation.gate import GateDecision, GatePolicy, decide
+from mmindex.evaluation.golden import GoldenSet, load_golden
+from mmindex.evaluation.metrics import EvalMetrics, evaluate_run
+from mmindex.search import Index, open_index
+
+EVALUATIONS = "_evaluations"
+DEPTH = 100  # results per query: enough for recall@100
+
+
+@dataclass
+class EvalReport:
+    """Metrics of a candidate (and production), the gate decision and what was done."""
+
+    eval_id: str
+    index: str
+    table: str
+    version: int
+    golden: dict[str, Any]
+    metrics: dict[str, EvalMetrics]
+    production: dict[str, Any] | None = None  # {"table", "version", "metrics": {mode: ...}}
+    decision: GateDecision | None = None
+    action: str = "none"  # promoted | rejected | none | already-production
+    regressed: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "eval_id": self.eval_id, "index": self.index, "table": self.table,
+            "version": self.version, "golden": self.golden, "action": self.action,
+            "metrics": {m: e.aggregate for m, e in self.metrics.items()},
+            "production": None if self.production is None else {
+                **{k: v for k, v in self.production.items() if k != "metrics"},
+                "metrics": {m: e.aggregate for m, e in self.production["metrics"].items()}},
+            "decision": None if self.decision is None else {
+                "passed": self.decision.passed, "reasons": self.decision.reasons,
+                "mode": self.decision.mode, "deltas": self.decision.deltas},
+            "regressed": self.regressed,
+        }
+
+    def to_markdown(self) -> str:
+        from mmindex.evaluation.report import render_markdown
+
+        return render_markdown(self)
+
+
+def _run_for(idx: Index, golden: GoldenSet, mode: str, vectors: Any) -> dict[str, list]:
+    run: dict[str, list] = {}
+    for q, vec in zip(golden.queries, vectors, strict=True):
+        if mode == "fts" and not q.text:
+            continue
+        run[q.id] = idx.ranked(q.text, vec, k=DEPTH, mode=mode)
+    return run
+
+
+def score_index(idx: Index, golden: GoldenSet, modes: list[str]) -> dict[str, EvalMetrics]:
+    """Metrics of ``idx`` on ``golden`` for each search mode (queries embedded once)."""
+    need_vectors = any(m != "fts" for m in modes)
+    vectors: list[Any] = [None] * len(golden.queries)
+    if need_vectors:
+        emb = idx.embedder()
+        ok = [i for i, q in enumerate(golden.queries)
+              if q.text or (q.image and "image" in emb.modalities)]
+        embedded = idx.embed_queries([(golden.queries[i].text, golden.queries[i].image)
+                                      for i in ok])
+        for i, v in zip(ok, embedded, strict=True):
+            vectors[i] = v
+    return {m: evaluate_run(_run_for(idx, golden, m, vectors), golden.qrels,
+                            golden_version=golden.version, mode=m) for m in modes}
+
+
+def evaluate_index(settings: Settings, index: str, *, queries: str, qrels: str,
+                   version: int | None = None, table: str | None = None,
+                   modes: list[str] | None = None, gate: bool = True,
+                   promote: bool = False, run_id: str | None = None) -> EvalReport:
+    """Evaluate ``index`` at ``version`` (default: production) and gate it.
+
+    Args:
+        promote: apply the decision: pass -> production moves to the candidate; fail -> the
+            candidate is tagged rejected and production is untouched.
+
+    Raises:
+        GoldenSetError: the golden set is empty, unreadable, or matches no item of the index.
+    """
+    golden = load_golden(queries, qrels)
+    if not golden.queries:
+        raise GoldenSetError(f"golden set {queries} has no query with relevance judgements")
+    policy = GatePolicy.from_mapping(settings.gate)
+    modes = list(dict.fromkeys([*(modes or settings.eval_modes), policy.mode] if gate
+                               else (modes or settings.eval_modes)))
+    db = store.connect(settings.db, settings.db_storage_options)
+    cand = open_index(index, settings.db, version=version, table=table, settings=settings)
+    _check_overlap(cand, golden)
+    report = EvalReport(uuid.uuid4().hex[:12], index, cand.table_name, cand.version,
+                        {"name": golden.name, "version": golden.version,
+                         "queries": len(golden.queries), "sources": list(golden.sources)},
+                        score_index(cand, golden, modes))
+    prod = ledger.production(db, index)
+    is_prod = prod is not None and (prod["table_name"], prod["version"]) == (cand.table_name,
+                                                                            cand.version)
+    if prod is not None and not is_prod:
+        pidx = open_index(index, settings.db, version=int(prod["version"]),
+                          table=prod["table_name"], settings=settings)
+        report.production = {"table": pidx.table_name, "version": pidx.version,
+                             "metrics": score_index(pidx, golden, modes)}
+    if gate:
+        report.decision = decide(report.metrics,
+                                 report.production["metrics"] if report.production else None,
+                                 policy)
+        report.regressed = _most_regressed(report, policy.mode, golden)
+    if is_prod:
+        report.action = "already-production"
+    elif promote and report.decision is not None:
+        details = {"eval_id": report.eval_id, "golden": report.golden,
+                   "decision": report.to_dict()["decision"]}
+        fn = promotion.promote if report.decision.passed else promotion.reject
+        fn(db, index, cand.table_name, cand.version, run_id=run_id, actor="gate",
+           reason="; ".join(report.decision.reasons), details=details)
+        report.action = "promoted" if report.decision.passed else "rejected"
+    _record(db, report)
+    return report
+
+
+def _check_overlap(idx: Index, golden: GoldenSet) -> None:
+    """A golden set whose relevant ids are absent from the index measures nothing: refuse it."""
+    wanted = {d for rel in golden.qrels.values() for d in rel}
+    ids = set(idx.table.search().select(["id"]).limit(None).to_arrow()["id"].to_pylist())
+    if not wanted & ids:
+        raise GoldenSetError(
+            f"none of the {len(wanted)} relevant ids of golden set {golden.name} is in "
+            f"{idx.table_name} v{idx.version}. Help: check that the golden set belongs to this "
+            "index (its qrels name item ids)."
+        )
+
+
+def _most_regressed(report: EvalReport, mode: str, golden: GoldenSet,
+                    metric: str = "ndcg@10", n: int = 10) -> list[dict[str, Any]]:
+    if report.production is None:
+        return []
+    cand = report.metrics[mode].per_query
+    prod = report.production["metrics"][mode].per_query
+    texts = {q.id: q.text or q.image for q in golden.queries}
+    deltas = [(cand[q][metric] - prod[q][metric], q) for q in cand if q in prod]
+    return [{"query": q, "text": texts.get(q), "candidate": cand[q][metric],
+             "production": prod[q][metric], "delta": d}
+            for d, q in sorted(deltas)[:n] if d < 0]
+
+
+def _record(db: Any, report: EvalReport) -> None:
+    rows = []
+    for mode, m in report.metrics.items():
+        rows.append({
+            "eval_id": report.eval_id, "index": report.index, "table_name": report.table,
+            "version": report.version, "mode": mode, "golden_name": report.golden["name"],
+            "golden_version": report.golden["version"],
+            "metrics": json.dumps(m.aggregate, sort_keys=True),
+            "per_query": json.dumps(m.per_query, sort_keys=True),
+            "production": json.dumps(report.to_dict()["production"], default=str),
+            "decision": json.dumps(report.to_dict()["decision"], default=str),
+            "action": report.action, "at": ledger.now()})
+    fields = {k: pa.string() for k in rows[0]} | {"version": pa.int64(),
+                                                   "at": pa.timestamp("us", tz="UTC")}
+    ledger._append(db, EVALUATIONS, fields, rows)

@@ -1,0 +1,1 @@
+"""Prefect tasks: retries, retry conditions, artifacts and logging around library calls."""

@@ -1,0 +1,97 @@
+"""What the Prefect UI shows: a progress artifact updated as batches complete, a throughput
+table, and a markdown summary of the run and its new version.
+
+Artifact keys (stable, documented in the README): ``embed-progress-<index>``,
+``embed-throughput-<index>``, ``embed-summary-<index>``, ``evaluation-report-<index>``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+from uuid import UUID
+
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
+
+from mmindex.work import Progress
+
+
+def artifact_key(kind: str, index: str) -> str:
+    """Prefect artifact keys allow lowercase letters, digits and dashes only."""
+    return f"{kind}-" + re.sub(r"[^a-z0-9-]+", "-", index.lower()).strip("-")
+
+
+def start_progress(index: str) -> str:
+    return str(create_progress_artifact(0.0, key=artifact_key("embed-progress", index),
+                                        description=f"Items processed in this run of {index}"))
+
+
+class ProgressReporter:
+    """A ``progress`` callback for the library: updates the artifact at most every 2 s."""
+
+    def __init__(self, artifact_id: str | None, every_s: float = 2.0):
+        self.artifact_id = UUID(artifact_id) if artifact_id else None
+        self.every_s, self._last = every_s, 0.0
+
+    def __call__(self, p: Progress) -> None:
+        now = time.monotonic()
+        if self.artifact_id is None or not p.total or now - self._last < self.every_s:
+            return
+        self._last = now
+        update_progress_artifact(
+            self.artifact_id, min(100.0, 100.0 * p.done / p.total),
+            description=f"{p.done}/{p.total} items: {p.embedded} embedded, {p.skipped} unchanged, "
+                        f"{p.quarantined} quarantined")
+
+
+def finish_progress(artifact_id: str, result: dict[str, Any]) -> None:
+    update_progress_artifact(UUID(artifact_id), 100.0,
+                             description=f"done: {result['embedded']} embedded, "
+                                         f"{result['skipped_unchanged']} unchanged, "
+                                         f"{result['quarantined']} quarantined")
+
+
+THROUGHPUT_ROWS = (
+    ("items/s", "items_per_s"), ("tokens/s", "tokens_per_s"), ("batch p50 (s)", "batch_p50_s"),
+    ("batch p95 (s)", "batch_p95_s"), ("preprocessing (s)", "preprocess_s"),
+    ("model (s)", "model_s"), ("read + hash (s)", "read_s"), ("write (s)", "write_s"),
+    ("wall (s)", "wall_s"), ("batches", "batches"), ("peak RSS (MiB)", "peak_rss_mb"),
+    ("peak GPU (MiB)", "peak_gpu_mb"),
+)
+
+
+def publish_run(index: str, result: dict[str, Any]) -> None:
+    """The throughput table and the markdown summary of one embed run."""
+    tp = result["throughput"]
+    rows = [{"metric": label, "value": tp[key]} for label, key in THROUGHPUT_ROWS]
+    rows.append({"metric": "quarantined items", "value": result["quarantined"]})
+    create_table_artifact(rows, key=artifact_key("embed-throughput", index),
+                          description=f"Throughput of run {result['run_id']} ({index})")
+    reasons = ", ".join(f"{k}: {v}" for k, v in result["quarantine_reasons"].items()) or "none"
+    md = f"""# Embed run `{result['run_id']}` — index `{index}`
+
+New version: **{result['table']} v{result['version']}** ({result['rows']} rows)
+
+| seen | embedded | unchanged (skipped) | reused from staging | quarantined | inserted | updated | deleted |
+|---|---|---|---|---|---|---|---|
+| {result['seen']} | {result['embedded']} | {result['skipped_unchanged']} | {result['reused_staged']} | {result['quarantined']} | {result['inserted']} | {result['updated']} | {result['deleted']} |
+
+Throughput: **{tp['items_per_s']:.2f} items/s**, {tp['tokens_per_s']:.0f} tokens/s, batch latency
+p50 {tp['batch_p50_s']:.3f} s / p95 {tp['batch_p95_s']:.3f} s, preprocessing {tp['preprocess_s']:.1f} s
+vs model {tp['model_s']:.1f} s, wall {tp['wall_s']:.1f} s, peak RSS {tp['peak_rss_mb']:.0f} MiB.
+
+Quarantine reasons: {reasons} (see the `_quarantine` table; `mmindex versions --index {index}`).
+"""
+    create_markdown_artifact(md, key=artifact_key("embed-summary", index),
+                             description=f"Summary of run {result['run_id']}")
+
+
+def publish_report(index: str, markdown: str) -> None:
+    create_markdown_artifact(markdown, key=artifact_key("evaluation-report", index),
+                             description=f"Evaluation and gate decision for {index}")

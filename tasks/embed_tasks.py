@@ -1,0 +1,58 @@
+"""Tasks of the ``embed`` flow: plan, embed a group of batches, commit. Inputs and results are
+references (a RunPlan of plain data, counts), never vectors; one task run per group of
+``group_items`` items (20,000 by default), never per item."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NONE
+
+from mmindex.pipeline import GroupResult, RunPlan, commit_run, embed_group, fail_run, plan_run
+from tasks.artifacts import ProgressReporter
+from tasks.retry import JITTER, RETRIES, RETRY_DELAYS, retry_transient
+
+_RETRY = dict(retries=RETRIES, retry_delay_seconds=RETRY_DELAYS, retry_jitter_factor=JITTER,
+              retry_condition_fn=retry_transient, cache_policy=NONE, persist_result=False)
+
+
+@task(name="plan-embed-run", **_RETRY)
+def plan_embed_run(source: str, index: str, settings: dict[str, Any], run_id: str,
+                   format: str | None = None, fields: list[str] | None = None) -> dict:
+    """Load the model, count the source, cut it into batch groups."""
+    from mmindex.config import Settings
+
+    plan = plan_run(source, index, Settings(**settings), run_id=run_id, format=format,
+                    fields=fields)
+    get_run_logger().info("run %s: %d items in %d group(s) -> table %s", plan.run_id,
+                          plan.total_items, len(plan.groups), plan.table)
+    return asdict(plan)
+
+
+@task(name="embed-batch-group", task_run_name="embed-batch-group-{group}", **_RETRY)
+def embed_batch_group(plan: dict, group: int, progress_id: str | None = None) -> dict:
+    """Embed one group of batches into staging (a retry reuses what was staged)."""
+    p = RunPlan(**plan)
+    reporter = ProgressReporter(progress_id)
+    res = embed_group(p, group, progress=reporter)
+    get_run_logger().info("group %d: seen %d, embedded %d, unchanged %d, quarantined %d", group,
+                          res.seen, res.embedded, res.skipped_unchanged,
+                          sum(res.quarantine_reasons.values()))
+    return asdict(res)
+
+
+@task(name="commit-index-version", **_RETRY)
+def commit_index_version(plan: dict, groups: list[dict]) -> dict:
+    """Merge the staged rows into the index table once: the new candidate version."""
+    result = commit_run(RunPlan(**plan), [GroupResult(**g) for g in groups])
+    get_run_logger().info("committed %s v%s: +%d ~%d -%d rows", result.table, result.version,
+                          result.inserted, result.updated, result.deleted)
+    return result.to_dict()
+
+
+@task(name="record-failed-run", cache_policy=NONE, persist_result=False)
+def record_failed_run(plan: dict, error: str) -> None:
+    """Mark the run failed in the runs table (staged rows stay for the next attempt)."""
+    fail_run(RunPlan(**plan), RuntimeError(error))
