@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import time
 from collections import Counter
@@ -77,11 +78,15 @@ class GroupWork:
                 buffer.add(items, vectors)
                 self.embedded += len(items)
                 report()
-            buffer.flush()
-            staging.remove(sorted(known.stale_staged - buffer.replaced))
+        except BaseException:
+            with contextlib.suppress(Exception):  # keep the original error
+                buffer.flush()  # vectors already computed survive: the next attempt reuses them
+            raise
         finally:
             ledger.quarantine(self.db, self._bad)  # even when the run fails: reasons are kept
             self._bad = []
+        buffer.flush()
+        staging.remove(sorted(known.stale_staged - buffer.replaced))
         report()
 
     def _todo(self, chunks: Iterator[list], known: HashIndex) -> Iterator[LoadedItem]:

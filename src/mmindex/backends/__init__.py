@@ -18,13 +18,15 @@ a local directory         detected from its files  ``config.json`` of Qwen3-VL -
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from mmindex.backends.base import Embedder, embed_items, truncate_normalize
 from mmindex.errors import ConfigError
 
-__all__ = ["Embedder", "ModelSpec", "embed_items", "load_embedder", "parse_spec", "truncate_normalize"]
+__all__ = ["Embedder", "ModelSpec", "embed_items", "load_embedder", "parse_spec",
+           "register_backend", "truncate_normalize"]
 
 ALIASES: dict[str, tuple[str, str]] = {
     "all-minilm-l6-v2": ("sentence-transformers", "sentence-transformers/all-MiniLM-L6-v2"),
@@ -49,6 +51,8 @@ class ModelSpec:
 def parse_spec(spec: str) -> ModelSpec:
     """Turn a user's model spec into (backend, model id) without loading anything."""
     s = spec.strip()
+    if s.lower() in _FACTORIES:
+        return ModelSpec(s.lower(), "custom", s.lower())
     if s.lower() in ALIASES:
         backend, model_id = ALIASES[s.lower()]
         return ModelSpec(s.lower(), backend, model_id)
@@ -74,6 +78,17 @@ def parse_spec(spec: str) -> ModelSpec:
     )
 
 
+_FACTORIES: dict[str, Callable[[], Embedder]] = {}
+
+
+def register_backend(spec: str, factory: Callable[[], Embedder]) -> None:
+    """Make ``--model SPEC`` build ``factory()`` (plug-in backends; tests use it for doubles)."""
+    _FACTORIES[spec.lower()] = factory
+    with _LOCK:
+        for key in [k for k in _CACHE if k[0] == "custom" and k[1] == spec.lower()]:
+            del _CACHE[key]
+
+
 _LOCK = threading.Lock()  # transformers' lazy imports race when two threads load at once
 _CACHE: dict[tuple, Embedder] = {}
 
@@ -87,6 +102,12 @@ def load_embedder(spec: str, *, device: str = "auto", cache_dir: Path | None = N
         ConfigError: the spec is malformed.
         ModelUnavailableError: the weights cannot be had offline; the message says what to do.
     """
+    if spec.lower() in _FACTORIES:
+        key = ("custom", spec.lower())
+        with _LOCK:
+            if not reuse or key not in _CACHE:
+                _CACHE[key] = _FACTORIES[spec.lower()]()
+            return _CACHE[key]
     ms = parse_spec(spec)
     key = (ms.backend, ms.model_id, device, str(cache_dir), document_instruction, query_instruction)
     with _LOCK:
