@@ -16,6 +16,19 @@ from mmindex import ledger, store
 from mmindex.promotion import PRODUCTION_TAG, set_tag
 
 
+def _cleanup_untagged(tbl: Any, older_than: timedelta) -> None:
+    """Delete untagged versions older than ``older_than``; tagged ones are kept.
+
+    lancedb's ``optimize(cleanup_older_than=...)`` aborts as soon as a tagged version is older
+    than the cutoff, which on a promoted index is always; pylance's cleanup can skip tagged
+    versions instead (``error_if_tagged_old_versions=False``).
+    """
+    import lance
+
+    lance.dataset(tbl.uri).cleanup_old_versions(older_than=older_than,
+                                                error_if_tagged_old_versions=False)
+
+
 def maintain(db_uri: str, index: str, *, older_than_days: float = 7.0,
              storage_options: dict[str, str] | None = None) -> dict[str, Any]:
     """Compact every table of ``index`` and drop untagged versions older than the cutoff."""
@@ -33,7 +46,8 @@ def maintain(db_uri: str, index: str, *, older_than_days: float = 7.0,
             if e["table_name"] == name and e["action"] in ("promote", "rollback"):
                 set_tag(tbl, f"promoted-v{e['version']}", int(e["version"]))
         before = len(tbl.list_versions())
-        tbl.optimize(cleanup_older_than=timedelta(days=older_than_days))
+        tbl.optimize()  # compaction + index update, no cleanup (lancedb refuses it with old tags)
+        _cleanup_untagged(tbl, timedelta(days=older_than_days))
         out[name] = {"versions_before": before, "versions_after": len(tbl.list_versions()),
                      "tags": sorted(tbl.tags.list())}
     return out

@@ -85,7 +85,8 @@ class Index:
         if mode == "fts":
             if not text:
                 return []
-            res = self.table.search(text, query_type="fts").select(["id"]).limit(k).to_arrow()
+            res = (self.table.search(text, query_type="fts").select(["id", "_score"])
+                   .limit(k).to_arrow())
             return list(zip(res["id"].to_pylist(), res["_score"].to_pylist(), strict=True))
         if mode == "hybrid":
             from mmindex.evaluation.fusion import rrf
@@ -97,7 +98,7 @@ class Index:
         if vector is None:
             return []
         q = self.table.search(np.asarray(vector, np.float32)).distance_type("cosine")
-        q = q.select(["id"]).limit(k)
+        q = q.select(["id", "_distance"]).limit(k)
         if mode == "vector":
             q = q.bypass_vector_index()
         res = q.to_arrow()
