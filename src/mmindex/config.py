@@ -87,6 +87,18 @@ class Settings(BaseSettings):
         default_factory=lambda: ["vector", "fts", "hybrid"], description="Search modes evaluated"
     )
 
+    # the nightly deployment's defaults (paths relative to the repo / working directory)
+    nightly_source: str = Field("data/sample/manifest.jsonl", description="What embed/nightly reads")
+    nightly_index: str = Field("sample", description="The index embed/nightly writes")
+    golden_queries: str | None = Field(
+        "data/sample/golden/queries.jsonl", description="Golden queries the nightly gate uses"
+    )
+    golden_qrels: str | None = Field(
+        "data/sample/golden/qrels.tsv", description="Golden qrels the nightly gate uses"
+    )
+    nightly_cron: str = Field("0 2 * * *", description="When embed/nightly runs (cron)")
+    timezone: str = Field("UTC", description="Timezone of nightly_cron (IANA name)")
+
     @classmethod
     def settings_customise_sources(
         cls,
