@@ -11,6 +11,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# tests choose their settings explicitly: the checkout's mmindex.toml (sample-data defaults) must
+# not leak into them; tests of the config file set MMINDEX_CONFIG themselves
+os.environ["MMINDEX_CONFIG"] = os.devnull
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -101,7 +101,10 @@ def evaluate_index(settings: Settings, index: str, *, queries: str, qrels: str,
     Raises:
         GoldenSetError: the golden set is empty, unreadable, or matches no item of the index.
     """
-    golden = load_golden(queries, qrels)
+    from pathlib import Path
+
+    q = Path(queries)
+    golden = load_golden(queries, qrels, name=q.parent.name if q.stem == "queries" else q.stem)
     if not golden.queries:
         raise GoldenSetError(f"golden set {queries} has no query with relevance judgements")
     policy = GatePolicy.from_mapping(settings.gate)

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Set up and run the default test suite (CPU, well under 10 minutes on 2 cores).
+# PostgreSQL and Chromium (Debian packages) are installed when missing and we are root, for the
+# tests that run a real Prefect server on PostgreSQL and look at the Prefect UI; without them
+# those tests skip and say why. Extra arguments go to pytest (e.g. -m slow).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+if [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null; then
+  missing=""
+  [ -x /usr/bin/chromium ] || missing="$missing chromium"
+  ls /usr/lib/postgresql/*/bin/initdb > /dev/null 2>&1 || missing="$missing postgresql"
+  if [ -n "$missing" ]; then
+    echo "==> apt-get install$missing"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing > /dev/null) \
+      || echo "!! could not install$missing: the tests that need them will skip"
+  fi
+fi
+export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false PREFECT_SERVER_ANALYTICS_ENABLED=false
+mkdir -p test-output
+exec .venv/bin/python -m pytest "$@"
