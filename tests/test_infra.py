@@ -1,0 +1,332 @@
+"""infra/ is what a team runs on a GPU box: every file must parse, agree with the others, and
+point at flows, parameters, pins and paths that really exist in this repository."""
+
+from __future__ import annotations
+
+import configparser
+import inspect
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+INFRA = REPO / "infra"
+POOL = "mmindex-gpu"
+EXPECTED_DEPLOYMENTS = {"embed/nightly", "evaluate/on-demand"}
+# The box layout shared by the image, compose and the systemd units.
+WORKER_PATHS = {
+    "MMINDEX_REPO_DIR": "/opt/mmindex",
+    "MMINDEX_DB": "/var/lib/mmindex/db",
+    "MMINDEX_CACHE_DIR": "/var/lib/mmindex/cache",
+    "HF_HOME": "/var/lib/mmindex/huggingface",
+    "HF_HUB_OFFLINE": "1",
+}
+
+
+def _yaml(name: str) -> dict:
+    return yaml.safe_load((INFRA / name).read_text())
+
+
+def _project_pins() -> dict[str, str]:
+    """pyproject.toml's runtime pins, name -> version."""
+    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    pins = {}
+    for dep in deps:
+        name, _, version = dep.partition("==")
+        assert version, f"pyproject dependency {dep!r} is not an exact pin"
+        pins[name.strip().lower()] = version.strip()
+    return pins
+
+
+def _dockerfile_stages() -> dict[str, list[tuple[str, str]]]:
+    """Instructions per build stage (`name` from `FROM ... AS name`), continuation lines joined."""
+    text = re.sub(r"\\\n", " ", (INFRA / "Dockerfile").read_text())
+    stages: dict[str, list[tuple[str, str]]] = {"": []}
+    current = ""
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        keyword, _, rest = line.partition(" ")
+        keyword = keyword.upper()
+        assert keyword in {"ARG", "FROM", "RUN", "ENV", "COPY", "WORKDIR", "USER", "EXPOSE",
+                           "ENTRYPOINT", "CMD", "LABEL"}, f"unknown Dockerfile line: {line}"
+        if keyword == "FROM":
+            match = re.fullmatch(r"(\S+)\s+AS\s+(\S+)", rest.strip(), re.IGNORECASE)
+            assert match, f"every stage is named: {line}"
+            current = match.group(2)
+            stages[current] = []
+        stages[current].append((keyword, rest.strip()))
+    return stages
+
+
+def _unit(name: str) -> tuple[configparser.ConfigParser, dict[str, str]]:
+    """A systemd unit as (sections, Environment= values merged in order)."""
+    text = (INFRA / "systemd" / name).read_text()
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str  # systemd keys are case-sensitive
+    parser.read_string(text)
+    env = {}
+    for line in text.splitlines():
+        if line.startswith("Environment="):
+            key, _, value = line.removeprefix("Environment=").partition("=")
+            env[key] = value
+    return parser, env
+
+
+def _env_file(path: Path) -> dict[str, str]:
+    values = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, sep, value = line.partition("=")
+            assert sep and re.fullmatch(r"[A-Z][A-Z0-9_]*", key), f"{path.name}: bad line {line!r}"
+            values[key] = value
+    return values
+
+
+# --- every file parses ---------------------------------------------------------------------
+
+def test_every_infra_file_parses() -> None:
+    files = sorted(p for p in INFRA.rglob("*") if p.is_file())
+    kinds = {p.relative_to(INFRA).as_posix() for p in files}
+    assert {"prefect.yaml", "docker-compose.yml", "Dockerfile", ".env.example",
+            "setup-work-pool.sh", "README.md", "systemd/prefect-server.service",
+            "systemd/mmindex-worker@.service"} <= kinds
+    for path in files:
+        if path.suffix in {".yaml", ".yml"}:
+            assert isinstance(yaml.safe_load(path.read_text()), dict), path
+        elif path.suffix == ".sh":
+            done = subprocess.run(["bash", "-n", path], capture_output=True, text=True)
+            assert done.returncode == 0, done.stderr
+        elif path.suffix == ".service":
+            assert {"Unit", "Service", "Install"} <= set(_unit(path.name)[0].sections()), path
+        elif path.name.endswith(".env.example"):
+            assert _env_file(path), path
+    assert _dockerfile_stages().keys() >= {"server", "worker"}
+
+
+# --- prefect.yaml --------------------------------------------------------------------------
+
+def _deployments() -> dict[str, dict]:
+    config = _yaml("prefect.yaml")
+    flow_names = {"flows/embed.py:embed": "embed", "flows/evaluate.py:evaluate": "evaluate"}
+    return {f"{flow_names[d['entrypoint']]}/{d['name']}": d for d in config["deployments"]}
+
+
+def test_prefect_yaml_is_valid_for_prefects_own_models() -> None:
+    from prefect.cli.deploy._models import PrefectYamlModel, RawScheduleConfig
+
+    raw = _yaml("prefect.yaml")
+    # The CLI validates with this model and, on failure, silently deploys *nothing*.
+    model = PrefectYamlModel.model_validate(raw)
+    assert len(model.deployments) == len(raw["deployments"]) == 2
+    assert set(_deployments()) == EXPECTED_DEPLOYMENTS
+    for deployment in model.deployments:
+        assert deployment.work_pool.name == POOL
+        assert deployment.description and deployment.tags and "mmindex" in deployment.tags
+        for schedule in deployment.schedules or []:
+            RawScheduleConfig.model_validate(schedule.model_dump(exclude_none=True))
+    pull = raw["pull"]
+    assert pull == [{"prefect.deployments.steps.set_working_directory":
+                     {"directory": "{{ $MMINDEX_REPO_DIR }}"}}]
+
+
+def test_nightly_schedule_is_a_valid_cron_at_two_in_the_configured_timezone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from prefect.client.schemas.schedules import CronSchedule
+    from prefect.utilities.templating import apply_values
+
+    default_tz = re.search(r"MMINDEX_SCHEDULE_TZ:-([^}\"]+)",
+                           (INFRA / "setup-work-pool.sh").read_text()).group(1)
+    assert _env_file(INFRA / ".env.example")["MMINDEX_SCHEDULE_TZ"] == default_tz
+    deployments = _deployments()
+    assert deployments["evaluate/on-demand"].get("schedules") in (None, [])
+    [schedule] = deployments["embed/nightly"]["schedules"]
+    # As `prefect deploy` does: `{{ $VAR }}` placeholders are filled from the environment.
+    monkeypatch.setenv("MMINDEX_SCHEDULE_TZ", default_tz)
+    schedule = apply_values(schedule, {}, remove_notset=False)
+    cron = CronSchedule(cron=schedule["cron"], timezone=schedule["timezone"])  # validates both
+    assert (cron.cron, cron.timezone) == ("0 2 * * *", "Asia/Seoul")
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_DEPLOYMENTS))
+def test_entrypoint_loads_the_named_flow_and_parameters_fit_its_signature(name: str) -> None:
+    from prefect.flows import load_flow_from_entrypoint
+
+    deployment = _deployments()[name]
+    path, _, func = deployment["entrypoint"].partition(":")
+    assert (REPO / path).is_file(), f"{path} is missing: the deployment {name} cannot load"
+    flow = load_flow_from_entrypoint(f"{REPO / path}:{func}")
+    assert flow.name == name.split("/")[0]
+
+    signature = inspect.signature(flow.fn).parameters
+    parameters = deployment["parameters"]
+    unknown = set(parameters) - set(signature)
+    assert not unknown, f"{name} passes parameters its flow does not take: {unknown}"
+    required = {p for p, v in signature.items() if v.default is inspect.Parameter.empty}
+    assert required <= set(parameters), f"{name} runs without required {required - set(parameters)}"
+    # Types too, as the server checks them (enforce_parameter_schema).
+    flow.validate_parameters(parameters)
+    for key, value in parameters.items():
+        if isinstance(value, str) and value.startswith("data/"):
+            assert (REPO / value).is_file(), f"{name}: default {key}={value} is not in the repo"
+
+
+# --- docker-compose.yml and the Dockerfile -------------------------------------------------
+
+def test_compose_runs_prefect_on_postgres_and_the_worker_on_a_gpu() -> None:
+    compose = _yaml("docker-compose.yml")
+    services = compose["services"]
+    assert {"postgres", "prefect-server", "setup", "worker"} <= set(services)
+    assert "pgdata" in services["postgres"]["volumes"][0] and "healthcheck" in services["postgres"]
+
+    server = services["prefect-server"]
+    assert server["environment"]["PREFECT_API_DATABASE_CONNECTION_URL"].startswith(
+        "postgresql+asyncpg://")
+    assert "@postgres:5432/" in server["environment"]["PREFECT_API_DATABASE_CONNECTION_URL"]
+    assert server["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert "/api/health" in " ".join(server["healthcheck"]["test"])
+
+    worker = services["worker"]
+    [device] = worker["deploy"]["resources"]["reservations"]["devices"]
+    assert device["driver"] == "nvidia" and "gpu" in device["capabilities"]
+    env = worker["environment"]
+    assert env["PREFECT_API_URL"] == "http://prefect-server:4200/api"
+    for key, value in WORKER_PATHS.items():
+        assert re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", str(env[key])) == value, key
+    mounts = {volume.split(":")[-1] for volume in worker["volumes"]}
+    assert {WORKER_PATHS["MMINDEX_DB"], WORKER_PATHS["HF_HOME"]} <= mounts
+    assert worker["depends_on"]["setup"]["condition"] == "service_completed_successfully"
+    assert services["setup"]["entrypoint"][-1] == "/opt/mmindex/infra/setup-work-pool.sh"
+
+    # Every ${VAR} the file reads is documented in .env.example.
+    used = set(re.findall(r"\$\{(\w+)", (INFRA / "docker-compose.yml").read_text()))
+    documented = set(_env_file(INFRA / ".env.example"))
+    assert used <= documented, used - documented
+
+
+def _compose_cli() -> list[str] | None:
+    if shutil.which("docker") and subprocess.run(
+            ["docker", "compose", "version"], capture_output=True).returncode == 0:
+        return ["docker", "compose"]
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    return None
+
+
+def test_docker_compose_accepts_the_file_with_the_example_env(tmp_path: Path) -> None:
+    cli = _compose_cli()
+    if cli is None:
+        pytest.skip("neither `docker compose` (v2 plugin) nor `docker-compose` is installed")
+    text = (INFRA / "docker-compose.yml").read_text()
+    if cli == ["docker-compose"]:
+        # Compose v1 predates the top-level `name:` key; everything else is validated as is.
+        text = re.sub(r"(?m)^name: .*\n", "", text)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POSTGRES_")}
+
+    def config(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*cli, *args, "-f", "-", "--project-directory", str(INFRA),
+                               "config"], input=text, env=env, capture_output=True, text=True,
+                              timeout=60)
+
+    done = config("--env-file", str(INFRA / ".env.example"))
+    assert done.returncode == 0, done.stderr
+    rendered = yaml.safe_load(done.stdout)
+    server_env = rendered["services"]["prefect-server"]["environment"]
+    url = server_env["PREFECT_API_DATABASE_CONNECTION_URL"]
+    assert url == "postgresql+asyncpg://prefect:change-me@postgres:5432/prefect"
+    # Without a password compose refuses to start, naming the fix.
+    (tmp_path / "empty.env").write_text("")
+    refused = config("--env-file", str(tmp_path / "empty.env"))
+    assert refused.returncode != 0 and "set POSTGRES_PASSWORD in infra/.env" in refused.stderr
+
+
+def test_dockerfile_pins_equal_pyproject_and_worker_starts_the_pool() -> None:
+    stages = _dockerfile_stages()
+    pins = _project_pins()
+    # pip itself is pinned where the dev venv is made.
+    pins["pip"] = re.search(r'"pip==([^"]+)"', (REPO / "scripts" / "setup.sh").read_text()).group(1)
+    installed: dict[str, dict[str, str]] = {}
+    for stage, instructions in stages.items():
+        for keyword, rest in instructions:
+            if keyword == "RUN" and "pip install" in rest:
+                for command in rest.split("&&"):
+                    found = re.findall(r"([A-Za-z0-9_.\-]+)==([^\s\"']+)", command)
+                    if found and "pip==" not in command:
+                        # Transitive dependencies come from the same lock as the dev venv.
+                        assert "-c /tmp/requirements.lock" in command, command
+                    for name, version in found:
+                        installed.setdefault(stage, {})[name.lower()] = version
+    for stage, found in installed.items():
+        for name, version in found.items():
+            assert pins.get(name) == version, (
+                f"{stage}: {name}=={version}, pyproject: {pins.get(name)}")
+    assert installed["worker"] == pins  # the worker holds every runtime pin, nothing else
+    assert installed["server"] == {k: pins[k] for k in ("pip", "prefect", "fastapi", "sqlalchemy")}
+
+    worker = dict((k, v) for k, v in stages["worker"] if k != "ENV")
+    assert re.search(r"nvidia/cuda:[\w.]+-runtime", stages[""][0][1]), "CUDA runtime base"
+    assert "python3.11" in " ".join(rest for k, rest in stages["worker"] if k == "RUN")
+    assert shlex.split(worker["ENTRYPOINT"].replace(",", " ").strip("[]")) == [
+        "prefect", "worker", "start", "--pool", POOL]
+    env = dict(re.findall(r"(\w+)=(\S+)", " ".join(v for k, v in stages["worker"] if k == "ENV")))
+    for key, value in WORKER_PATHS.items():
+        assert env[key] == value, key
+    assert worker["WORKDIR"] == WORKER_PATHS["MMINDEX_REPO_DIR"]
+    for keyword, rest in stages["worker"]:
+        if keyword == "COPY":
+            source = rest.split()[0]
+            assert (REPO / source).exists(), f"the image copies {source}, which is not in the repo"
+
+
+# --- systemd --------------------------------------------------------------------------------
+
+def test_systemd_units_run_as_a_dedicated_user_and_restart_on_failure() -> None:
+    server, _ = _unit("prefect-server.service")
+    worker, worker_env = _unit("mmindex-worker@.service")
+    for unit in (server, worker):
+        service = unit["Service"]
+        assert service["User"] == "mmindex" and service["Restart"] == "on-failure"
+        assert service["EnvironmentFile"].startswith("/etc/mmindex/")
+        assert service["ExecStart"].startswith("/opt/mmindex/.venv/bin/prefect ")
+        assert unit["Install"]["WantedBy"] == "multi-user.target"
+        example = INFRA / "systemd" / (Path(service["EnvironmentFile"]).name + ".example")
+        assert example.is_file(), f"no example for {service['EnvironmentFile']}"
+    assert "postgresql.service" in server["Unit"]["After"]
+    assert "PREFECT_API_DATABASE_CONNECTION_URL" in _env_file(
+        INFRA / "systemd" / "prefect-server.env.example")
+    assert f"--pool {POOL}" in worker["Service"]["ExecStart"]
+    assert worker_env["CUDA_VISIBLE_DEVICES"] == "%i"
+    for key, value in WORKER_PATHS.items():
+        assert worker_env[key] == value, key
+    assert "PREFECT_API_URL" in _env_file(INFRA / "systemd" / "worker.env.example")
+
+
+def test_systemd_analyze_finds_nothing_but_the_absent_install() -> None:
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is not installed")
+    units = [INFRA / "systemd" / "prefect-server.service",
+             INFRA / "systemd" / "mmindex-worker@.service"]
+    done = subprocess.run(["systemd-analyze", "verify", "--man=no", *units],
+                          capture_output=True, text=True, timeout=60)
+    # /opt/mmindex/.venv does not exist on a test machine; any other finding is a unit error.
+    findings = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()
+                and "/opt/mmindex/.venv/bin/prefect is not executable" not in line]
+    assert findings == []
+
+
+# --- setup-work-pool.sh -----------------------------------------------------------------------
+
+def test_setup_script_refuses_to_run_without_an_api_url() -> None:
+    done = subprocess.run(["bash", INFRA / "setup-work-pool.sh"], env={"PATH": "/usr/bin:/bin"},
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 1
+    assert "PREFECT_API_URL is not set" in done.stderr and "Help: " in done.stderr
