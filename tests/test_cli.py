@@ -1,0 +1,165 @@
+"""The CLI as a user runs it: `mmindex embed | search | versions | evaluate | promote | rollback`.
+
+The multimodal case uses the tiny random-weight Qwen3-VL (the real Qwen3-VL-Embedding code path);
+the search/evaluation cases use the real all-MiniLM-L6-v2.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def mmindex(*args: str, db: Path, cache: Path | None = None, check: bool = True) -> dict | str:
+    env = dict(os.environ, MMINDEX_DB=str(db), MMINDEX_CONFIG=os.devnull)
+    if cache is not None:
+        env["MMINDEX_CACHE_DIR"] = str(cache)
+    p = subprocess.run([sys.executable, "-m", "mmindex.cli", *args], capture_output=True,
+                       text=True, env=env, timeout=600)
+    if check and p.returncode != 0:
+        raise AssertionError(f"mmindex {' '.join(args)} failed ({p.returncode}):\n{p.stderr[-3000:]}")
+    if "--json" in args and p.returncode == 0:
+        return json.loads(p.stdout)
+    return p.stdout + p.stderr
+
+
+def make_video(path: Path, frames: int = 8) -> None:
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("mpeg4", rate=4)
+        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+        for i in range(frames):
+            arr = np.full((64, 64, 3), (i * 30) % 255, dtype=np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(arr, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+
+
+@pytest.fixture
+def multimodal(tmp_path: Path) -> Path:
+    media = tmp_path / "media"
+    media.mkdir()
+    Image.new("RGB", (96, 64), (250, 200, 0)).save(media / "sun.png")
+    Image.new("RGBA", (48, 80), (0, 120, 255, 128)).save(media / "sea.png")
+    (media / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0" + os.urandom(64))
+    make_video(media / "clip.mp4")
+    rows = [
+        {"id": "text-en", "text": "Which planet is closest to the sun?", "subject": "science"},
+        {"id": "text-ko", "text": "태양에 가장 가까운 행성은 무엇인가?", "subject": "science"},
+        {"id": "image", "image": "media/sun.png"},
+        {"id": "text-image", "text": "The sea on a map", "image": "media/sea.png"},
+        {"id": "video", "text": "a short clip", "video": "media/clip.mp4"},
+        {"id": "corrupt", "text": "a broken photo", "image": "media/broken.jpg"},
+        {"id": "missing", "text": "a lost figure", "image": "media/lost.png"},
+    ]
+    path = tmp_path / "manifest.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    return path
+
+
+def test_multimodal_manifest_with_tiny_qwen3_vl(multimodal, tmp_path, tiny_qwen_dir):
+    db, cache = tmp_path / "db", tmp_path / "cache"
+    model = f"qwen3-vl:{tiny_qwen_dir}"
+    first = mmindex("embed", str(multimodal), "--index", "mm", "--model", model, "--no-prefect",
+                    "--json", db=db, cache=cache)
+    assert first["embedded"] == 5 and first["quarantined"] == 2
+    assert first["quarantine_reasons"] == {"corrupt_media": 1, "missing_media": 1}
+    assert first["throughput"]["items_per_s"] > 0 and first["throughput"]["tokens"] > 0
+    import lancedb
+
+    tbl = lancedb.connect(str(db)).open_table(first["table"])
+    ids = tbl.to_arrow()["id"].to_pylist()
+    assert sorted(ids) == ["image", "text-en", "text-image", "text-ko", "video"]
+    assert tbl.schema.field("vector").type.list_size == 64  # the tiny model's hidden size
+
+    again = mmindex("embed", str(multimodal), "--index", "mm", "--model", model, "--no-prefect",
+                    "--json", db=db, cache=cache)
+    assert again["embedded"] == 0 and again["skipped_unchanged"] == 5
+    assert again["version"] == first["version"] and again["rows"] == 5
+
+    rows = [json.loads(line) for line in multimodal.read_text().splitlines()]
+    Image.new("RGB", (96, 64), (10, 10, 10)).save(multimodal.parent / "media" / "sun.png")
+    changed = mmindex("embed", str(multimodal), "--index", "mm", "--model", model,
+                      "--no-prefect", "--json", db=db, cache=cache)
+    assert changed["embedded"] == 1 and changed["updated"] == 1 and changed["rows"] == 5
+    assert rows  # the manifest itself did not change: only the image bytes did
+
+    versions = mmindex("versions", "--index", "mm", "--json", db=db)
+    assert [r["status"] for r in versions["runs"]] == ["committed"] * 3
+    assert versions["production"] is None  # never evaluated: nothing is promoted
+
+
+@pytest.fixture(scope="module")
+def text_index(tmp_path_factory) -> tuple[Path, Path]:
+    tmp = tmp_path_factory.mktemp("cli-text")
+    docs = {"d1": "The mitochondria is the powerhouse of the cell",
+            "d2": "Photosynthesis turns light into chemical energy in chloroplasts",
+            "d3": "Newton's second law: force equals mass times acceleration",
+            "d4": "The French Revolution began in 1789",
+            "d5": "Water boils at 100 degrees Celsius at sea level"}
+    corpus = tmp / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps({"_id": k, "title": "", "text": v}) + "\n"
+                              for k, v in docs.items()))
+    queries = tmp / "queries.jsonl"
+    qs = {"q1": "what produces energy in cells", "q2": "how do plants use sunlight",
+          "q3": "F = m a", "q4": "when did the revolution in France start"}
+    queries.write_text("".join(json.dumps({"_id": k, "text": v}) + "\n" for k, v in qs.items()))
+    qrels = tmp / "qrels.tsv"
+    qrels.write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\nq3\td3\t1\nq4\td4\t1\n")
+    return corpus, tmp
+
+
+def test_embed_json_search_versions_evaluate_promote_rollback(text_index):
+    corpus, tmp = text_index
+    db = tmp / "db"
+    out = mmindex("embed", str(corpus), "--index", "facts", "--model", "all-minilm-l6-v2",
+                  "--no-prefect", "--json", db=db)
+    for key in ("version", "embedded", "skipped_unchanged", "quarantined"):
+        assert isinstance(out[key], int), key
+    assert out["embedded"] == 5 and "items_per_s" in out["throughput"]
+    v1 = out["version"]
+    # not promoted yet: search says what to do
+    err = mmindex("search", "--index", "facts", "energy", db=db, check=False)
+    assert "no production version" in err and "Help" in err
+    ev = mmindex("evaluate", "--index", "facts", "--version", str(v1), "--queries",
+                 str(tmp / "queries.jsonl"), "--qrels", str(tmp / "qrels.tsv"), "--mode",
+                 "vector", "--no-gate", "--json", db=db)
+    m = ev["metrics"]["vector"]
+    assert {"ndcg@10", "recall@10", "mrr@10", "hit@5"} <= set(m)
+    assert m["hit@5"] == 1.0 and m["mrr@10"] > 0.7
+    mmindex("promote", "--index", "facts", "--version", str(v1), "--reason", "first", db=db)
+    hits = mmindex("search", "--index", "facts", "how do plants use sunlight", "-k", "3",
+                   "--json", db=db)
+    assert hits["version"] == v1 and hits["results"][0]["id"] == "d2"
+    assert len(hits["results"]) == 3 and hits["results"][0]["score"] > hits["results"][1]["score"]
+
+    corpus.write_text(corpus.read_text() + json.dumps(
+        {"_id": "d6", "title": "", "text": "DNA is a double helix"}) + "\n")
+    v2 = mmindex("embed", str(corpus), "--index", "facts", "--model", "all-minilm-l6-v2",
+                 "--no-prefect", "--json", db=db)["version"]
+    mmindex("promote", "--index", "facts", "--version", str(v2), "--reason", "second", db=db)
+    rb = mmindex("rollback", "--index", "facts", "--reason", "test rollback", "--json", db=db)
+    assert rb["version"] == v1
+    info = mmindex("versions", "--index", "facts", "--json", db=db)
+    assert info["production"]["version"] == v1 and info["production"]["reason"] == "test rollback"
+
+
+def test_bad_model_spec_and_missing_source_fail_fast_with_help(tmp_path):
+    out = mmindex("embed", str(tmp_path / "nope.jsonl"), "--index", "x", "--model", "hash",
+                  "--no-prefect", db=tmp_path / "db", check=False)
+    assert "StorageError" in out and "Help" in out
+    src = tmp_path / "m.jsonl"
+    src.write_text('{"id": "a", "text": "x"}\n')
+    out = mmindex("embed", str(src), "--index", "x", "--model", "qwen3-vl-embedding-8b",
+                  "--no-prefect", db=tmp_path / "db", check=False)
+    assert "ModelUnavailableError" in out and "Help" in out
