@@ -113,6 +113,20 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_config(args: argparse.Namespace) -> int:
+    from mmindex.configdoc import config_table, effective
+
+    print(config_table() if args.markdown else effective(_settings(args)))
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from mmindex.bench import run_bench
+
+    run_bench(args.case or None, Path(args.out), quick=args.quick)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mmindex", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -162,6 +176,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("models", help="list the model specs")
     m.set_defaults(fn=cmd_models)
+
+    c = sub.add_parser("config", help="print the effective settings (or the reference table)")
+    c.add_argument("--markdown", action="store_true", help="the README's reference table")
+    c.add_argument("--db")
+    c.set_defaults(fn=cmd_config)
+
+    b = sub.add_parser("bench", help="run the benchmark suite (see docs/performance.md)")
+    b.add_argument("--case", action="append", help="run only this case (repeatable)")
+    b.add_argument("--quick", action="store_true", help="smaller sizes (~10 min)")
+    b.add_argument("--out", default="bench-results", help="where bench.json goes")
+    b.set_defaults(fn=cmd_bench)
 
     from mmindex.cli_eval import add_eval_commands
 
