@@ -1,0 +1,90 @@
+"""The gate on real data (the shipped sample and its golden set), as the nightly uses it:
+a random-weight candidate is rejected while readers keep the production; a real candidate after a
+source change is promoted; one rollback restores the previous production."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+import mmindex
+from mmindex import ledger, promotion, store
+from mmindex.config import Settings
+from mmindex.errors import GoldenSetError
+from mmindex.evaluation.runner import evaluate_index
+from mmindex.pipeline import run_embed
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "data" / "sample"
+QUERIES, QRELS = str(SAMPLE / "golden" / "queries.jsonl"), str(SAMPLE / "golden" / "qrels.tsv")
+SAMPLE_GATE = {"mode": "hybrid", "floors": {"ndcg@10": 0.45, "hit@5": 0.55},
+               "max_drop": {"ndcg@10": 0.005}}
+
+
+@pytest.fixture(scope="module")
+def production(tmp_path_factory):
+    """The sample index built with all-MiniLM-L6-v2 and promoted by the gate."""
+    tmp = tmp_path_factory.mktemp("gate")
+    shutil.copytree(SAMPLE, tmp / "sample")
+    s = Settings(db=str(tmp / "db"), model="all-minilm-l6-v2", gate=SAMPLE_GATE,
+                 cache_dir=tmp / "cache")
+    r = run_embed(str(tmp / "sample" / "manifest.jsonl"), "sample", s)
+    report = evaluate_index(s, "sample", queries=QUERIES, qrels=QRELS, version=r.version,
+                            promote=True)
+    assert report.action == "promoted", report.decision.reasons
+    return tmp, s, r
+
+
+def test_random_weight_candidate_is_rejected_and_readers_keep_production(production, tiny_qwen_dir):
+    tmp, s, prod = production
+    rnd = s.with_overrides(model=f"qwen3-vl:{tiny_qwen_dir}")
+    cand = run_embed(str(tmp / "sample" / "manifest.jsonl"), "sample", rnd)
+    assert cand.table != prod.table  # another model: another table
+    report = evaluate_index(rnd, "sample", queries=QUERIES, qrels=QRELS, version=cand.version,
+                            table=cand.table, promote=True)
+    assert report.action == "rejected"
+    assert not report.decision.passed
+    assert any("dropped" in r for r in report.decision.reasons)
+    assert report.production["table"] == prod.table
+    assert report.regressed and report.regressed[0]["delta"] < 0
+    idx = mmindex.open_index("sample", s.db)
+    assert (idx.table_name, idx.version) == (prod.table, prod.version)
+    assert idx.search("a penguin", k=1, mode="hybrid")["id"][0] == "animals/penguin"
+    rows = store.connect(s.db).open_table("_evaluations").to_arrow().to_pylist()
+    rejected = [r for r in rows if r["action"] == "rejected"]
+    assert rejected and json.loads(rejected[0]["production"])["version"] == prod.version
+
+
+def test_real_candidate_after_source_change_is_promoted_and_rollback_restores(production):
+    tmp, s, prod = production
+    manifest = tmp / "sample" / "manifest.jsonl"
+    rows = [json.loads(line) for line in manifest.read_text().splitlines()]
+    rows.append({"id": "extra/note-1", "text": "A worksheet about fractions and decimals"})
+    manifest.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    cand = run_embed(str(manifest), "sample", s)
+    assert cand.embedded == 1 and cand.table == prod.table
+    report = evaluate_index(s, "sample", queries=QUERIES, qrels=QRELS, version=cand.version,
+                            promote=True)
+    assert report.action == "promoted", report.decision.reasons
+    assert mmindex.open_index("sample", s.db).version == cand.version
+    promotion.rollback(store.connect(s.db), "sample", reason="acceptance test")
+    idx = mmindex.open_index("sample", s.db)
+    assert (idx.table_name, idx.version) == (prod.table, prod.version)
+    assert ledger.events(store.connect(s.db), "sample")[-1]["action"] == "rollback"
+
+
+def test_empty_or_foreign_golden_set_is_a_clear_error_and_promotes_nothing(production, tmp_path):
+    _, s, prod = production
+    empty_q, empty_r = tmp_path / "q.jsonl", tmp_path / "r.tsv"
+    empty_q.write_text("")
+    empty_r.write_text("query-id\tcorpus-id\tscore\n")
+    with pytest.raises(GoldenSetError, match="Help"):
+        evaluate_index(s, "sample", queries=str(empty_q), qrels=str(empty_r), promote=True)
+    empty_q.write_text('{"_id": "q1", "text": "anything"}\n')
+    empty_r.write_text("query-id\tcorpus-id\tscore\nq1\tnot-an-item\t1\n")
+    with pytest.raises(GoldenSetError, match="none of the 1 relevant ids"):
+        evaluate_index(s, "sample", queries=str(empty_q), qrels=str(empty_r), promote=True)
+    assert ledger.production(store.connect(s.db), "sample")["action"] in ("promote", "rollback")
