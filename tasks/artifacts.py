@@ -71,8 +71,11 @@ def publish_run(index: str, result: dict[str, Any]) -> None:
     tp = result["throughput"]
     rows = [{"metric": label, "value": tp[key]} for label, key in THROUGHPUT_ROWS]
     rows.append({"metric": "quarantined items", "value": result["quarantined"]})
-    create_table_artifact(rows, key=artifact_key("embed-throughput", index),
-                          description=f"Throughput of run {result['run_id']} ({index})")
+    create_table_artifact(
+        rows, key=artifact_key("embed-throughput", index),
+        description=f"Throughput of run {result['run_id']} ({index}): "
+                    f"{tp['items_per_s']:.2f} items/s, {tp['tokens_per_s']:.0f} tokens/s, "
+                    f"batch p95 {tp['batch_p95_s']:.2f} s, {result['quarantined']} quarantined")
     reasons = ", ".join(f"{k}: {v}" for k, v in result["quarantine_reasons"].items()) or "none"
     md = f"""# Embed run `{result['run_id']}` — index `{index}`
 

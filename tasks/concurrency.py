@@ -38,10 +38,14 @@ def ensure_limit(name: str) -> None:
 @contextlib.contextmanager
 def index_writer(index: str, db: str, holder: str, wait_s: float) -> Iterator[None]:
     """Hold the index's concurrency slot (and its file lock) for the duration of a run."""
+    from prefect import get_run_logger
+
     name = limit_name(index)
     ensure_limit(name)
+    get_run_logger().info("waiting for the writer slot %s (up to %.0f s)", name, wait_s)
     try:
         with concurrency(name, occupy=1, timeout_seconds=wait_s, strict=True):
+            get_run_logger().info("holding the writer slot %s", name)
             with writer_lock(db, index, holder, wait_s=60):
                 yield
     except TimeoutError as exc:

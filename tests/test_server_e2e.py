@@ -1,0 +1,232 @@
+"""``prefect deployment run embed/nightly`` on a real Prefect server, as an operator runs it.
+
+One real server (SQLite), one ``python -m flows.serve``; runs are started with the Prefect CLI and
+checked through the API, ``mmindex versions``, the index table itself, and the UI in headless
+Chromium (screenshots land in test-output/).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+
+from prefect_server import (  # noqa: F401  (prefect_server, served: pytest fixtures)
+    REPO,
+    VENV_BIN,
+    Served,
+    parse_run_id,
+    prefect_server,
+    served,
+)
+from ui_check import Browser, find_chromium
+
+pytestmark = pytest.mark.server
+
+SCREENSHOTS = REPO / "test-output"
+
+
+def versions(served: Served, index: str) -> dict:
+    """What ``mmindex versions --index INDEX --json`` shows for the served database."""
+    done = subprocess.run([str(VENV_BIN / "mmindex"), "versions", "--index", index, "--json"],
+                          env={**served.server.env, "MMINDEX_DB": str(served.db)}, cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads(done.stdout)
+
+
+def artifacts_of(served: Served, run_id: UUID) -> dict:
+    """The artifacts a flow run created, by key."""
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    with served.server.client() as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run_id])))
+    return {a.key: a for a in found}
+
+
+def table_data(artifact) -> list[dict]:
+    return json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
+
+
+def index_ids(db: Path, table: str) -> list[str]:
+    import lancedb
+
+    return lancedb.connect(str(db)).open_table(table).to_arrow().column("id").to_pylist()
+
+
+@pytest.fixture(scope="module")
+def nightly(served: Served):
+    """One ``prefect deployment run embed/nightly`` with its served defaults: the sample data,
+    index ``sample``, the real all-MiniLM-L6-v2, the sample golden set. Returns the final run."""
+    run_id = served.run_deployment("embed/nightly")
+    return served.wait(run_id)
+
+
+def test_nightly_run_commits_a_version_evaluates_it_and_publishes_artifacts(
+        served: Served, nightly) -> None:
+    assert nightly.state_type.value == "COMPLETED", nightly.state.message
+    assert nightly.parameters["model"] == "all-minilm-l6-v2"
+
+    # A new committed version of the index, recorded under this flow run's id.
+    info = versions(served, "sample")
+    run_key = nightly.id.hex[:12]
+    runs = [r for r in info["runs"] if r["run_id"] == run_key]
+    assert len(runs) == 1, info["runs"]
+    run = runs[0]
+    assert run["status"] == "committed" and isinstance(run["version"], int), run
+    assert run["model"] == "all-minilm-l6-v2" and run["embedded"] > 0
+    assert run["decision"] in ("promote", "reject"), run  # the gate decided
+    if run["decision"] == "promote":
+        assert (info["production"]["table"], info["production"]["version"]) == (
+            run["table"], run["version"])
+
+    # The evaluate flow ran as a child of this run, on the version just committed.
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterParentFlowRunId,
+    )
+
+    with served.server.client() as client:
+        children = client.read_flow_runs(flow_run_filter=FlowRunFilter(
+            parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[nightly.id])))
+        assert len(children) == 1, children
+        child = children[0]
+        assert client.read_flow(child.flow_id).name == "evaluate"
+        assert client.read_task_run(child.parent_task_run_id).flow_run_id == nightly.id
+    assert child.state_type.value == "COMPLETED", child.state.message
+    assert child.name == f"evaluate-sample-v{run['version']}"
+    assert child.parameters["version"] == run["version"]
+
+    # The documented artifacts, on the runs a user would open.
+    arts = artifacts_of(served, nightly.id)
+    assert set(arts) >= {"embed-progress-sample", "embed-throughput-sample",
+                         "embed-summary-sample"}, sorted(arts)
+    progress = arts["embed-progress-sample"]
+    assert progress.type == "progress" and float(progress.data) == 100.0
+    assert progress.description.startswith(f"done: {run['embedded']} embedded")
+    throughput = {r["metric"]: r["value"] for r in table_data(arts["embed-throughput-sample"])}
+    for metric in ("items/s", "tokens/s", "batch p50 (s)", "batch p95 (s)", "model (s)",
+                   "wall (s)", "batches", "peak RSS (MiB)", "quarantined items"):
+        assert metric in throughput, sorted(throughput)
+    assert throughput["items/s"] > 0 and throughput["batches"] >= 1
+    assert throughput["quarantined items"] == run["quarantined"]
+    summary = arts["embed-summary-sample"].data
+    assert f"New version: **{run['table']} v{run['version']}**" in summary
+
+    report = artifacts_of(served, child.id).get("evaluation-report-sample")
+    assert report is not None and report.type == "markdown"
+    assert f"{run['table']} v{run['version']}" in report.data
+    assert ("PASS" if run["decision"] == "promote" else "FAIL") in report.data
+
+
+def test_two_concurrent_nightly_runs_on_one_index_take_turns(served: Served, tmp_path) -> None:
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    manifest = tmp_path / "race.jsonl"
+    good = [{"id": f"doc/{i:02d}", "text": f"Document {i} about topic {i % 5}."}
+            for i in range(30)]
+    bad = [{"id": "bad/empty", "text": ""}, {"id": "bad/missing", "image": "nope.png"}]
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in good + bad))
+    params = {"source": str(manifest), "index": "race", "model": "hash",
+              "run_evaluation": False}
+
+    # Both started at once, through the CLI, as two operators (or a cron and a human) would.
+    procs = [subprocess.Popen([str(VENV_BIN / "prefect"), "deployment", "run", "embed/nightly",
+                               "--params", json.dumps(params)],
+                              env=served.server.env, cwd=REPO, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    run_ids = [parse_run_id(p.communicate(timeout=180)[0]) for p in procs]
+    runs = [served.wait(r) for r in run_ids]
+
+    states = [r.state_type.value for r in runs]
+    for r in runs:
+        if r.state_type.value != "COMPLETED":  # the other legitimate outcome: a clear refusal
+            assert r.state_type.value == "FAILED" and "IndexBusyError" in r.state.message, (
+                r.state.message)
+    assert "COMPLETED" in states, [r.state.message for r in runs]
+
+    with served.server.client() as client:
+        # One writer at a time: the runs' task windows (plan .. commit) do not overlap.
+        windows = []
+        for r in runs:
+            if r.state_type.value == "COMPLETED":
+                tasks = client.read_task_runs(
+                    flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[r.id])))
+                windows.append((min(t.start_time for t in tasks), max(t.end_time for t in tasks)))
+        windows.sort()
+        for (_, first_end), (second_start, _) in zip(windows, windows[1:]):
+            assert first_end <= second_start, windows
+        # ... and the writer slot is free again for tomorrow's nightly.
+        limit = client.read_global_concurrency_limit_by_name("mmindex-writer-race")
+        assert (limit.limit, limit.active_slots) == (1, 0)
+
+    info = versions(served, "race")
+    committed = [r for r in info["runs"] if r["status"] == "committed"]
+    assert len(committed) == states.count("COMPLETED"), info["runs"]
+    # The later run found everything already embedded by the earlier one.
+    assert sorted(r["embedded"] for r in committed) == ([0, 30] if len(committed) == 2 else [30])
+    assert all(r["quarantined"] == len(bad) for r in committed), committed
+    table = committed[0]["table"]
+    ids = index_ids(served.db, table)
+    assert len(ids) == len(set(ids)) == len(good)
+    assert set(ids) == {r["id"] for r in good}
+    print(f"concurrent nightly runs: {states}")
+
+
+def test_run_fails_with_index_busy_when_another_writer_holds_the_slot(served: Served,
+                                                                      tmp_path) -> None:
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+
+    manifest = tmp_path / "busy.jsonl"
+    manifest.write_text(json.dumps({"id": "a", "text": "alpha"}) + "\n")
+    with served.server.client() as client:
+        # Another writer (this test) holds the index's only writer slot, with a lease.
+        client.create_global_concurrency_limit(
+            GlobalConcurrencyLimitCreate(name="mmindex-writer-busy", limit=1))
+        held = client.increment_concurrency_slots_with_lease(
+            ["mmindex-writer-busy"], 1, "concurrency", lease_duration=300).json()
+        try:
+            run = served.wait(served.run_deployment("embed/nightly", {
+                "source": str(manifest), "index": "busy", "model": "hash",
+                "run_evaluation": False, "writer_wait_s": 2}))
+        finally:
+            client.release_concurrency_slots_with_lease(UUID(held["lease_id"]))
+    assert run.state_type.value == "FAILED"
+    message = run.state.message
+    assert "IndexBusyError" in message and "mmindex-writer-busy" in message, message
+    assert "Help:" in message, message
+    print(f"busy run: {message}")
+    assert versions(served, "busy")["runs"] == []  # nothing was written, not even a run
+
+
+def test_ui_shows_the_runs_progress_and_throughput_artifacts(served: Served, nightly) -> None:
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("chromium not found (apt-get install -y chromium; scripts/test.sh does it)")
+    arts = artifacts_of(served, nightly.id)
+    progress, throughput = arts["embed-progress-sample"], arts["embed-throughput-sample"]
+    rows = {r["metric"]: r["value"] for r in table_data(throughput)}
+    base = served.server.url
+    with Browser(chromium) as browser:
+        # The page `prefect deployment run` prints, on its Artifacts tab.
+        browser.goto(f"{base}/runs/flow-run/{nightly.id}")
+        browser.click_text("Artifacts")
+        browser.wait_for_text(["embed-progress-sample", progress.description,
+                               "embed-throughput-sample", throughput.description,
+                               "embed-summary-sample"])
+        browser.screenshot(SCREENSHOTS / "prefect-flow-run-artifacts.png")
+
+        # The throughput table itself, with its numbers.
+        browser.goto(f"{base}/artifacts/artifact/{throughput.id}")
+        text = browser.wait_for_text([throughput.description, "items/s", "tokens/s",
+                                      "batch p95 (s)", "peak RSS (MiB)"])
+        cells = " ".join(text.split())  # table cells come back as "items/s\n\t6.24"
+        assert f"items/s {rows['items/s']} tokens/s {rows['tokens/s']}" in cells, text
+        browser.screenshot(SCREENSHOTS / "prefect-throughput-artifact.png")
+
+        browser.goto(f"{base}/artifacts/artifact/{progress.id}")
+        browser.wait_for_text([progress.description, "Progress: 100%"])
