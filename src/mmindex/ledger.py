@@ -49,7 +49,7 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def _append(db: Any, name: str, fields: dict[str, pa.DataType], rows: list[dict]) -> None:
+def append(db: Any, name: str, fields: dict[str, pa.DataType], rows: list[dict]) -> None:
     if not rows:
         return
     schema = pa.schema([pa.field(k, t) for k, t in fields.items()])
@@ -81,7 +81,7 @@ def record_run(db: Any, row: dict[str, Any]) -> None:
     row = dict(row, at=now())
     if isinstance(row.get("config"), dict):
         row["config"] = json.dumps(row["config"], sort_keys=True, default=str)
-    _append(db, RUNS, RUN_FIELDS, [row])
+    append(db, RUNS, RUN_FIELDS, [row])
 
 
 def runs(db: Any, index: str | None = None) -> list[dict[str, Any]]:
@@ -102,7 +102,7 @@ def get_run(db: Any, run_id: str) -> dict[str, Any] | None:
 
 def quarantine(db: Any, rows: list[dict[str, Any]]) -> None:
     """Append quarantined items: run_id, index, item_id, reason, message, media."""
-    _append(db, QUARANTINE, QUARANTINE_FIELDS, [dict(r, at=now()) for r in rows])
+    append(db, QUARANTINE, QUARANTINE_FIELDS, [dict(r, at=now()) for r in rows])
 
 
 def quarantined(db: Any, index: str, run_id: str | None = None) -> list[dict[str, Any]]:
@@ -116,7 +116,7 @@ def record_event(db: Any, **event: Any) -> dict[str, Any]:
     if isinstance(event.get("details"), dict | list):
         event["details"] = json.dumps(event["details"], sort_keys=True, default=str)
     event["at"] = now()
-    _append(db, REGISTRY, REGISTRY_FIELDS, [event])
+    append(db, REGISTRY, REGISTRY_FIELDS, [event])
     return event
 
 

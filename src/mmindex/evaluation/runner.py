@@ -182,4 +182,4 @@ def _record(db: Any, report: EvalReport) -> None:
             "action": report.action, "at": ledger.now()})
     fields = {k: pa.string() for k in rows[0]} | {"version": pa.int64(),
                                                    "at": pa.timestamp("us", tz="UTC")}
-    ledger._append(db, EVALUATIONS, fields, rows)
+    ledger.append(db, EVALUATIONS, fields, rows)
