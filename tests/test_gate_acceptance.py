@@ -88,3 +88,15 @@ def test_empty_or_foreign_golden_set_is_a_clear_error_and_promotes_nothing(produ
     with pytest.raises(GoldenSetError, match="none of the 1 relevant ids"):
         evaluate_index(s, "sample", queries=str(empty_q), qrels=str(empty_r), promote=True)
     assert ledger.production(store.connect(s.db), "sample")["action"] in ("promote", "rollback")
+
+
+def test_matryoshka_dims_side_by_side(production):
+    _, s, prod = production
+    report = evaluate_index(s, "sample", queries=QUERIES, qrels=QRELS, version=prod.version,
+                            table=prod.table, modes=["vector"], gate=False, dims=[64, 384])
+    full, cut = report.metrics["vector@384"].aggregate, report.metrics["vector@64"].aggregate
+    # at the index's own dims, the numpy sweep is LanceDB's exact search, query by query
+    for name, value in report.metrics["vector"].aggregate.items():
+        assert abs(full[name] - value) < 1e-6, name
+    assert cut["ndcg@10"] < full["ndcg@10"]  # 64 of MiniLM's 384 dims lose quality
+    assert "vector@64" in report.to_markdown()

@@ -14,7 +14,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     s = _settings(args)
     report = evaluate_index(s, args.index, queries=args.queries, qrels=args.qrels,
                             version=args.version, modes=[args.mode] if args.mode else None,
-                            gate=not args.no_gate, promote=args.promote)
+                            gate=not args.no_gate, promote=args.promote,
+                            dims=[int(d) for d in args.dims_sweep.split(",")] if args.dims_sweep
+                            else None)
     human = report.to_markdown()
     _print(report.to_dict(), args.json, human)
     return 0 if (report.decision is None or report.decision.passed or not args.promote) else 1
@@ -61,6 +63,8 @@ def add_eval_commands(sub: Any, common: Callable[..., None]) -> None:
     e.add_argument("--qrels", required=True, help="qrels TSV (BEIR) or TREC qrels")
     e.add_argument("--mode", choices=["vector", "ann", "fts", "hybrid"],
                    help="one search mode (default: vector, fts and hybrid)")
+    e.add_argument("--dims-sweep", metavar="D1,D2,...",
+                   help="also report exact search at these Matryoshka dims, side by side")
     e.add_argument("--no-gate", action="store_true", help="metrics only, no gate decision")
     e.add_argument("--promote", action="store_true",
                    help="apply the gate decision: promote on pass, mark rejected on fail")

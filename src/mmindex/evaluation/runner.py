@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from mmindex import ledger, promotion, store
 from mmindex.config import Settings
-from mmindex.errors import GoldenSetError
+from mmindex.errors import ConfigError, GoldenSetError
 from mmindex.evaluation.gate import GateDecision, GatePolicy, decide
 from mmindex.evaluation.golden import GoldenSet, load_golden
 from mmindex.evaluation.metrics import EvalMetrics, evaluate_run
@@ -72,31 +72,68 @@ def _run_for(idx: Index, golden: GoldenSet, mode: str, vectors: Any) -> dict[str
     return run
 
 
+def query_vectors(idx: Index, golden: GoldenSet) -> list[Any]:
+    """One vector per golden query, None where the index's model cannot embed it (an image
+    query on a text-only model: it then finds nothing and scores 0)."""
+    modalities = idx.embedder().modalities
+    ok = [i for i, q in enumerate(golden.queries)
+          if q.text or (q.image and "image" in modalities)]
+    vectors: list[Any] = [None] * len(golden.queries)
+    embedded = idx.embed_queries([(golden.queries[i].text, golden.queries[i].image) for i in ok])
+    for i, v in zip(ok, embedded, strict=True):
+        vectors[i] = v
+    return vectors
+
+
 def score_index(idx: Index, golden: GoldenSet, modes: list[str]) -> dict[str, EvalMetrics]:
     """Metrics of ``idx`` on ``golden`` for each search mode (queries embedded once)."""
-    need_vectors = any(m != "fts" for m in modes)
-    vectors: list[Any] = [None] * len(golden.queries)
-    if need_vectors:
-        emb = idx.embedder()
-        ok = [i for i, q in enumerate(golden.queries)
-              if q.text or (q.image and "image" in emb.modalities)]
-        embedded = idx.embed_queries([(golden.queries[i].text, golden.queries[i].image)
-                                      for i in ok])
-        for i, v in zip(ok, embedded, strict=True):
-            vectors[i] = v
+    vectors = query_vectors(idx, golden) if any(m != "fts" for m in modes) else [None] * len(
+        golden.queries)
     return {m: evaluate_run(_run_for(idx, golden, m, vectors), golden.qrels,
                             golden_version=golden.version, mode=m) for m in modes}
+
+
+def score_dims(idx: Index, golden: GoldenSet, dims: list[int]) -> dict[str, EvalMetrics]:
+    """Matryoshka side by side: exact search with vectors truncated to each of ``dims``.
+
+    Document and query vectors are cut to the first ``d`` dimensions and re-normalised (the
+    recipe's truncation), so one index answers "what would 512 dims cost us?" without re-embedding.
+    Reported as modes ``vector@<d>``.
+    """
+    import numpy as np
+
+    from mmindex.backends.base import truncate_normalize
+
+    tbl = idx.table.search().select(["id", "vector"]).limit(None).to_arrow()
+    ids = tbl["id"].to_pylist()
+    docs = np.asarray(tbl["vector"].to_numpy(zero_copy_only=False).tolist(), np.float32)
+    pairs = [(q, v) for q, v in zip(golden.queries, query_vectors(idx, golden), strict=True)
+             if v is not None]
+    texts = [q for q, _ in pairs]
+    qv = np.stack([v for _, v in pairs])
+    out = {}
+    for d in sorted(set(dims)):
+        if not 1 <= d <= idx.dims:
+            raise ConfigError(f"dims {d}: the index has {idx.dims}")
+        sims = truncate_normalize(qv, d) @ truncate_normalize(docs, d).T
+        top = np.argsort(-sims, axis=1)[:, :DEPTH]
+        run = {q.id: [(ids[j], float(sims[i, j])) for j in top[i]] for i, q in enumerate(texts)}
+        out[f"vector@{d}"] = evaluate_run(run, golden.qrels, golden_version=golden.version,
+                                          mode=f"vector@{d}")
+    return out
 
 
 def evaluate_index(settings: Settings, index: str, *, queries: str, qrels: str,
                    version: int | None = None, table: str | None = None,
                    modes: list[str] | None = None, gate: bool = True,
-                   promote: bool = False, run_id: str | None = None) -> EvalReport:
+                   promote: bool = False, run_id: str | None = None,
+                   dims: list[int] | None = None) -> EvalReport:
     """Evaluate ``index`` at ``version`` (default: production) and gate it.
 
     Args:
         promote: apply the decision: pass -> production moves to the candidate; fail -> the
             candidate is tagged rejected and production is untouched.
+        dims: also report exact search at these Matryoshka dims (modes ``vector@<d>``).
 
     Raises:
         GoldenSetError: the golden set is empty, unreadable, or matches no item of the index.
@@ -117,6 +154,8 @@ def evaluate_index(settings: Settings, index: str, *, queries: str, qrels: str,
                         {"name": golden.name, "version": golden.version,
                          "queries": len(golden.queries), "sources": list(golden.sources)},
                         score_index(cand, golden, modes))
+    if dims:
+        report.metrics.update(score_dims(cand, golden, dims))
     prod = ledger.production(db, index)
     is_prod = prod is not None and (prod["table_name"], prod["version"]) == (cand.table_name,
                                                                             cand.version)
