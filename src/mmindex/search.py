@@ -38,10 +38,25 @@ class Index:
     cache_dir: Path | None = None
     device: str = "auto"
 
-    def to_polars(self):
-        """All rows as a polars DataFrame (``metadata`` is a JSON string column)."""
+    def to_polars(self, expand_metadata: bool = False):
+        """All rows as a polars DataFrame.
+
+        Args:
+            expand_metadata: turn the ``metadata`` JSON column into one column per key
+                (the manifest's extra columns) instead of a JSON string.
+        """
+        import json
+
+        import polars as pl
+
         df = self.table.to_polars()
-        return df.collect() if hasattr(df, "collect") else df
+        df = df.collect() if hasattr(df, "collect") else df
+        if expand_metadata and df.height:
+            meta = pl.DataFrame([json.loads(m or "{}") for m in df["metadata"]],
+                                infer_schema_length=None)
+            df = pl.concat([df.drop("metadata"), meta], how="horizontal") if meta.width else \
+                df.drop("metadata")
+        return df
 
     def to_arrow(self):
         return self.table.to_arrow()
