@@ -16,6 +16,16 @@ from mmindex import ledger, store
 from mmindex.promotion import PRODUCTION_TAG, set_tag
 
 
+def _compact(tbl: Any) -> None:
+    """Compact small files and bring indexes up to date (lancedb's ``optimize()`` would also
+    run a 7-day cleanup that aborts on old tagged versions: pylance does the parts separately)."""
+    import lance
+
+    ds = lance.dataset(tbl.uri)
+    ds.optimize.compact_files()
+    ds.optimize.optimize_indices()
+
+
 def _cleanup_untagged(tbl: Any, older_than: timedelta) -> None:
     """Delete untagged versions older than ``older_than``; tagged ones are kept.
 
@@ -46,8 +56,9 @@ def maintain(db_uri: str, index: str, *, older_than_days: float = 7.0,
             if e["table_name"] == name and e["action"] in ("promote", "rollback"):
                 set_tag(tbl, f"promoted-v{e['version']}", int(e["version"]))
         before = len(tbl.list_versions())
-        tbl.optimize()  # compaction + index update, no cleanup (lancedb refuses it with old tags)
+        _compact(tbl)
         _cleanup_untagged(tbl, timedelta(days=older_than_days))
+        tbl.checkout_latest()
         out[name] = {"versions_before": before, "versions_after": len(tbl.list_versions()),
                      "tags": sorted(tbl.tags.list())}
     return out

@@ -22,6 +22,7 @@ from mmindex.errors import ConfigError, IndexNotFoundError
 
 Mode = Literal["vector", "ann", "fts", "hybrid"]
 MODES = ("vector", "ann", "fts", "hybrid")
+ANN_NPROBES, ANN_REFINE = 20, 10
 
 
 @dataclass
@@ -116,6 +117,8 @@ class Index:
         q = q.select(["id", "_distance"]).limit(k)
         if mode == "vector":
             q = q.bypass_vector_index()
+        else:  # ann: PQ distances are coarse; re-rank 10x candidates exactly (bench: recall@10
+            q = q.nprobes(ANN_NPROBES).refine_factor(ANN_REFINE)  # 0.58 -> 0.95 at 200k x 1024)
         res = q.to_arrow()
         return [(i, 1.0 - d) for i, d in zip(res["id"].to_pylist(), res["_distance"].to_pylist(),
                                              strict=True)]

@@ -145,7 +145,8 @@ class Qwen3VLEmbedder(Embedder):
         item = loaded.item
         tokens, pixels = self._overhead, 0
         if item.text.strip():
-            tokens += len(self.processor.tokenizer(item.text)["input_ids"])
+            with self._lock:  # shared fast tokenizer: one caller at a time
+                tokens += len(self.processor.tokenizer(item.text)["input_ids"])
         for ref in item.images:
             try:
                 with Image.open(io.BytesIO(qi.media_bytes(loaded, ref))) as image:

@@ -15,6 +15,7 @@ The stages reproduce ``SentenceTransformer.encode(texts, normalize_embeddings=Tr
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,6 +115,7 @@ class SentenceTransformerEmbedder(Embedder):
     def __init__(self, model_id: str, *, device: str = "auto", query_prompt: str | None = None,
                  document_prompt: str | None = None) -> None:
         self.model_id = model_id
+        self._lock = threading.Lock()  # estimate_cost (reader) and collate (prep threads) share it
         self.device = resolve_device(device)
         self.model, self.weights = load_sentence_transformer(model_id, self.device)
         self.model.eval()
@@ -136,7 +138,8 @@ class SentenceTransformerEmbedder(Embedder):
     def estimate_cost(self, loaded: LoadedItem) -> Cost:
         """Tokens of the prompted document text, capped at ``max_seq_length`` (tokenizer only)."""
         text = self.prompts["document"] + loaded.item.text
-        enc = self.model.tokenizer(text, truncation=True, max_length=self.max_seq_length)
+        with self._lock:  # the fast tokenizer's padding/truncation state is shared: not thread-safe
+            enc = self.model.tokenizer(text, truncation=True, max_length=self.max_seq_length)
         return Cost(tokens=len(enc["input_ids"]), pixels=0)
 
     def decode(self, loaded: LoadedItem) -> str:
@@ -161,7 +164,8 @@ class SentenceTransformerEmbedder(Embedder):
     def collate(self, decoded: Sequence[str], role: Role = "document") -> TextBatch:
         """Tokenise with the model's own ``preprocess`` (prompt included), on CPU."""
         prompt = self.prompts[role] or None
-        features = self.model.preprocess(list(decoded), prompt=prompt, task=role)
+        with self._lock:
+            features = self.model.preprocess(list(decoded), prompt=prompt, task=role)
         mask = features["attention_mask"]
         return TextBatch(features, role, int(mask.sum()), int(mask.numel()))
 
