@@ -54,6 +54,21 @@ def tail(path: Path, chars: int = 4000) -> str:
     return path.read_text(errors="replace")[-chars:] if path.exists() else "(no log)"
 
 
+def wait_healthy(api_url: str, proc: subprocess.Popen, log_path: Path, timeout_s: float) -> None:
+    """Wait until ``{api_url}/health`` answers 200; fail with the server's log if it never does."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(f"{api_url}/health", timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"prefect server did not come up at {api_url}:\n{tail(log_path)}")
+        time.sleep(0.5)
+
+
 @dataclass
 class PrefectServer:
     """A running server: its URLs and the environment its clients (CLI, serve) need."""
@@ -118,17 +133,7 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prefect
             env=server_env, cwd=home, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True)
     try:
-        deadline = time.monotonic() + 180  # ~5 s idle; much longer on a loaded 2-core box
-        while True:
-            try:
-                with urllib.request.urlopen(f"{api_url}/health", timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"prefect server did not come up on {url}:\n{tail(log_path)}")
-            time.sleep(0.5)
+        wait_healthy(api_url, server, log_path, 180)  # ~5 s idle; longer on a loaded 2-core box
         yield PrefectServer(url=url, api_url=api_url, env={**env, "PREFECT_API_URL": api_url},
                             home=home)
     finally:

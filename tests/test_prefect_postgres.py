@@ -13,18 +13,16 @@ import os
 import pwd
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from prefect_server import free_port, stop, wait_healthy
 
 pytestmark = pytest.mark.server
 
@@ -39,12 +37,6 @@ def _postgres_bin() -> Path | None:
     if not found:
         return None
     return Path(max(found, key=lambda p: int(Path(p).parts[-3]))).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -90,7 +82,7 @@ def postgres() -> Iterator[Postgres]:
     (root / "pw").write_text(PASSWORD + "\n")
     if run_as:
         os.chown(root / "pw", owner.pw_uid, owner.pw_gid)
-    pg = Postgres(bin=pg_bin, port=_free_port())
+    pg = Postgres(bin=pg_bin, port=free_port())
     data, log = root / "data", root / "postgres.log"
     subprocess.run(
         [*run_as, pg_bin / "initdb", "-D", data, "-U", pg.user, f"--pwfile={root / 'pw'}",
@@ -115,7 +107,7 @@ def postgres() -> Iterator[Postgres]:
 def prefect_api(postgres: Postgres, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """`prefect server start` on PostgreSQL; yields the environment for its clients."""
     home = tmp_path_factory.mktemp("prefect-home")
-    port = _free_port()
+    port = free_port()
     base_env = {
         **os.environ,
         "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -134,27 +126,10 @@ def prefect_api(postgres: Postgres, tmp_path_factory: pytest.TempPathFactory) ->
         )
     api_url = f"http://127.0.0.1:{port}/api"
     try:
-        deadline = time.monotonic() + 240  # first start runs every migration on PostgreSQL
-        while True:
-            try:
-                with urllib.request.urlopen(f"{api_url}/health", timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"Prefect server did not come up on PostgreSQL:\n"
-                            f"{log_path.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.5)
+        wait_healthy(api_url, server, log_path, 240)  # first start migrates PostgreSQL
         yield {**base_env, "PREFECT_API_URL": api_url}
     finally:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait(timeout=30)
+        stop(server)
 
 
 SMOKE_FLOW = '''
