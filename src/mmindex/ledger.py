@@ -15,7 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from mmindex.store import table_exists
+from mmindex.store import sql_str, table_exists
 
 RUNS, QUARANTINE, REGISTRY = "_runs", "_quarantine", "_registry"
 
@@ -72,10 +72,6 @@ def _read(db: Any, name: str, where: str | None = None) -> pa.Table | None:
     return q.limit(None).to_arrow()
 
 
-def _sql(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def record_run(db: Any, row: dict[str, Any]) -> None:
     """Append a state row for a run (``status`` running | committed | failed | ...)."""
     row = dict(row, at=now())
@@ -86,7 +82,7 @@ def record_run(db: Any, row: dict[str, Any]) -> None:
 
 def runs(db: Any, index: str | None = None) -> list[dict[str, Any]]:
     """Latest state of every run (of ``index``), oldest first."""
-    tbl = _read(db, RUNS, f"`index` = {_sql(index)}" if index else None)
+    tbl = _read(db, RUNS, f"`index` = {sql_str(index)}" if index else None)
     if tbl is None:
         return []
     latest: dict[str, dict] = {}
@@ -106,7 +102,7 @@ def quarantine(db: Any, rows: list[dict[str, Any]]) -> None:
 
 
 def quarantined(db: Any, index: str, run_id: str | None = None) -> list[dict[str, Any]]:
-    where = f"`index` = {_sql(index)}" + (f" AND run_id = {_sql(run_id)}" if run_id else "")
+    where = f"`index` = {sql_str(index)}" + (f" AND run_id = {sql_str(run_id)}" if run_id else "")
     tbl = _read(db, QUARANTINE, where)
     return [] if tbl is None else tbl.to_pylist()
 
@@ -122,7 +118,7 @@ def record_event(db: Any, **event: Any) -> dict[str, Any]:
 
 def events(db: Any, index: str) -> list[dict[str, Any]]:
     """Registry events of ``index``, oldest first."""
-    tbl = _read(db, REGISTRY, f"`index` = {_sql(index)}")
+    tbl = _read(db, REGISTRY, f"`index` = {sql_str(index)}")
     return [] if tbl is None else sorted(tbl.to_pylist(), key=lambda r: r["at"])
 
 

@@ -138,8 +138,7 @@ class Index:
         if not hits:
             return pl.DataFrame({"id": [], "score": []}, schema={"id": pl.String, "score": pl.Float64})
         ids = [h[0] for h in hits]
-        quoted = ",".join("'" + i.replace("'", "''") + "'" for i in ids)
-        rows = pl.from_arrow(self.table.search().where(f"id IN ({quoted})")
+        rows = pl.from_arrow(self.table.search().where(store.id_filter(ids))
                              .select(["id", "text", "images", "video", "metadata"])
                              .limit(len(ids)).to_arrow())
         order = pl.DataFrame({"id": ids, "score": [float(h[1]) for h in hits],

@@ -144,10 +144,19 @@ class Staging:
         self._tbl = None
 
 
+def sql_str(value: str) -> str:
+    """A SQL string literal for LanceDB filters (single quotes doubled)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def id_filter(ids: list[str]) -> str:
+    """``id IN (...)`` for a LanceDB ``where``/``delete`` filter."""
+    return f"id IN ({','.join(map(sql_str, ids))})"
+
+
 def _delete_ids(tbl: Any, ids: list[str], chunk: int = 2000) -> None:
     for i in range(0, len(ids), chunk):
-        quoted = ",".join("'" + x.replace("'", "''") + "'" for x in ids[i : i + chunk])
-        tbl.delete(f"id IN ({quoted})")
+        tbl.delete(id_filter(ids[i : i + chunk]))
 
 
 def commit(
