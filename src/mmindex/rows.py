@@ -91,11 +91,3 @@ class RowBuffer:
         self.staging.append(rows, replace_ids=replace)
         self._parts, self._n = [], 0
         self.meter.add_time("write", time.perf_counter() - t0)
-
-
-def as_dict(row: dict[str, Any]) -> dict[str, Any]:
-    """A search-result row with its JSON metadata decoded."""
-    out = dict(row)
-    if isinstance(out.get("metadata"), str):
-        out["metadata"] = json.loads(out["metadata"])
-    return out
