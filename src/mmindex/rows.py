@@ -7,7 +7,6 @@ import json
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
