@@ -235,7 +235,9 @@ def build_indexes(tbl: Any, *, fts: bool, ann_min_rows: int, rows: int) -> None:
     if indexes:
         optimize_indices(tbl)  # incremental: existing indexes take the new rows
     if fts and not has_fts:
-        tbl.create_index("text", config=FTS(with_position=False), replace=True)
+        # a bounded build: the inverted index spills to disk instead of growing with the corpus
+        tbl.create_index("text", config=FTS(with_position=False, memory_limit=FTS_MEMORY_MB),
+                         replace=True)
     if rows >= ann_min_rows and (vec is None or vec.num_indexed_rows * RETRAIN_GROWTH < rows):
         dims = tbl.schema.field("vector").type.list_size
         config = IvfPq(
@@ -247,6 +249,7 @@ def build_indexes(tbl: Any, *, fts: bool, ann_min_rows: int, rows: int) -> None:
 
 
 RETRAIN_GROWTH = 1.2
+FTS_MEMORY_MB = 64
 
 
 def optimize_indices(tbl: Any) -> None:
