@@ -28,17 +28,24 @@ def set_tag(tbl: Any, tag: str, version: int) -> None:
 def _check_version(tbl: Any, version: int) -> None:
     if version not in {v["version"] for v in tbl.list_versions()}:
         raise IndexNotFoundError(
-            f"table {tbl.name} has no version {version}. Help: `mmindex versions --index ...` lists them."
+            f"table {tbl.name} has no version {version}. "
+            "Help: `mmindex versions --index ...` lists them."
         )
+
+
+def _tagged(db: Any, table: str, version: int, *tags: str) -> Any:
+    """Open ``table``, check it has ``version``, and point each of ``tags`` at it."""
+    tbl = store.open_table(db, table)
+    _check_version(tbl, version)
+    for tag in tags:
+        set_tag(tbl, tag, version)
+    return tbl
 
 
 def promote(db: Any, index: str, table: str, version: int, *, run_id: str | None = None,
             actor: str = "gate", reason: str = "", details: Any = None) -> dict[str, Any]:
     """Make ``table@version`` the production version of ``index``."""
-    tbl = store.open_table(db, table)
-    _check_version(tbl, version)
-    set_tag(tbl, f"promoted-v{version}", version)
-    set_tag(tbl, PRODUCTION_TAG, version)
+    _tagged(db, table, version, f"promoted-v{version}", PRODUCTION_TAG)
     return ledger.record_event(db, index=index, action="promote", table_name=table,
                                version=version, run_id=run_id, actor=actor, reason=reason,
                                details=details)
@@ -51,9 +58,7 @@ def reject(db: Any, index: str, table: str, version: int, *, run_id: str | None 
     When production lives in the same table, the table's head is restored to it, so the next
     run computes its changes against production rather than against the rejected candidate.
     """
-    tbl = store.open_table(db, table)
-    _check_version(tbl, version)
-    set_tag(tbl, f"rejected-v{version}", version)
+    _tagged(db, table, version, f"rejected-v{version}")
     _restore_head(db, index, table)
     return ledger.record_event(db, index=index, action="reject", table_name=table,
                                version=version, run_id=run_id, actor=actor, reason=reason,
@@ -77,9 +82,7 @@ def rollback(db: Any, index: str, *, version: int | None = None, table: str | No
         target_table, version = earlier[-1]["table_name"], earlier[-1]["version"]
     else:
         target_table = table or current["table_name"]
-    tbl = store.open_table(db, target_table)
-    _check_version(tbl, version)
-    set_tag(tbl, PRODUCTION_TAG, version)
+    _tagged(db, target_table, version, PRODUCTION_TAG)
     event = ledger.record_event(db, index=index, action="rollback", table_name=target_table,
                                 version=version, actor=actor, reason=reason,
                                 details={"from": [current["table_name"], current["version"]]})
