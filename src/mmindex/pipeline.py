@@ -53,6 +53,8 @@ class RunPlan:
     format: str | None = None
     fields: list[str] | None = None  # FieldMap.parse() specs
     source_info: dict[str, Any] = field(default_factory=dict)
+    model_id: str = ""
+    fingerprint: dict[str, Any] = field(default_factory=dict)  # hashed into every item's hash
     started_at: float = field(default_factory=time.time)
 
     def settings_obj(self) -> Settings:
@@ -139,19 +141,20 @@ def plan_run(source: str, index: str, settings: Settings, *, run_id: str | None 
     groups = [(a, min(a + per_group, chunks)) for a in range(0, chunks, per_group)] or [(0, 0)]
     table = store.table_name(index, model_slug(settings.model), dims)
     plan = RunPlan(run_id or uuid.uuid4().hex[:12], index, src.uri, table, dims, total, groups,
-                   settings.model_dump(mode="json"), format, fields, src.describe())
+                   settings.model_dump(mode="json"), format, fields, src.describe(),
+                   model_id=emb.model_id, fingerprint={**emb.fingerprint(), "dims": dims})
     db = store.connect(settings.db, settings.db_storage_options)
-    ledger.record_run(db, _lineage(plan, emb, "running"))
+    ledger.record_run(db, _lineage(plan, "running"))
     return plan
 
 
-def _lineage(plan: RunPlan, emb: Embedder, status: str) -> dict[str, Any]:
+def _lineage(plan: RunPlan, status: str) -> dict[str, Any]:
     return {"run_id": plan.run_id, "index": plan.index, "table_name": plan.table,
             "status": status, "started_at": _ts(plan.started_at), "source": plan.source,
-            "model": plan.settings["model"], "model_id": emb.model_id, "dims": plan.dims,
+            "model": plan.settings["model"], "model_id": plan.model_id, "dims": plan.dims,
             "code_version": code_version(),
             "config": {"settings": plan.settings, "source": plan.source_info,
-                       "fingerprint": {**emb.fingerprint(), "dims": plan.dims},
+                       "fingerprint": plan.fingerprint,
                        "groups": len(plan.groups)}}
 
 
@@ -169,7 +172,7 @@ def embed_group(plan: RunPlan, group: int, progress=None) -> GroupResult:
     staging = store.Staging(db, plan.table, plan.dims)
     start, end = plan.groups[group]
     src = _source(s, plan.source, plan.format, plan.fields)
-    work = GroupWork(plan.run_id, plan.index, emb, s, db, {**emb.fingerprint(), "dims": plan.dims})
+    work = GroupWork(plan.run_id, plan.index, emb, s, db, plan.fingerprint)
     offset = start * s.read_chunk_rows
     work.run(src, start, end, staging, progress=progress, offset=offset, total=plan.total_items)
     return GroupResult(group, work.seen, work.embedded, work.skipped_unchanged,
@@ -183,7 +186,6 @@ def commit_run(plan: RunPlan, groups: list[GroupResult]) -> EmbedResult:
     from mmindex.throughput import BatchStat
 
     s = plan.settings_obj()
-    emb = _embedder(s)
     db = store.connect(s.db, s.db_storage_options)
     staging = store.Staging(db, plan.table, plan.dims)
     r = EmbedResult(plan.run_id, plan.index, plan.table, None)
@@ -214,7 +216,7 @@ def commit_run(plan: RunPlan, groups: list[GroupResult]) -> EmbedResult:
     r.throughput = meter.summary(wall_s=time.time() - plan.started_at)
     keys = ("version", "seen", "embedded", "skipped_unchanged", "reused_staged", "quarantined",
             "inserted", "updated", "deleted", "rows")
-    ledger.record_run(db, {**_lineage(plan, emb, "committed"), **{k: getattr(r, k) for k in keys},
+    ledger.record_run(db, {**_lineage(plan, "committed"), **{k: getattr(r, k) for k in keys},
                            **r.throughput.to_dict()})
     return r
 

@@ -94,12 +94,6 @@ class Meter:
         with self._lock:
             self.stages[stage] = self.stages.get(stage, 0.0) + seconds
 
-    def merge(self, other: Meter) -> None:
-        with self._lock:
-            self.batches.extend(other.batches)
-            for k, v in other.stages.items():
-                self.stages[k] = self.stages.get(k, 0.0) + v
-
     def summary(self, wall_s: float | None = None) -> Throughput:
         with self._lock:
             wall = time.perf_counter() - self.started if wall_s is None else wall_s
