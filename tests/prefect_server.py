@@ -54,19 +54,25 @@ def tail(path: Path, chars: int = 4000) -> str:
     return path.read_text(errors="replace")[-chars:] if path.exists() else "(no log)"
 
 
-def wait_healthy(api_url: str, proc: subprocess.Popen, log_path: Path, timeout_s: float) -> None:
-    """Wait until ``{api_url}/health`` answers 200; fail with the server's log if it never does."""
+def wait_for(ready, proc: subprocess.Popen, log_path: Path, timeout_s: float, what: str) -> None:
+    """Poll ``ready()`` until it is true; fail with the process's log if it dies or times out."""
     deadline = time.monotonic() + timeout_s
-    while True:
+    while not ready():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"{what}:\n{tail(log_path)}")
+        time.sleep(0.5)
+
+
+def wait_healthy(api_url: str, proc: subprocess.Popen, log_path: Path, timeout_s: float) -> None:
+    """Wait until ``{api_url}/health`` answers 200."""
+    def healthy() -> bool:
         try:
             with urllib.request.urlopen(f"{api_url}/health", timeout=5) as response:
-                if response.status == 200:
-                    return
+                return response.status == 200
         except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            pytest.fail(f"prefect server did not come up at {api_url}:\n{tail(log_path)}")
-        time.sleep(0.5)
+            return False
+
+    wait_for(healthy, proc, log_path, timeout_s, f"prefect server did not come up at {api_url}")
 
 
 @dataclass
@@ -192,19 +198,17 @@ def served(prefect_server: PrefectServer,
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     served = Served(server=prefect_server, db=db, log=log_path, proc=proc)
     try:
-        deadline = time.monotonic() + 180
         with prefect_server.client() as client:
-            missing = list(DEPLOYMENTS)
-            while missing:
+            def registered() -> bool:
                 try:
-                    client.read_deployment_by_name(missing[0])
-                    missing.pop(0)
-                    continue
+                    for name in DEPLOYMENTS:
+                        client.read_deployment_by_name(name)
                 except ObjectNotFound:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"flows.serve did not register {missing}:\n{tail(log_path)}")
-                time.sleep(0.5)
+                    return False
+                return True
+
+            wait_for(registered, proc, log_path, 180,
+                     f"flows.serve did not register {list(DEPLOYMENTS)}")
         yield served
     finally:
         stop(proc)
