@@ -6,17 +6,19 @@ import contextlib
 import itertools
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from mmindex import ledger, store
 from mmindex.backends.base import Embedder, LoadedItem
 from mmindex.config import Settings
 from mmindex.errors import ItemError
+from mmindex.gpu import GpuSampler
 from mmindex.items import BadRecord, Cost, Item
 from mmindex.rows import RowBuffer
 from mmindex.throughput import Meter
@@ -73,11 +75,13 @@ class GroupWork:
                 progress(Progress(offset + self.seen, total, self.embedded,
                                   self.skipped_unchanged + self.reused_staged,
                                   sum(self.reasons.values())))
+        sampler = GpuSampler.for_device(str(getattr(self.emb, "device", "cpu")))
         try:
-            for items, vectors in streamer.run(batches):
-                buffer.add(items, vectors)
-                self.embedded += len(items)
-                report()
+            with sampler or contextlib.nullcontext():
+                for items, vectors in streamer.run(batches):
+                    buffer.add(items, vectors)
+                    self.embedded += len(items)
+                    report()
         except BaseException:
             with contextlib.suppress(Exception):  # keep the original error
                 buffer.flush()  # vectors already computed survive: the next attempt reuses them
@@ -85,6 +89,8 @@ class GroupWork:
         finally:
             ledger.quarantine(self.db, self._bad)  # even when the run fails: reasons are kept
             self._bad = []
+            if sampler:
+                self.meter.gpu.merge(sampler.stats)
         buffer.flush()
         staging.remove(sorted(known.stale_staged - buffer.replaced))
         report()
@@ -162,33 +168,67 @@ class GroupWork:
 
 
 class HashIndex:
-    """Which items are unchanged (in the table), already staged, stale-staged, or to embed."""
+    """Which items are unchanged (in the table), already staged, stale-staged, or to embed.
 
-    def __init__(self, table_hashes: pa.Table, staged_hashes: pa.Table):
-        import polars as pl
+    Holds 16 bytes per known row, whatever the corpus size: each side (index table, staging
+    table) is a sorted array of ``hash(id)`` with a parallel array of ``hash(id + content
+    hash)``. A lookup is a vectorised ``searchsorted`` per chunk. Both hashes are Python's
+    (SipHash, 64-bit), so they only have to agree within this process, which is where the index
+    lives. A wrong answer needs two independent 64-bit collisions on the same pair of rows.
+    """
 
-        self._table = pl.from_arrow(table_hashes).rename({"content_hash": "t"})
-        self._staged = pl.from_arrow(staged_hashes).rename({"content_hash": "s"})
+    def __init__(self, table_hashes: Iterable[pa.RecordBatch],
+                 staged_hashes: Iterable[pa.RecordBatch]):
+        self._table = _KeyedHashes(table_hashes)
+        self._staged = _KeyedHashes(staged_hashes)
         self.stale_staged: set[str] = set()
 
     def classify(self, hashes: dict[str, str]) -> dict[str, str]:
-        import polars as pl
-
         if not hashes:
             return {}
-        df = pl.DataFrame({"id": list(hashes), "h": list(hashes.values())},
-                          schema={"id": pl.String, "h": pl.String})
-        df = df.join(self._table, on="id", how="left").join(self._staged, on="id", how="left")
+        ids = list(hashes)
+        keys, values = _keys(ids, hashes.values())
+        _, same_table = self._table.lookup(keys, values)
+        in_staged, same_staged = self._staged.lookup(keys, values)
         out = {}
-        for id_, h, t, s in df.iter_rows():
-            if h == t:
+        for k, id_ in enumerate(ids):
+            if same_table[k]:
                 out[id_] = "unchanged"
-                if s is not None and s != h:  # an interrupted run staged a newer version
+                if in_staged[k] and not same_staged[k]:  # an interrupted run staged a newer version
                     self.stale_staged.add(id_)
-            elif h == s:
+            elif same_staged[k]:
                 out[id_] = "staged"
             else:
-                if s is not None:
+                if in_staged[k]:
                     self.stale_staged.add(id_)
                 out[id_] = "embed"
         return out
+
+
+def _keys(ids: Iterable[str], hashes: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
+    ids = list(ids)
+    keys = np.fromiter((hash(i) for i in ids), dtype=np.int64, count=len(ids))
+    values = np.fromiter((hash(f"{i}\0{h}") for i, h in zip(ids, hashes, strict=True)),
+                         dtype=np.int64, count=len(ids))
+    return keys, values
+
+
+class _KeyedHashes:
+    """(id, content_hash) rows as two int64 arrays sorted by the id's hash (see HashIndex)."""
+
+    def __init__(self, batches: Iterable[pa.RecordBatch]):
+        parts = [_keys(b.column("id").to_pylist(), b.column("content_hash").to_pylist())
+                 for b in batches if b.num_rows]
+        keys = np.concatenate([k for k, _ in parts]) if parts else np.empty(0, np.int64)
+        values = np.concatenate([v for _, v in parts]) if parts else np.empty(0, np.int64)
+        order = np.argsort(keys, kind="stable")
+        self.keys, self.values = keys[order], values[order]
+
+    def lookup(self, keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each key: whether the id is here, and whether its content hash is the same."""
+        if not len(self.keys):
+            none = np.zeros(len(keys), dtype=bool)
+            return none, none
+        pos = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        found = self.keys[pos] == keys
+        return found, found & (self.values[pos] == values)
