@@ -241,3 +241,35 @@ def test_commit_run_merges_group_results(tmp_path, settings):
     groups = [embed_group(plan, g) for g in range(len(plan.groups))]
     r = commit_run(plan, groups)
     assert len(plan.groups) == 4 and r.embedded == 10 and r.seen == 10 and r.rows == 10
+
+
+def _hash_batches(pairs: dict[str, str]) -> list:
+    import pyarrow as pa
+
+    return [pa.record_batch({"id": list(pairs), "content_hash": list(pairs.values())})]
+
+
+def test_hash_index_tells_unchanged_staged_stale_and_new_items_apart():
+    from mmindex.work import HashIndex
+
+    table = {"same": "h1", "edited": "h1", "reverted": "h1", "gone": "h9"}
+    staged = {"edited": "h2", "reverted": "h2", "retried": "h3"}
+    known = HashIndex(_hash_batches(table), _hash_batches(staged))
+    now = {"same": "h1", "edited": "h2", "reverted": "h1", "retried": "h3", "new": "h4",
+           "moved-on": "h5"}
+    assert known.classify(now) == {"same": "unchanged", "edited": "staged",
+                                   "reverted": "unchanged", "retried": "staged", "new": "embed",
+                                   "moved-on": "embed"}
+    assert known.stale_staged == {"reverted"}  # staged h2, but the item went back to h1
+    empty = HashIndex([], [])
+    assert set(empty.classify({"a": "x", "b": "y"}).values()) == {"embed"}
+
+
+def test_first_run_written_in_pieces_keeps_every_row_once(corpus, settings, monkeypatch):
+    monkeypatch.setattr(store, "FIRST_WRITE_ROWS", 2)  # 4 good items -> 2 appends
+    r = run_embed(str(corpus), "items", settings)
+    rows = table_rows(settings, r.table)
+    assert sorted(rows) == ["i1", "t1", "t2", "ti1"] and r.inserted == 4 == r.rows
+    tbl = store.connect(settings.db).open_table(r.table)
+    assert len(tbl.list_versions()) == 4  # empty table, 2 pieces, the full-text index
+    assert run_embed(str(corpus), "items", settings).embedded == 0  # nothing left to redo

@@ -19,9 +19,7 @@ from mmindex.promotion import PRODUCTION_TAG, set_tag
 def _compact(tbl: Any) -> None:
     """Compact small files and bring indexes up to date (lancedb's ``optimize()`` would also
     run a 7-day cleanup that aborts on old tagged versions: pylance does the parts separately)."""
-    import lance
-
-    ds = lance.dataset(tbl.uri)
+    ds = store.lance_dataset(tbl)
     ds.optimize.compact_files()
     ds.optimize.optimize_indices()
 
@@ -33,9 +31,7 @@ def _cleanup_untagged(tbl: Any, older_than: timedelta) -> None:
     than the cutoff, which on a promoted index is always; pylance's cleanup can skip tagged
     versions instead (``error_if_tagged_old_versions=False``).
     """
-    import lance
-
-    lance.dataset(tbl.uri).cleanup_old_versions(older_than=older_than,
+    store.lance_dataset(tbl).cleanup_old_versions(older_than=older_than,
                                                 error_if_tagged_old_versions=False)
 
 

@@ -16,6 +16,7 @@ staging table and reuses the rows whose content hash still matches.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,12 +95,16 @@ def open_table(db: Any, name: str) -> Any:
         ) from exc
 
 
-def read_hashes(db: Any, name: str) -> pa.Table:
-    """``(id, content_hash)`` of every row at the table's head (empty when there is no table)."""
+def read_hashes(db: Any, name: str) -> Iterator[pa.RecordBatch]:
+    """``(id, content_hash)`` of every row at the table's head, streamed in batches (none when
+    there is no table), so the caller never holds the whole column pair at once."""
     if not table_exists(db, name):
-        return pa.table({"id": pa.array([], pa.string()), "content_hash": pa.array([], pa.string())})
-    tbl = db.open_table(name)
-    return tbl.search().select(["id", "content_hash"]).limit(None).to_arrow()
+        return iter(())
+    return _hash_batches(db.open_table(name))
+
+
+def _hash_batches(tbl: Any) -> Iterator[pa.RecordBatch]:
+    return iter(tbl.search().select(["id", "content_hash"]).limit(None).to_batches(8192))
 
 
 class Staging:
@@ -110,14 +115,14 @@ class Staging:
         self.name = STAGING_PREFIX + table
         self._tbl = db.open_table(self.name) if table_exists(db, self.name) else None
 
-    def hashes(self) -> pa.Table:
+    def hashes(self) -> Iterator[pa.RecordBatch]:
         """Rows staged by an earlier, interrupted run (reused when their hash still matches)."""
         if self._tbl is None:
-            return read_hashes(self.db, "")  # empty
+            return iter(())
         if self._tbl.schema.field("vector").type.list_size != self.dims:
             self.drop()
-            return read_hashes(self.db, "")
-        return self._tbl.search().select(["id", "content_hash"]).limit(None).to_arrow()
+            return iter(())
+        return _hash_batches(self._tbl)
 
     def append(self, rows: pa.Table, replace_ids: list[str] | None = None) -> None:
         """Append rows; ``replace_ids`` are stale staged rows of the same ids, removed first."""
@@ -180,8 +185,10 @@ def commit(
     inserted = updated = deleted = 0
     created = not table_exists(db, name)
     if created:
-        # first run: stream the staged rows into a new table (no merge, memory stays flat)
-        tbl = db.create_table(name, data=staging.reader(), schema=index_schema(dims))
+        # first run: no merge; the staged rows are copied in bounded pieces
+        tbl = db.create_table(name, schema=index_schema(dims))
+        for piece in _pieces(staging.reader(), tbl.schema, FIRST_WRITE_ROWS):
+            tbl.add(piece)
         inserted = tbl.count_rows()
     elif staging.count():
         tbl = db.open_table(name)
@@ -202,6 +209,32 @@ def commit(
         build_indexes(tbl, fts=fts, ann_min_rows=ann_min_rows, rows=rows)
     staging.drop()
     return CommitResult(name, tbl.version, inserted, updated, deleted, rows)
+
+
+FIRST_WRITE_ROWS = 16384
+
+
+def _pieces(batches: Iterator[pa.RecordBatch], schema: pa.Schema, rows: int) -> Iterator[pa.Table]:
+    """Regroup a stream of batches into tables of about ``rows`` rows.
+
+    LanceDB's writer buffers up to 8 MiB per column before it writes a page, so one
+    ``create_table(data=reader)`` over 200k short rows held them all: +80 MiB of peak RSS over a
+    10k-row run (``mmindex bench`` case ``memory``). Appending in pieces bounds that to one
+    piece; the first run's table gets one version per piece (a 200k-row run: 13).
+    """
+    buf: list[pa.RecordBatch] = []
+    n = 0
+    for b in batches:
+        while b.num_rows:
+            take = b.slice(0, rows - n)
+            buf.append(take)
+            n += take.num_rows
+            b = b.slice(take.num_rows)
+            if n == rows:
+                yield pa.Table.from_batches(buf, schema)
+                buf, n = [], 0
+    if buf:
+        yield pa.Table.from_batches(buf, schema)
 
 
 def _has_missing(tbl: Any, seen_ids: pa.Array) -> bool:
@@ -258,7 +291,20 @@ def optimize_indices(tbl: Any) -> None:
     lancedb's ``optimize()`` also cleans up versions older than 7 days, and refuses to when a
     tagged (promoted) version is that old; pylance's optimizer does the index part alone.
     """
+    lance_dataset(tbl).optimize.optimize_indices()
+    tbl.checkout_latest()  # the lancedb handle must see pylance's new version
+
+
+def lance_dataset(tbl: Any) -> Any:
+    """The pylance dataset behind a LanceDB table (same storage options as its connection).
+
+    pylance is used where LanceDB's API lacks a knob: index-only optimisation, cleanup that
+    respects tags.
+    """
     import lance
 
-    lance.dataset(tbl.uri).optimize.optimize_indices()
-    tbl.checkout_latest()  # the lancedb handle must see pylance's new version
+    return lance.dataset(tbl.uri, storage_options=_options(tbl))
+
+
+def _options(tbl: Any) -> dict[str, str] | None:
+    return getattr(getattr(tbl, "_conn", None), "storage_options", None) or None
