@@ -58,7 +58,7 @@ def test_records_forward_calls_and_items_so_reembedding_is_visible():
     embed(emb, [text("a", "one"), text("b", "two")])
     embed(emb, [text("c", "three")])
     assert emb.forward_calls == 2 and emb.items_seen == 3
-    assert emb.embedded_ids == ["a", "b", "c"]
+    assert list(emb.embedded_ids) == ["a", "b", "c"]
 
 
 @pytest.mark.parametrize(

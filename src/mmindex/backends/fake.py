@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -47,7 +48,10 @@ class HashEmbedder(Embedder):
 
     Attributes:
         forward_calls: Number of :meth:`forward` calls so far.
-        embedded_ids: Ids of every item passed to :meth:`forward`, in order (repeats included).
+        embedded_ids: Ids of the last ``RECORD_IDS`` items passed to :meth:`forward`, in order
+            (repeats included). Bounded, so a long benchmark run over this model measures the
+            pipeline's memory, not this record's.
+        items_seen: Number of items embedded so far (repeats counted).
     """
 
     backend = "hash"
@@ -56,14 +60,12 @@ class HashEmbedder(Embedder):
     modalities = frozenset({"text", "image", "video"})
     device = "cpu"
 
+    RECORD_IDS = 10_000
+
     def __init__(self) -> None:
         self.forward_calls = 0
-        self.embedded_ids: list[str] = []
-
-    @property
-    def items_seen(self) -> int:
-        """Number of items embedded so far (repeats counted)."""
-        return len(self.embedded_ids)
+        self.items_seen = 0
+        self.embedded_ids: deque[str] = deque(maxlen=self.RECORD_IDS)
 
     def fingerprint(self) -> dict[str, Any]:
         return {"backend": self.backend, "model_id": self.model_id, "dims": self.full_dims,
@@ -103,6 +105,7 @@ class HashEmbedder(Embedder):
     def forward(self, batch: Sequence[HashInput]) -> np.ndarray:
         self.forward_calls += 1
         self.embedded_ids.extend(x.item_id for x in batch)
+        self.items_seen += len(batch)
         out = np.zeros((len(batch), self.full_dims), dtype=np.float32)
         for row, x in zip(out, batch):
             for word in _WORD.findall(x.text.lower()):
