@@ -62,14 +62,16 @@ THROUGHPUT_ROWS = (
     ("batch p95 (s)", "batch_p95_s"), ("preprocessing (s)", "preprocess_s"),
     ("model (s)", "model_s"), ("read + hash (s)", "read_s"), ("write (s)", "write_s"),
     ("wall (s)", "wall_s"), ("batches", "batches"), ("peak RSS (MiB)", "peak_rss_mb"),
-    ("peak GPU (MiB)", "peak_gpu_mb"),
+    ("peak GPU (MiB)", "peak_gpu_mb"), ("GPU utilisation, mean (%)", "gpu_util_mean_pct"),
+    ("GPU memory used, max (MiB)", "gpu_mem_used_max_mb"),
 )
 
 
 def publish_run(index: str, result: dict[str, Any]) -> None:
     """The throughput table and the markdown summary of one embed run."""
     tp = result["throughput"]
-    rows = [{"metric": label, "value": tp[key]} for label, key in THROUGHPUT_ROWS]
+    rows = [{"metric": label, "value": "n/a (no GPU sampled)" if tp.get(key) is None else tp[key]}
+            for label, key in THROUGHPUT_ROWS]
     rows.append({"metric": "quarantined items", "value": result["quarantined"]})
     create_table_artifact(
         rows, key=artifact_key("embed-throughput", index),

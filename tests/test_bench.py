@@ -16,7 +16,7 @@ from mmindex.errors import ConfigError
 
 def test_run_bench_writes_json_with_machine_and_prints_table(tmp_path, capsys):
     report = run_bench(["memory"], tmp_path, quick=True,
-                       overrides={"memory": {"sizes": [100, 300]}})
+                       overrides={"memory": {"sizes": [100, 300], "models": ["hash"]}})
     saved = json.loads((tmp_path / "bench.json").read_text())
     assert saved["results"].keys() == {"memory"}
     m = saved["machine"]
@@ -109,9 +109,11 @@ def test_gpu_workloads_embed_on_cpu_with_the_tiny_model(tmp_path, tiny_qwen_dir)
     from mmindex.bench.gpu import measure, workload_manifests
 
     manifests = workload_manifests(tmp_path / "data", 2, size=(320, 240))
-    r = measure(Path(tiny_qwen_dir), manifests, device="cpu")
+    r = measure(Path(tiny_qwen_dir), manifests, device="cpu", end_to_end=True)
     for w in ("text", "image", "video"):
         assert r[w]["items"] == 2 and r[w]["items_per_s"] > 0
+        assert r[w]["end_to_end"]["items"] == 2 and r[w]["end_to_end"]["items_per_s"] > 0
+        assert r[w]["end_to_end"]["gpu_util_mean_pct"] is None  # CPU: nothing sampled
     assert r["dtype"] == "float32"
 
 
@@ -129,6 +131,7 @@ def test_vs_sentence_transformers_embeds_the_same_texts(tmp_path):
 def test_orchestration_runs_the_flow_and_direct_on_the_same_input(tmp_path):
     from mmindex.bench.orchestration import run
 
-    r = run(True, docs=30, model="hash", work=tmp_path)
-    assert r["items"] == [30, 30, 30]
-    assert r["flow_cold_s"] > 0 and len(r["direct_s"]) == 2
+    r = run(True, sizes=[20, 30], model="hash", work=tmp_path)
+    assert [x["items"] for x in r["sizes"]] == [[20, 20], [30, 30]] and r["cold_items"] == 20
+    assert r["docs"] == 30 and r["overhead"] == r["sizes"][-1]["overhead"]
+    assert r["flow_cold_s"] > 0 and all(len(x["direct_s"]) == 2 for x in r["sizes"])

@@ -52,6 +52,10 @@ class Settings(BaseSettings):
 
     # batching
     token_budget: int = Field(16384, description="Max padded tokens per batch (n x longest)")
+    gpu_memory_fraction: float = Field(
+        0.8, gt=0, le=1,
+        description="On CUDA, the token budget is lowered to fit this share of free GPU memory "
+                    "(bytes per token measured by a probe batch at plan time)")
     pixel_budget: int = Field(8 * 1024 * 1024, description="Max resized image/video pixels per batch")
     max_batch_items: int = Field(64, description="Max items per batch")
     sort_window: int = Field(4096, description="Items sorted by cost together before batching")

@@ -32,6 +32,7 @@ RUN_FIELDS: dict[str, pa.DataType] = {
     "batch_p50_s": pa.float64(), "batch_p95_s": pa.float64(), "preprocess_s": pa.float64(),
     "model_s": pa.float64(), "read_s": pa.float64(), "write_s": pa.float64(),
     "wall_s": pa.float64(), "peak_rss_mb": pa.float64(), "peak_gpu_mb": pa.float64(),
+    "gpu_util_mean_pct": pa.float64(), "gpu_mem_used_max_mb": pa.float64(),
 }
 QUARANTINE_FIELDS: dict[str, pa.DataType] = {
     "run_id": pa.string(), "index": pa.string(), "item_id": pa.string(), "reason": pa.string(),
@@ -55,12 +56,26 @@ def append(db: Any, name: str, fields: dict[str, pa.DataType], rows: list[dict])
     schema = pa.schema([pa.field(k, t) for k, t in fields.items()])
     data = pa.Table.from_pylist([{k: r.get(k) for k in fields} for r in rows], schema=schema)
     if table_exists(db, name):
-        db.open_table(name).add(data)
+        _add(db.open_table(name), data)
     else:
         try:
             db.create_table(name, data)
         except ValueError:  # created meanwhile by a concurrent run
-            db.open_table(name).add(data)
+            _add(db.open_table(name), data)
+
+
+def _add(tbl: Any, data: pa.Table) -> None:
+    """Append; a ledger table written by an older mmindex first gets the new columns (null)."""
+    have = set(tbl.schema.names)
+    missing = {f.name: f"CAST(NULL AS {_SQL_TYPES[f.type]})" for f in data.schema
+               if f.name not in have}
+    if missing:
+        tbl.add_columns(missing)
+    tbl.add(data)
+
+
+_SQL_TYPES = {pa.float64(): "DOUBLE", pa.int64(): "BIGINT", pa.int32(): "INT",
+              pa.string(): "STRING"}
 
 
 def _read(db: Any, name: str, where: str | None = None) -> pa.Table | None:

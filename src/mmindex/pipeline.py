@@ -29,6 +29,7 @@ from mmindex import ledger, store
 from mmindex.backends import Embedder, load_embedder
 from mmindex.config import Settings
 from mmindex.errors import ConfigError
+from mmindex.gpu import calibrate_token_budget
 from mmindex.locking import writer_lock
 from mmindex.rows import code_version, model_slug
 from mmindex.throughput import Meter, Throughput
@@ -55,6 +56,7 @@ class RunPlan:
     source_info: dict[str, Any] = field(default_factory=dict)
     model_id: str = ""
     fingerprint: dict[str, Any] = field(default_factory=dict)  # hashed into every item's hash
+    gpu_budget: dict[str, Any] | None = None  # how the token budget was fitted to the GPU
     started_at: float = field(default_factory=time.time)
 
     def settings_obj(self) -> Settings:
@@ -73,6 +75,7 @@ class GroupResult:
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
     batches: list[tuple[int, int, float, float]] = field(default_factory=list)
     stages: dict[str, float] = field(default_factory=dict)
+    gpu: dict[str, float] = field(default_factory=dict)  # GpuStats fields
 
 
 @dataclass
@@ -140,9 +143,13 @@ def plan_run(source: str, index: str, settings: Settings, *, run_id: str | None 
     per_group = max(1, math.ceil(settings.group_items / settings.read_chunk_rows))
     groups = [(a, min(a + per_group, chunks)) for a in range(0, chunks, per_group)] or [(0, 0)]
     table = store.table_name(index, model_slug(settings.model), dims)
+    fitted = calibrate_token_budget(emb, settings.token_budget, settings.gpu_memory_fraction)
+    if fitted:  # CUDA: batches sized from free GPU memory (None on CPU)
+        settings = settings.with_overrides(token_budget=fitted["token_budget"])
     plan = RunPlan(run_id or uuid.uuid4().hex[:12], index, src.uri, table, dims, total, groups,
                    settings.model_dump(mode="json"), format, fields, src.describe(),
-                   model_id=emb.model_id, fingerprint={**emb.fingerprint(), "dims": dims})
+                   model_id=emb.model_id, fingerprint={**emb.fingerprint(), "dims": dims},
+                   gpu_budget=fitted)
     db = store.connect(settings.db, settings.db_storage_options)
     ledger.record_run(db, _lineage(plan, "running"))
     return plan
@@ -154,7 +161,7 @@ def _lineage(plan: RunPlan, status: str) -> dict[str, Any]:
             "model": plan.settings["model"], "model_id": plan.model_id, "dims": plan.dims,
             "code_version": code_version(),
             "config": {"settings": plan.settings, "source": plan.source_info,
-                       "fingerprint": plan.fingerprint,
+                       "fingerprint": plan.fingerprint, "gpu_budget": plan.gpu_budget,
                        "groups": len(plan.groups)}}
 
 
@@ -178,11 +185,12 @@ def embed_group(plan: RunPlan, group: int, progress=None) -> GroupResult:
     return GroupResult(group, work.seen, work.embedded, work.skipped_unchanged,
                        work.reused_staged, dict(work.reasons),
                        [(b.items, b.tokens, b.preprocess_s, b.model_s) for b in work.meter.batches],
-                       dict(work.meter.stages))
+                       dict(work.meter.stages), asdict(work.meter.gpu))
 
 
 def commit_run(plan: RunPlan, groups: list[GroupResult]) -> EmbedResult:
     """Merge the staged rows into the index once; deletions; indexes; record the run."""
+    from mmindex.gpu import GpuStats
     from mmindex.throughput import BatchStat
 
     s = plan.settings_obj()
@@ -200,6 +208,8 @@ def commit_run(plan: RunPlan, groups: list[GroupResult]) -> EmbedResult:
         meter.batches.extend(BatchStat(*b) for b in g.batches)
         for k, v in g.stages.items():
             meter.add_time(k, v)
+        if g.gpu:
+            meter.gpu.merge(GpuStats(**g.gpu))
     t0 = time.perf_counter()
     delete = s.deletion_policy == "delete"
     if staging.count() or (delete and store.table_exists(db, plan.table)):

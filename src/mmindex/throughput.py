@@ -9,6 +9,8 @@ Definitions (the README's metrics table uses the same words):
   in worker threads while the model works), so they can add up to more than the wall time.
 - peak_rss_mb: the process's peak resident memory (high-water mark since it started);
   peak_gpu_mb: torch's peak allocated CUDA memory, when a GPU is used.
+- gpu_util_mean_pct / gpu_mem_used_max_mb: ``nvidia-smi`` samples every 0.5 s while groups ran
+  (mean utilisation, most memory used on the device); None when no GPU was sampled.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
+
+from mmindex.gpu import GpuStats
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,8 @@ class Throughput:
     write_s: float = 0.0
     peak_rss_mb: float = 0.0
     peak_gpu_mb: float = 0.0
+    gpu_util_mean_pct: float | None = None
+    gpu_mem_used_max_mb: float | None = None
 
     def to_dict(self) -> dict[str, float | int]:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
@@ -84,6 +90,7 @@ class Meter:
     started: float = field(default_factory=time.perf_counter)
     batches: list[BatchStat] = field(default_factory=list)
     stages: dict[str, float] = field(default_factory=dict)
+    gpu: GpuStats = field(default_factory=GpuStats)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add_batch(self, stat: BatchStat) -> None:
@@ -115,4 +122,6 @@ class Meter:
                 write_s=self.stages.get("write", 0.0),
                 peak_rss_mb=peak_rss_mb(),
                 peak_gpu_mb=peak_gpu_mb(),
+                gpu_util_mean_pct=self.gpu.util_mean,
+                gpu_mem_used_max_mb=self.gpu.mem_max_mb if self.gpu.samples else None,
             )

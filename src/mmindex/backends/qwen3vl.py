@@ -30,6 +30,7 @@ from mmindex.backends.qwen3vl_loading import (
     weights_digest,
 )
 from mmindex.errors import ConfigError, ItemError, ModelUnavailableError
+from mmindex.gpu import pin, to_device
 from mmindex.items import Cost
 
 _VIDEO_BLOCK = "<|vision_start|><|video_pad|><|vision_end|>"
@@ -228,8 +229,8 @@ class Qwen3VLEmbedder(Embedder):
                 # frames are already resized: this only silences a transformers 5 warning
                 **({"cap_pixels_per_frame": True} if videos else {}))
         mask = inputs["attention_mask"]
-        return Qwen3VLBatch(dict(inputs), size=len(decoded), num_tokens=int(mask.sum()),
-                            padded_tokens=int(mask.numel()))
+        return Qwen3VLBatch(pin(dict(inputs), self.device), size=len(decoded),
+                            num_tokens=int(mask.sum()), padded_tokens=int(mask.numel()))
 
     def forward(self, batch: Qwen3VLBatch) -> np.ndarray:
         """Last-token pooled, L2-normalised ``(n, full_dims)`` float32 vectors.
@@ -238,7 +239,7 @@ class Qwen3VLEmbedder(Embedder):
         """
         import torch
 
-        inputs = {k: v.to(self.device) for k, v in batch.inputs.items()}
+        inputs = to_device(batch.inputs, self.device)
         with torch.inference_mode():
             hidden = self.model(**inputs, use_cache=False).last_hidden_state
             mask = inputs["attention_mask"]

@@ -25,6 +25,7 @@ import numpy as np
 
 from mmindex.backends.base import Embedder, LoadedItem, Role
 from mmindex.errors import ItemError, ModelUnavailableError
+from mmindex.gpu import pin, to_device
 from mmindex.items import Cost
 
 MINILM_ID = "sentence-transformers/all-MiniLM-L6-v2"
@@ -167,15 +168,14 @@ class SentenceTransformerEmbedder(Embedder):
         with self._lock:
             features = self.model.preprocess(list(decoded), prompt=prompt, task=role)
         mask = features["attention_mask"]
-        return TextBatch(features, role, int(mask.sum()), int(mask.numel()))
+        return TextBatch(pin(features, self.device), role, int(mask.sum()), int(mask.numel()))
 
     def forward(self, batch: TextBatch) -> np.ndarray:
         """Model forward in inference mode, the model's pooling, then L2 normalisation."""
         import torch
-        from sentence_transformers.util import batch_to_device
 
         with torch.inference_mode():
-            features = batch_to_device(dict(batch.features), self.model.device)
+            features = to_device(dict(batch.features), str(self.model.device))
             out = self.model(features, task=batch.task)["sentence_embedding"]
             out = torch.nn.functional.normalize(out.float(), p=2, dim=1)
         return out.cpu().numpy().astype(np.float32, copy=False)

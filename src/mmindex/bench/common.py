@@ -21,8 +21,8 @@ from mmindex.config import Settings
 
 def bench_settings(work: Path, model: str, **overrides: Any) -> Settings:
     """Settings for one measured run: a fresh database under ``work``, CPU unless CUDA exists."""
-    return Settings(db=str(work / "db"), model=model, cache_dir=work / "cache",
-                    **{"device": "auto", **overrides})
+    return Settings(db=str(work / "db"), model=model,
+                    **{"cache_dir": work / "cache", "device": "auto", **overrides})
 
 
 def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> Path:
@@ -65,7 +65,8 @@ def timed_embed(source: str, index: str, s: Settings, **kw: Any) -> dict[str, An
             "run_wall_s": round(tp.wall_s, 3), "preprocess_s": round(tp.preprocess_s, 3),
             "model_s": round(tp.model_s, 3), "read_s": round(tp.read_s, 3),
             "write_s": round(tp.write_s, 3), "batches": tp.batches, "tokens": tp.tokens,
-            "peak_rss_mb": round(tp.peak_rss_mb, 1)}
+            "peak_rss_mb": round(tp.peak_rss_mb, 1), "gpu_util_mean_pct": tp.gpu_util_mean_pct,
+            "gpu_mem_used_max_mb": tp.gpu_mem_used_max_mb}
 
 
 def prepared_batches(source: str, s: Settings, emb: Any, *, format: str | None = None,

@@ -12,15 +12,14 @@ the tiny model.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
+import contextlib
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from mmindex.bench.common import write_jsonl
+from mmindex.gpu import GpuSampler
 
 POC_ITEMS_PER_S = 3.9
 
@@ -67,46 +66,10 @@ def _video(path: Path, *, seconds: int, fps: int, size: tuple[int, int]) -> None
             out.mux(packet)
 
 
-class _GpuSampler:
-    """Samples ``nvidia-smi`` utilisation and memory every 0.5 s on a thread (when present)."""
-
-    def __init__(self) -> None:
-        self.samples: list[tuple[float, float]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(0.5):
-            try:
-                line = subprocess.run(
-                    ["nvidia-smi", "--query-gpu=utilization.gpu,memory.used",
-                     "--format=csv,noheader,nounits"], capture_output=True, text=True,
-                    timeout=5).stdout.splitlines()[0]
-                util, mem = (float(x) for x in line.split(","))
-                self.samples.append((util, mem))
-            except (OSError, subprocess.SubprocessError, ValueError, IndexError):
-                return
-
-    def __enter__(self) -> _GpuSampler:
-        if shutil.which("nvidia-smi"):
-            self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=6)
-
-    def summary(self) -> dict[str, float | None]:
-        if not self.samples:
-            return {"gpu_util_mean_pct": None, "gpu_mem_used_max_mb": None}
-        return {"gpu_util_mean_pct": round(sum(u for u, _ in self.samples) / len(self.samples), 1),
-                "gpu_mem_used_max_mb": max(m for _, m in self.samples)}
-
-
 def measure(model_dir: Path, manifests: dict[str, Path], *, device: str,
-            max_batch_items: int = 16) -> dict[str, Any]:
-    """Items/s of each workload through collate + forward on ``device`` (model loaded once)."""
+            max_batch_items: int = 16, end_to_end: bool = False) -> dict[str, Any]:
+    """Items/s of each workload through collate + forward on ``device`` (model loaded once);
+    with ``end_to_end`` also a full embed run of the same manifest (read to LanceDB write)."""
     import torch
 
     from mmindex.bench import common as c
@@ -122,7 +85,8 @@ def measure(model_dir: Path, manifests: dict[str, Path], *, device: str,
         if device.startswith("cuda"):
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
-        with _GpuSampler() as sampler:
+        sampler = GpuSampler.for_device(device)
+        with sampler or contextlib.nullcontext():
             t0 = time.perf_counter()
             bare = c.bare_model(emb, batches)
             if device.startswith("cuda"):
@@ -133,7 +97,15 @@ def measure(model_dir: Path, manifests: dict[str, Path], *, device: str,
              "vs_poc": round(bare["items"] / wall / POC_ITEMS_PER_S, 3)}
         if device.startswith("cuda"):
             r["max_memory_allocated_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
-            r.update(sampler.summary())
+        if sampler:
+            r.update(gpu_util_mean_pct=sampler.stats.util_mean,
+                     gpu_mem_used_max_mb=sampler.stats.mem_max_mb or None)
+        if end_to_end:  # the whole pipeline: prep threads, pinned copies, fitted budget, write
+            with tempfile.TemporaryDirectory(dir=model_dir.parent) as tmp:
+                e2e = c.timed_embed(str(manifest), name, s.with_overrides(db=str(Path(tmp) / "db")))
+            r["end_to_end"] = {k: e2e[k] for k in ("items", "wall_s", "items_per_s",
+                                                   "gpu_util_mean_pct", "gpu_mem_used_max_mb")}
+            r["end_to_end"]["vs_poc"] = round(e2e["items_per_s"] / POC_ITEMS_PER_S, 3)
         out[name] = r
     return out
 
@@ -154,7 +126,8 @@ def run(quick: bool, items: int | None = None, cpu_items: int = 4,
         build_s = round(time.perf_counter() - t0, 1)
         if cuda:
             n = items or (32 if quick else 128)
-            res = measure(model_dir, workload_manifests(w / "data", n), device="cuda")
+            res = measure(model_dir, workload_manifests(w / "data", n), device="cuda",
+                          end_to_end=True)
             return {"device": torch.cuda.get_device_name(0), "items": n, "build_s": build_s,
                     "poc_items_per_s": POC_ITEMS_PER_S, **res}
         manifests = workload_manifests(w / "data", cpu_items)

@@ -53,10 +53,14 @@ def _vs_st(r: dict[str, Any]) -> list[Row]:
 
 
 def _memory(r: dict[str, Any]) -> list[Row]:
-    a, b = r["small"], r["large"]
-    return [("memory", f"peak RSS {a['n']} vs {b['n']} items (MiB)",
-             f"{a['peak_rss_mb']:.0f} vs {b['peak_rss_mb']:.0f} (+{100 * r['growth']:.1f}%)",
-             f"< {100 * r['target']:.0f}%", _ok(r["meets_target"]))]
+    rows = []
+    for k, p in enumerate([r, *r.get("others", [])]):
+        a, b = p["small"], p["large"]
+        target = (f"< {100 * p['target']:.0f}%", _ok(p["meets_target"])) if k == 0 else ("", "")
+        value = f"{a['peak_rss_mb']:.0f} vs {b['peak_rss_mb']:.0f} (+{100 * p['growth']:.1f}%)"
+        rows.append(("memory", f"{p['model']}: peak RSS {a['n']} vs {b['n']} items (MiB)", value,
+                     *target))
+    return rows
 
 
 def _second_night(r: dict[str, Any]) -> list[Row]:
@@ -71,13 +75,17 @@ def _second_night(r: dict[str, Any]) -> list[Row]:
 
 
 def _orchestration(r: dict[str, Any]) -> list[Row]:
-    return [
-        ("orchestration", f"flow (warm) vs direct (faster of 2), {r['docs']} docs",
-         f"{r['flow_warm_s']:.1f} vs {min(r['direct_s']):.1f} s = {100 * r['overhead']:+.1f}%",
-         f"< {100 * r['target']:.0f}%", _ok(r["meets_target"])),
-        ("orchestration", "flow (cold: ephemeral API start)",
-         f"{r['flow_cold_s']:.1f} s = {100 * r['cold_overhead']:+.1f}%", "", ""),
-    ]
+    rows: list[Row] = []
+    for x in r["sizes"]:
+        judged = x["docs"] == r["docs"]
+        rows.append(("orchestration", f"flow (warm) vs direct (faster of 2), {x['docs']} docs",
+                     f"{x['flow_warm_s']:.1f} vs {min(x['direct_s']):.1f} s = "
+                     f"{100 * x['overhead']:+.1f}% ({x['fixed_s']:+.2f} s)",
+                     f"< {100 * r['target']:.0f}%" if judged else "",
+                     _ok(r["meets_target"]) if judged else ""))
+    rows.append(("orchestration", f"flow (cold: ephemeral API start), {r['cold_docs']} docs",
+                 f"{r['flow_cold_s']:.1f} s = {100 * r['cold_overhead']:+.1f}%", "", ""))
+    return rows
 
 
 def _search(r: dict[str, Any]) -> list[Row]:
@@ -108,8 +116,16 @@ def _gpu(r: dict[str, Any]) -> list[Row]:
             x = src[w]
             peak = x.get("max_memory_allocated_mb")
             mem = f", {peak:.0f} MiB" if peak is not None else ""
-            rows.append(("gpu", f"{label}: {w} items/s", f"{x['items_per_s']:.2f}{mem}",
+            util = x.get("gpu_util_mean_pct")
+            mem += f", util {util:.0f}%" if util is not None else ""
+            rows.append(("gpu", f"{label}: {w} items/s (model)", f"{x['items_per_s']:.2f}{mem}",
                          "" if ctx else "> 3.9 (POC)", "" if ctx else _ok(x["items_per_s"] > 3.9)))
+            e2e = x.get("end_to_end")
+            if e2e:
+                u = e2e.get("gpu_util_mean_pct")
+                value = f"{e2e['items_per_s']:.2f}" + (f", util {u:.0f}%" if u is not None else "")
+                rows.append(("gpu", f"{label}: {w} items/s (end to end)", value, "> 3.9 (POC)",
+                             _ok(e2e["items_per_s"] > 3.9)))
     return rows
 
 
