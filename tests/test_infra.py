@@ -330,3 +330,16 @@ def test_setup_script_refuses_to_run_without_an_api_url() -> None:
                           capture_output=True, text=True, timeout=30)
     assert done.returncode == 1
     assert "PREFECT_API_URL is not set" in done.stderr and "Help: " in done.stderr
+
+
+def test_every_worker_setup_runs_with_the_environment_the_memory_bench_measured() -> None:
+    """The memory figures in docs/performance.md hold for the worker only with these set."""
+    from mmindex.bench.memory import WORKER_ENV
+
+    compose = _yaml("docker-compose.yml")["services"]["worker"]["environment"]
+    unit = (INFRA / "systemd" / "mmindex-worker@.service").read_text()
+    docker = (INFRA / "Dockerfile").read_text()
+    for key, value in WORKER_ENV.items():
+        assert str(compose[key]) == value
+        assert f"Environment={key}={value}" in unit
+        assert re.search(rf"\b{key}={value}\b", docker)
