@@ -98,6 +98,7 @@ def test_a_ledger_written_by_an_older_version_gains_the_new_columns(tmp_path):
     assert rows["new"]["gpu_util_mean_pct"] == 64.0
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_budget_is_measured_and_batches_are_pinned(tmp_path, tiny_qwen_dir):
     from mmindex.backends.qwen3vl import Qwen3VLEmbedder
@@ -105,3 +106,22 @@ def test_cuda_budget_is_measured_and_batches_are_pinned(tmp_path, tiny_qwen_dir)
     emb = Qwen3VLEmbedder(str(tiny_qwen_dir), device="cuda")
     fitted = calibrate_token_budget(emb, 1 << 30, 0.5)
     assert fitted and fitted["bytes_per_token"] > 0 and 512 <= fitted["token_budget"] < 1 << 30
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA device")
+def test_a_cuda_run_fits_its_budget_and_records_gpu_figures(tmp_path, tiny_qwen_dir):
+    import json
+    import shutil
+
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps({"id": f"t{i}", "text": f"item {i}"}) + "\n"
+                                for i in range(64)))
+    s = Settings(db=str(tmp_path / "db"), model=f"qwen3-vl:{tiny_qwen_dir}", device="cuda",
+                 cache_dir=tmp_path / "cache")
+    r = run_embed(str(manifest), "idx", s)
+    assert r.embedded == 64 and r.throughput.peak_gpu_mb > 0
+    if shutil.which("nvidia-smi"):
+        assert r.throughput.gpu_mem_used_max_mb and r.throughput.gpu_mem_used_max_mb > 0
+    [run] = [x for x in ledger.runs(store.connect(s.db), "idx") if x["status"] == "committed"]
+    assert json.loads(run["config"])["gpu_budget"]["bytes_per_token"] > 0

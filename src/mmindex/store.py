@@ -9,7 +9,9 @@ Layout inside one LanceDB database (a local directory or an object-store URI)::
 A run never writes the index table batch by batch. Batches go to the staging table (appends
 are safe and cheap); the run commits once at the end with a single ``merge_insert`` on ``id``
 (plus one for deletions), so the table grows by a handful of versions per run, not one per batch,
-and a crash before the commit leaves the index exactly as it was. A restarted run finds the
+and a crash before the commit leaves the index exactly as it was. The first run of a table has
+nothing to merge with: it creates the table and appends the staged rows in fixed-size pieces
+(bounded memory); the candidate is the version after the last piece and the index builds. A restarted run finds the
 staging table and reuses the rows whose content hash still matches.
 """
 
