@@ -65,6 +65,9 @@ def test_efficiency_on_qwen_images_reports_the_stage_overlap(tmp_path, tiny_qwen
     assert r["end_to_end"]["quarantined"] == 0
     o = r["overlap"]
     assert o["preprocess_s"] > 0 and o["model_s"] > 0 and o["wall_s"] > 0
+    one = r["one_model_thread"]  # the same items with the model on one core
+    assert one["end_to_end"]["items"] == one["bare_model"]["items"] == 4
+    assert __import__("torch").get_num_threads() == r["torch_threads"]  # restored afterwards
 
 
 def test_second_night_skips_unchanged_and_embeds_only_the_changed(tmp_path):

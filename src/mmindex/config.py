@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     )
     read_chunk_rows: int = Field(4096, description="Manifest rows read per streaming chunk")
     prep_workers: int = Field(2, description="CPU threads decoding/preprocessing ahead of the model")
+    model_threads: int | None = Field(
+        None, ge=1,
+        description="torch threads for a CPU model (default: torch's, all cores); fewer leaves "
+                    "cores to decoding, which otherwise competes with the model")
     prefetch_batches: int = Field(4, description="Prepared batches queued ahead of the model")
     stage_rows: int = Field(8192, description="Rows buffered before a staging write")
 

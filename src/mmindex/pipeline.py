@@ -26,7 +26,7 @@ from typing import Any
 import pyarrow as pa
 
 from mmindex import ledger, store
-from mmindex.backends import Embedder, load_embedder
+from mmindex.backends import Embedder, load_embedder, set_model_threads
 from mmindex.config import Settings
 from mmindex.errors import ConfigError
 from mmindex.gpu import calibrate_token_budget
@@ -110,6 +110,8 @@ class EmbedResult:
 
 
 def _embedder(s: Settings) -> Embedder:
+    if s.model_threads:
+        set_model_threads(s.model_threads)
     return load_embedder(s.model, device=s.device, cache_dir=s.cache_dir,
                          document_instruction=s.document_instruction,
                          query_instruction=s.query_instruction)

@@ -93,6 +93,14 @@ _LOCK = threading.Lock()  # transformers' lazy imports race when two threads loa
 _CACHE: dict[tuple, Embedder] = {}
 
 
+def set_model_threads(n: int) -> None:
+    """torch's intra-op threads for CPU models (process-wide; the GPU path is unaffected)."""
+    import torch
+
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+
+
 def load_embedder(spec: str, *, device: str = "auto", cache_dir: Path | None = None,
                   document_instruction: str | None = None,
                   query_instruction: str | None = None, reuse: bool = True) -> Embedder:

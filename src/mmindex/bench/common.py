@@ -43,8 +43,10 @@ def load_model(s: Settings):
     import polars  # noqa: F401
 
     from mmindex import pipeline  # noqa: F401
-    from mmindex.backends import load_embedder
+    from mmindex.backends import load_embedder, set_model_threads
 
+    if s.model_threads:
+        set_model_threads(s.model_threads)
     return load_embedder(s.model, device=s.device, cache_dir=s.cache_dir,
                          document_instruction=s.document_instruction,
                          query_instruction=s.query_instruction)
