@@ -7,8 +7,11 @@ Artifact keys (stable, documented in the README): ``embed-progress-<index>``,
 
 from __future__ import annotations
 
+import contextvars
+import logging
 import re
-import time
+import threading
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -33,21 +36,65 @@ def start_progress(index: str) -> str:
 
 
 class ProgressReporter:
-    """A ``progress`` callback for the library: updates the artifact at most every 2 s."""
+    """A ``progress`` callback for the library that never blocks the thread running the model.
 
-    def __init__(self, artifact_id: str | None, every_s: float = 2.0):
+    The library calls it from the model's thread after every batch; it only keeps the latest
+    :class:`Progress`. A daemon thread (started on the first call, in a copy of the task's
+    context so Prefect's client finds the run) posts it every ``every_s`` when it changed, and
+    once more on :meth:`close`. A slow or unreachable API therefore delays the progress bar,
+    never the embedding; a failed post is logged and skipped (progress is best-effort).
+    """
+
+    def __init__(self, artifact_id: str | None, every_s: float = 2.0,
+                 post: Callable[[UUID, Progress], None] | None = None):
         self.artifact_id = UUID(artifact_id) if artifact_id else None
-        self.every_s, self._last = every_s, 0.0
+        self.every_s = every_s
+        self._post = post or post_progress
+        self._latest: Progress | None = None
+        self._posted: Progress | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._context = contextvars.copy_context()
 
     def __call__(self, p: Progress) -> None:
-        now = time.monotonic()
-        if self.artifact_id is None or not p.total or now - self._last < self.every_s:
+        if self.artifact_id is None or not p.total:
             return
-        self._last = now
-        update_progress_artifact(
-            self.artifact_id, min(100.0, 100.0 * p.done / p.total),
-            description=f"{p.done}/{p.total} items: {p.embedded} embedded, {p.skipped} unchanged, "
-                        f"{p.quarantined} quarantined")
+        with self._lock:
+            self._latest = p
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._context.run, args=(self._loop,),
+                                                name="mmindex-progress", daemon=True)
+                self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every_s):
+            self._flush()
+        self._flush()  # the state at close
+
+    def _flush(self) -> None:
+        with self._lock:
+            p = self._latest
+        if p is None or p is self._posted or self.artifact_id is None:
+            return
+        try:
+            self._post(self.artifact_id, p)
+        except Exception as exc:  # noqa: BLE001  (never fail a run over a progress bar)
+            logging.getLogger(__name__).warning("progress update failed: %s", exc)
+        self._posted = p
+
+    def close(self) -> None:
+        """Post the last state and stop the thread (call when the group is done)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+
+def post_progress(artifact_id: UUID, p: Progress) -> None:
+    update_progress_artifact(
+        artifact_id, min(100.0, 100.0 * p.done / p.total) if p.total else 0.0,
+        description=f"{p.done}/{p.total} items: {p.embedded} embedded, {p.skipped} unchanged, "
+                    f"{p.quarantined} quarantined")
 
 
 def finish_progress(artifact_id: str, result: dict[str, Any]) -> None:

@@ -36,7 +36,10 @@ def embed_batch_group(plan: dict, group: int, progress_id: str | None = None) ->
     """Embed one group of batches into staging (a retry reuses what was staged)."""
     p = RunPlan(**plan)
     reporter = ProgressReporter(progress_id)
-    res = embed_group(p, group, progress=reporter)
+    try:
+        res = embed_group(p, group, progress=reporter)
+    finally:
+        reporter.close()
     get_run_logger().info("group %d: seen %d, embedded %d, unchanged %d, quarantined %d", group,
                           res.seen, res.embedded, res.skipped_unchanged,
                           sum(res.quarantine_reasons.values()))

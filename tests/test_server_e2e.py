@@ -230,3 +230,40 @@ def test_ui_shows_the_runs_progress_and_throughput_artifacts(served: Served, nig
 
         browser.goto(f"{base}/artifacts/artifact/{progress.id}")
         browser.wait_for_text([progress.description, "Progress: 100%"])
+
+
+PROGRESS_SCRIPT = """
+import sys, time
+from prefect import flow
+from mmindex.work import Progress
+from tasks.artifacts import ProgressReporter, start_progress
+
+@flow
+def watch():
+    art = start_progress("progress-check")
+    reporter = ProgressReporter(art, every_s=0.2)
+    for done in range(1, 51):
+        reporter(Progress(done, 100, done, 0, 0))
+        time.sleep(0.02)  # the reporter's thread posts meanwhile (about every 0.2 s)
+    reporter.close()
+    return art
+
+print("RESULT", watch())
+"""
+
+
+def test_progress_is_posted_from_its_own_thread_to_the_real_server(served: Served) -> None:
+    env = {**served.server.env, "PREFECT_API_URL": served.server.api_url,
+           "PYTHONPATH": str(REPO)}
+    done = subprocess.run([str(VENV_BIN / "python"), "-c", PROGRESS_SCRIPT], env=env, cwd=REPO,
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    art = done.stdout.split("RESULT ")[1].split()[0]
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterId
+
+    with served.server.client() as client:
+        [artifact] = client.read_artifacts(
+            artifact_filter=ArtifactFilter(id=ArtifactFilterId(any_=[UUID(art)])))
+    assert float(artifact.data) == 50.0  # the last state, posted by the reporter's thread
+    assert artifact.description.startswith("50/100 items: 50 embedded")
+    assert "progress update failed" not in done.stderr
