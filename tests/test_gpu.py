@@ -48,7 +48,14 @@ def test_sampler_records_the_selected_gpu_while_it_runs(tmp_path):
             pass
     assert s.stats.util_mean == 70.0 and s.stats.mem_max_mb == 3000.0
     assert GpuSampler.for_device("cpu") is None
-    assert GpuSampler.for_device("cuda:2").gpu == 2 and GpuSampler.for_device("cuda").gpu == 0
+
+
+def test_sampler_watches_the_physical_gpu_behind_cuda_visible_devices(monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")  # a worker given two GPUs
+    assert GpuSampler.for_device("cuda:1").command[-1] == "--id=5"
+    assert GpuSampler.for_device("cuda").command[-1] == "--id=3"
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    assert GpuSampler.for_device("cuda:2").command[-1] == "--id=2"
 
 
 def test_a_failing_sampler_stops_quietly(tmp_path):

@@ -17,6 +17,7 @@ says so (None), never a made-up number.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import subprocess
 import threading
@@ -135,11 +136,20 @@ class GpuSampler:
 
     @classmethod
     def for_device(cls, device: str) -> GpuSampler | None:
-        """A sampler for ``cuda``/``cuda:N``; None for any other device."""
+        """A sampler for ``cuda``/``cuda:N``; None for any other device.
+
+        ``nvidia-smi`` numbers GPUs physically and ignores ``CUDA_VISIBLE_DEVICES``; torch's
+        ``cuda:N`` is the N-th *visible* one (the systemd units give each worker one GPU this
+        way). The sampler asks ``nvidia-smi --id`` for the physical GPU (index or UUID) behind it.
+        """
         if not device.startswith("cuda"):
             return None
         _, _, n = device.partition(":")
-        return cls(gpu=int(n) if n.isdigit() else 0)
+        logical = int(n) if n.isdigit() else 0
+        visible = [v.strip() for v in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",")
+                   if v.strip()]
+        ident = visible[logical] if logical < len(visible) else str(logical)
+        return cls(gpu=0, command=(*SMI_QUERY, f"--id={ident}"))
 
     def sample(self) -> bool:
         try:
