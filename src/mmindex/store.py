@@ -11,8 +11,9 @@ are safe and cheap); the run commits once at the end with a single ``merge_inser
 (plus one for deletions), so the table grows by a handful of versions per run, not one per batch,
 and a crash before the commit leaves the index exactly as it was. The first run of a table has
 nothing to merge with: it creates the table and appends the staged rows in fixed-size pieces
-(bounded memory); the candidate is the version after the last piece and the index builds. A restarted run finds the
-staging table and reuses the rows whose content hash still matches.
+(bounded memory); the candidate is the version after the last piece and the index builds, and a
+crash between pieces leaves the staging table for the next run to merge. A restarted run finds
+the staging table and reuses the rows whose content hash still matches.
 """
 
 from __future__ import annotations
@@ -220,9 +221,9 @@ def _pieces(batches: Iterator[pa.RecordBatch], schema: pa.Schema, rows: int) -> 
     """Regroup a stream of batches into tables of about ``rows`` rows.
 
     LanceDB's writer buffers up to 8 MiB per column before it writes a page, so one
-    ``create_table(data=reader)`` over 200k short rows held them all: +80 MiB of peak RSS over a
+    ``create_table(data=reader)`` over 200k short rows held them all: +75 MiB of peak RSS over a
     10k-row run (``mmindex bench`` case ``memory``). Appending in pieces bounds that to one
-    piece; the first run's table gets one version per piece (a 200k-row run: 13).
+    piece; the first run's table gets one version per piece (a 200k-row run: 13 pieces).
     """
     buf: list[pa.RecordBatch] = []
     n = 0

@@ -3,11 +3,11 @@
 Same model, same input (Vaswani docs), a fresh index for each run, evaluation off. Prefect runs
 in ephemeral mode (no ``PREFECT_API_URL``) with its own ``PREFECT_HOME`` in a temp directory.
 Per size, in order: direct, [flow cold: the process's first flow call, which starts the
-ephemeral API server], flow (warm), direct. overhead = warm flow wall / the faster direct wall - 1;
-the target (< 5%) is judged at the larger size (a nightly run is at least that big);
-``cold_overhead`` includes the one-time server start. This case lives in the bench because a benchmark of the flow must import
-it; the library proper never imports prefect, and this module imports ``flows.embed`` only
-inside :func:`child`, which runs in its own process.
+ephemeral API server], flow (warm), direct. overhead = warm flow wall / the faster direct
+wall - 1; the target (< 5%) is judged at the larger size (a nightly run is at least that big);
+``cold_overhead`` includes the one-time server start. This case lives in the bench because a
+benchmark of the flow must import it; the library proper never imports prefect, and this module
+imports ``flows.embed`` only inside :func:`child`, which runs in its own process.
 """
 
 from __future__ import annotations
