@@ -67,7 +67,8 @@ def _memory(r: dict[str, Any]) -> list[Row]:
     for k, p in enumerate([r, *r.get("others", [])]):
         a, b = p["small"], p["large"]
         target = (f"< {100 * p['target']:.0f}%", _ok(p["meets_target"])) if k == 0 else ("", "")
-        value = f"{a['peak_rss_mb']:.0f} vs {b['peak_rss_mb']:.0f} (+{100 * p['growth']:.1f}%)"
+        value = (f"{a['peak_rss_mb']:.0f} vs {b['peak_rss_mb']:.0f} (+{100 * p['growth']:.1f}%, "
+                 f"{b['peak_rss_mb'] - a['peak_rss_mb']:+.0f} MiB)")
         rows.append(("memory", f"{p['model']}: peak RSS {a['n']} vs {b['n']} items (MiB)", value,
                      *target))
     return rows
