@@ -36,7 +36,7 @@ from mmindex.throughput import Meter, Throughput
 from mmindex.work import GroupWork, Progress
 
 __all__ = ["EmbedResult", "GroupResult", "Progress", "RunPlan", "commit_run", "embed_group",
-           "plan_run", "run_embed"]
+           "plan_run", "run_embed", "run_embedder"]
 
 
 @dataclass
@@ -109,7 +109,8 @@ class EmbedResult:
         return d
 
 
-def _embedder(s: Settings) -> Embedder:
+def run_embedder(s: Settings) -> Embedder:
+    """The embedder a run with settings ``s`` uses (loaded once per process; model threads set)."""
     if s.model_threads:
         set_model_threads(s.model_threads)
     return load_embedder(s.model, device=s.device, cache_dir=s.cache_dir,
@@ -133,7 +134,7 @@ def plan_run(source: str, index: str, settings: Settings, *, run_id: str | None 
         ConfigError, ModelUnavailableError: bad settings / model (permanent).
         StorageError: source or database unreachable (transient).
     """
-    emb = _embedder(settings)
+    emb = run_embedder(settings)
     dims = settings.dims or emb.full_dims
     if not 1 <= dims <= emb.full_dims:
         raise ConfigError(f"dims={dims}: the model has {emb.full_dims}. Help: pick 1..{emb.full_dims}.")
@@ -176,7 +177,7 @@ def _ts(t: float):
 def embed_group(plan: RunPlan, group: int, progress=None) -> GroupResult:
     """Embed group ``group`` of ``plan`` into the staging table (safe to repeat)."""
     s = plan.settings_obj()
-    emb = _embedder(s)
+    emb = run_embedder(s)
     db = store.connect(s.db, s.db_storage_options)
     staging = store.Staging(db, plan.table, plan.dims)
     start, end = plan.groups[group]

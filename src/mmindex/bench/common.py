@@ -42,14 +42,9 @@ def load_model(s: Settings):
     import lancedb  # noqa: F401
     import polars  # noqa: F401
 
-    from mmindex import pipeline  # noqa: F401
-    from mmindex.backends import load_embedder, set_model_threads
+    from mmindex.pipeline import run_embedder
 
-    if s.model_threads:
-        set_model_threads(s.model_threads)
-    return load_embedder(s.model, device=s.device, cache_dir=s.cache_dir,
-                         document_instruction=s.document_instruction,
-                         query_instruction=s.query_instruction)
+    return run_embedder(s)
 
 
 def timed_embed(source: str, index: str, s: Settings, **kw: Any) -> dict[str, Any]:
