@@ -9,6 +9,8 @@ efficiency is the end-to-end items/s divided by that.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -17,6 +19,39 @@ from typing import Any
 import numpy as np
 
 from mmindex.config import Settings
+
+
+class ChildError(RuntimeError):
+    """A :func:`call_in_child` process failed; ``stderr`` holds its output."""
+
+    def __init__(self, target: str, returncode: int, stderr: str):
+        super().__init__(f"{target} failed in its child process (rc={returncode}): "
+                         f"{stderr[-3000:]}")
+        self.stderr = stderr
+
+
+_RESULT = "BENCH-RESULT "
+
+
+def call_in_child(target: str, *args: Any, env: dict[str, str] | None = None,
+                  cwd: Path | None = None) -> Any:
+    """``module:function(*args)`` in a fresh Python process; its return value.
+
+    Arguments and result travel as JSON. A fresh process gives clean peak-RSS figures and no
+    model or import cached from an earlier measurement.
+
+    Raises:
+        ChildError: the child exited non-zero or printed no result.
+    """
+    module, func = target.split(":")
+    code = (f"import json,sys; from {module} import {func}; "
+            f"print({_RESULT!r} + json.dumps({func}(*json.loads(sys.argv[1]))))")
+    p = subprocess.run([sys.executable, "-c", code, json.dumps(args, default=str)], env=env,
+                       cwd=cwd, capture_output=True, text=True, check=False)
+    lines = [x for x in p.stdout.splitlines() if x.startswith(_RESULT)]
+    if p.returncode or not lines:
+        raise ChildError(target, p.returncode, p.stderr)
+    return json.loads(lines[-1].removeprefix(_RESULT))
 
 
 def bench_settings(work: Path, model: str, **overrides: Any) -> Settings:

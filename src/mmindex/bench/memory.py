@@ -22,13 +22,12 @@ fragments ahead at once: +20 MiB at 200k, nothing at 10k).
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from mmindex.bench.common import call_in_child
 
 TARGET = 0.10
 MODELS = ("tiny-qwen3-vl", "hash")  # the first is the issue's target; the second, the strict view
@@ -55,15 +54,15 @@ def _reset_peak() -> bool:
         return False
 
 
-def child(n: int, work: Path, model: str, cache: Path) -> dict[str, Any]:
+def child(n: int, work: str, model: str, cache: str) -> dict[str, Any]:
     """Runs inside the fresh process: one embed run of ``n`` items; returns its numbers."""
     from mmindex import pipeline, store  # noqa: F401  (imports counted in the baseline)
     from mmindex.bench import common as c
     from mmindex.bench.data import text_manifest
     from mmindex.throughput import peak_rss_mb
 
-    manifest = text_manifest(work / "manifest.jsonl", n)
-    s = c.bench_settings(work, model, cache_dir=cache)
+    manifest = text_manifest(Path(work) / "manifest.jsonl", n)
+    s = c.bench_settings(Path(work), model, cache_dir=Path(cache))
     c.load_model(s)
     reset = _reset_peak()
     baseline = _status_mb("VmRSS") if reset else peak_rss_mb()
@@ -75,25 +74,13 @@ def child(n: int, work: Path, model: str, cache: Path) -> dict[str, Any]:
     return out
 
 
-def _spawn(n: int, work: Path, model: str, cache: Path) -> dict[str, Any]:
-    code = ("import json,sys; from pathlib import Path; from mmindex.bench.memory import child; "
-            "print('BENCH-RESULT ' + json.dumps(child(int(sys.argv[1]), Path(sys.argv[2]), "
-            "sys.argv[3], Path(sys.argv[4]))))")
-    env = {**os.environ, **WORKER_ENV}
-    p = subprocess.run([sys.executable, "-c", code, str(n), str(work), model, str(cache)],
-                       capture_output=True, text=True, env=env, check=False)
-    lines = [x for x in p.stdout.splitlines() if x.startswith("BENCH-RESULT ")]
-    if p.returncode or not lines:
-        raise RuntimeError(f"memory child for n={n} failed (rc={p.returncode}): {p.stderr[-2000:]}")
-    return json.loads(lines[-1].removeprefix("BENCH-RESULT "))
-
-
 def pair(model: str, small: int, large: int, work: Path | None, cache: Path) -> dict[str, Any]:
     """The two runs of one model and their growth."""
     runs = {}
     for n in (small, large):
         with tempfile.TemporaryDirectory(dir=work) as tmp:
-            runs[n] = _spawn(n, Path(tmp), model, cache)
+            runs[n] = call_in_child("mmindex.bench.memory:child", n, tmp, model, cache,
+                                    env={**os.environ, **WORKER_ENV})
     a, b = runs[small]["peak_rss_mb"], runs[large]["peak_rss_mb"]
     growth = round((b - a) / a, 4)
     return {"model": model, "small": runs[small], "large": runs[large], "growth": growth,

@@ -12,25 +12,24 @@ imports ``flows.embed`` only inside :func:`child`, which runs in its own process
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from mmindex.bench.common import ChildError, call_in_child
 from mmindex.bench.data import Skip
 
 TARGET = 0.05
 
 
-def child(work: Path, sizes: list[int], model: str) -> dict[str, Any]:
+def child(work_dir: str, sizes: list[int], model: str) -> dict[str, Any]:
     """Runs in a fresh process with Prefect pointed at a temp home; one entry per size."""
     from mmindex.bench import common as c
     from mmindex.bench.data import vaswani_corpus
 
+    work = Path(work_dir)
     s = c.bench_settings(work, model)
     c.load_model(s)
     from flows.embed import embed  # imports prefect: only in this child process
@@ -86,19 +85,13 @@ def run(quick: bool, sizes: list[int] | None = None, model: str = "all-minilm-l6
         env.update(PREFECT_HOME=str(w / "prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false",
                    PREFECT_LOGGING_LEVEL="WARNING",
                    PYTHONPATH=os.pathsep.join(filter(None, [str(repo), env.get("PYTHONPATH")])))
-        code = ("import json,sys; from pathlib import Path; "
-                "from mmindex.bench.orchestration import child; "
-                "print('BENCH-RESULT ' + json.dumps(child(Path(sys.argv[1]), "
-                "json.loads(sys.argv[2]), sys.argv[3])))")
-        p = subprocess.run([sys.executable, "-c", code, str(w), json.dumps(sizes), model],
-                           env=env, cwd=w, capture_output=True, text=True, check=False)
-        lines = [x for x in p.stdout.splitlines() if x.startswith("BENCH-RESULT ")]
-        if p.returncode or not lines:
-            if "Skip" in p.stderr and "vaswani" in p.stderr.lower():
-                raise Skip(p.stderr.strip().splitlines()[-1])
-            raise RuntimeError(
-                f"orchestration child failed (rc={p.returncode}): {p.stderr[-3000:]}")
-        out = json.loads(lines[-1].removeprefix("BENCH-RESULT "))
+        try:
+            out = call_in_child("mmindex.bench.orchestration:child", str(w), sizes, model,
+                                env=env, cwd=w)
+        except ChildError as e:
+            if "Skip" in e.stderr and "vaswani" in e.stderr.lower():
+                raise Skip(e.stderr.strip().splitlines()[-1]) from e
+            raise
         judged = out["sizes"][-1]
         out.update(model=model, target=TARGET, docs=judged["docs"], overhead=judged["overhead"],
                    meets_target=judged["overhead"] < TARGET)
