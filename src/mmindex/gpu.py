@@ -115,6 +115,11 @@ class GpuStats:
     def util_mean(self) -> float | None:
         return round(self.util_sum / self.samples, 1) if self.samples else None
 
+    @property
+    def mem_max(self) -> float | None:
+        """Most GPU memory used (MiB); None when nothing was sampled."""
+        return self.mem_max_mb if self.samples else None
+
 
 @dataclass
 class GpuSampler:

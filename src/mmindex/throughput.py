@@ -123,5 +123,5 @@ class Meter:
                 peak_rss_mb=peak_rss_mb(),
                 peak_gpu_mb=peak_gpu_mb(),
                 gpu_util_mean_pct=self.gpu.util_mean,
-                gpu_mem_used_max_mb=self.gpu.mem_max_mb if self.gpu.samples else None,
+                gpu_mem_used_max_mb=self.gpu.mem_max,
             )

@@ -99,7 +99,7 @@ def measure(model_dir: Path, manifests: dict[str, Path], *, device: str,
             r["max_memory_allocated_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
         if sampler:
             r.update(gpu_util_mean_pct=sampler.stats.util_mean,
-                     gpu_mem_used_max_mb=sampler.stats.mem_max_mb or None)
+                     gpu_mem_used_max_mb=sampler.stats.mem_max)
         if end_to_end:  # the whole pipeline: prep threads, pinned copies, fitted budget, write
             with tempfile.TemporaryDirectory(dir=model_dir.parent) as tmp:
                 e2e = c.timed_embed(str(manifest), name, s.with_overrides(db=str(Path(tmp) / "db")))
