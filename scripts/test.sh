@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up and run the default test suite (CPU, well under 10 minutes on 2 cores).
+# Set up and run the default checks (CPU, well under 10 minutes on 2 cores): ruff, the
+# architecture's import contracts (lint-imports), then the test suite.
 # PostgreSQL and Chromium (Debian packages) are installed when missing and we are root, for the
 # tests that run a real Prefect server on PostgreSQL and look at the Prefect UI; without them
 # those tests skip and say why. Extra arguments go to pytest (e.g. -m slow).
@@ -16,6 +17,10 @@ if [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null; then
       || echo "!! could not install$missing: the tests that need them will skip"
   fi
 fi
+echo "==> ruff check"
+.venv/bin/ruff check .
+echo "==> lint-imports (the stages' import contracts in pyproject.toml)"
+.venv/bin/lint-imports --no-logo --no-cache
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false PREFECT_SERVER_ANALYTICS_ENABLED=false
 mkdir -p test-output
 exec .venv/bin/python -m pytest "$@"

@@ -22,7 +22,7 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 
-from mmindex.work import Progress
+from mmindex.embed import Progress, summary_markdown
 
 
 def artifact_key(kind: str, index: str) -> str:
@@ -125,22 +125,7 @@ def publish_run(index: str, result: dict[str, Any]) -> None:
         description=f"Throughput of run {result['run_id']} ({index}): "
                     f"{tp['items_per_s']:.2f} items/s, {tp['tokens_per_s']:.0f} tokens/s, "
                     f"batch p95 {tp['batch_p95_s']:.2f} s, {result['quarantined']} quarantined")
-    reasons = ", ".join(f"{k}: {v}" for k, v in result["quarantine_reasons"].items()) or "none"
-    md = f"""# Embed run `{result['run_id']}` — index `{index}`
-
-New version: **{result['table']} v{result['version']}** ({result['rows']} rows)
-
-| seen | embedded | unchanged (skipped) | reused from staging | quarantined | inserted | updated | deleted |
-|---|---|---|---|---|---|---|---|
-| {result['seen']} | {result['embedded']} | {result['skipped_unchanged']} | {result['reused_staged']} | {result['quarantined']} | {result['inserted']} | {result['updated']} | {result['deleted']} |
-
-Throughput: **{tp['items_per_s']:.2f} items/s**, {tp['tokens_per_s']:.0f} tokens/s, batch latency
-p50 {tp['batch_p50_s']:.3f} s / p95 {tp['batch_p95_s']:.3f} s, preprocessing {tp['preprocess_s']:.1f} s
-vs model {tp['model_s']:.1f} s, wall {tp['wall_s']:.1f} s, peak RSS {tp['peak_rss_mb']:.0f} MiB.
-
-Quarantine reasons: {reasons} (see the `_quarantine` table; `mmindex versions --index {index}`).
-"""
-    create_markdown_artifact(md, key=artifact_key("embed-summary", index),
+    create_markdown_artifact(summary_markdown(result), key=artifact_key("embed-summary", index),
                              description=f"Summary of run {result['run_id']}")
 
 

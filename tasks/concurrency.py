@@ -2,7 +2,7 @@
 
 The limit ``mmindex-writer-<index>`` is created on first use (idempotent), then held for the
 whole run; a second run of the same index waits for the slot (up to ``wait_s``) and then fails
-with a clear message. Inside, the library's file lock (``mmindex.locking``) guards local
+with a clear message. Inside, the library's file lock (``mmindex.index.locking``) guards local
 databases even against runs started outside Prefect.
 """
 
@@ -17,7 +17,7 @@ from prefect.concurrency.sync import concurrency
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
 from mmindex.errors import IndexBusyError
-from mmindex.locking import writer_lock
+from mmindex.index import writer_lock
 from tasks.artifacts import artifact_key
 
 

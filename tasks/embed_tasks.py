@@ -10,20 +10,16 @@ from typing import Any
 from prefect import get_run_logger, task
 from prefect.cache_policies import NONE
 
+from mmindex.config import Settings
 from mmindex.pipeline import GroupResult, RunPlan, commit_run, embed_group, fail_run, plan_run
 from tasks.artifacts import ProgressReporter
-from tasks.retry import JITTER, RETRIES, RETRY_DELAYS, retry_transient
-
-_RETRY = dict(retries=RETRIES, retry_delay_seconds=RETRY_DELAYS, retry_jitter_factor=JITTER,
-              retry_condition_fn=retry_transient, cache_policy=NONE, persist_result=False)
+from tasks.retry import RETRYING
 
 
-@task(name="plan-embed-run", **_RETRY)
+@task(name="plan-embed-run", **RETRYING)
 def plan_embed_run(source: str, index: str, settings: dict[str, Any], run_id: str,
                    format: str | None = None, fields: list[str] | None = None) -> dict:
     """Load the model, count the source, cut it into batch groups."""
-    from mmindex.config import Settings
-
     plan = plan_run(source, index, Settings(**settings), run_id=run_id, format=format,
                     fields=fields)
     get_run_logger().info("run %s: %d items in %d group(s) -> table %s", plan.run_id,
@@ -31,7 +27,7 @@ def plan_embed_run(source: str, index: str, settings: dict[str, Any], run_id: st
     return asdict(plan)
 
 
-@task(name="embed-batch-group", task_run_name="embed-batch-group-{group}", **_RETRY)
+@task(name="embed-batch-group", task_run_name="embed-batch-group-{group}", **RETRYING)
 def embed_batch_group(plan: dict, group: int, progress_id: str | None = None) -> dict:
     """Embed one group of batches into staging (a retry reuses what was staged)."""
     p = RunPlan(**plan)
@@ -41,12 +37,11 @@ def embed_batch_group(plan: dict, group: int, progress_id: str | None = None) ->
     finally:
         reporter.close()
     get_run_logger().info("group %d: seen %d, embedded %d, unchanged %d, quarantined %d", group,
-                          res.seen, res.embedded, res.skipped_unchanged,
-                          sum(res.quarantine_reasons.values()))
+                          res.seen, res.embedded, res.skipped_unchanged, res.quarantined)
     return asdict(res)
 
 
-@task(name="commit-index-version", **_RETRY)
+@task(name="commit-index-version", **RETRYING)
 def commit_index_version(plan: dict, groups: list[dict]) -> dict:
     """Merge the staged rows into the index table once: the new candidate version."""
     result = commit_run(RunPlan(**plan), [GroupResult(**g) for g in groups])

@@ -5,17 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import get_run_logger, task
-from prefect.cache_policies import NONE
 
 from mmindex.config import Settings
 from mmindex.evaluation.runner import evaluate_index
 from tasks.artifacts import publish_report
-from tasks.retry import JITTER, RETRIES, RETRY_DELAYS, retry_transient
+from tasks.retry import RETRYING
 
 
-@task(name="evaluate-and-gate", retries=RETRIES, retry_delay_seconds=RETRY_DELAYS,
-      retry_jitter_factor=JITTER, retry_condition_fn=retry_transient, cache_policy=NONE,
-      persist_result=False)
+@task(name="evaluate-and-gate", **RETRYING)
 def evaluate_and_gate(settings: dict[str, Any], index: str, version: int | None,
                       table: str | None, queries: str, qrels: str, modes: list[str] | None,
                       promote: bool, run_id: str | None) -> dict[str, Any]:

@@ -4,7 +4,9 @@
 a temp ``PREFECT_HOME``; ``served`` (session) runs ``python -m flows.serve`` from the repo root
 against it, with the index database in a temp dir, and waits for ``embed/nightly`` and
 ``evaluate/on-demand``. Runs are started the way a user starts them: ``prefect deployment run``.
-Import the fixtures into a test module to use them.
+Register the module in a test module to use them: ``pytest_plugins = ["prefect_server"]``.
+Its helpers are imported at module level too, so pytest cannot rewrite its asserts (their
+messages are explicit): PYTEST_DONT_REWRITE.
 """
 
 from __future__ import annotations

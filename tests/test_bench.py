@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mmindex.bench import CASES, run_bench
-from mmindex.bench.data import VASWANI, clustered_vectors, text_manifest
+from bench import CASES, run_bench
+from bench.data import VASWANI, clustered_vectors, text_manifest
 from mmindex.errors import ConfigError
 
 
@@ -46,8 +46,8 @@ def test_a_failing_case_is_reported_not_fatal(tmp_path, capsys):
 
 
 def test_efficiency_compares_the_same_items_end_to_end_and_bare(tmp_path):
-    from mmindex.bench import common as c
-    from mmindex.bench.efficiency import measure
+    from bench import common as c
+    from bench.efficiency import measure
 
     manifest = text_manifest(tmp_path / "m.jsonl", 150)
     r = measure(str(manifest), c.bench_settings(tmp_path, "hash", max_batch_items=16))
@@ -58,7 +58,7 @@ def test_efficiency_compares_the_same_items_end_to_end_and_bare(tmp_path):
 
 
 def test_efficiency_on_qwen_images_reports_the_stage_overlap(tmp_path, tiny_qwen_dir):
-    from mmindex.bench.efficiency import qwen_mid
+    from bench.efficiency import qwen_mid
 
     r = qwen_mid(True, items=4, model_dir=str(tiny_qwen_dir), work=tmp_path)
     assert r["end_to_end"]["items"] == r["bare_model"]["items"] == 4
@@ -71,7 +71,7 @@ def test_efficiency_on_qwen_images_reports_the_stage_overlap(tmp_path, tiny_qwen
 
 
 def test_second_night_skips_unchanged_and_embeds_only_the_changed(tmp_path):
-    from mmindex.bench.second_night import run
+    from bench.second_night import run
 
     r = run(True, n=200, model="hash", work=tmp_path)
     assert r["first"]["items"] == 200
@@ -82,7 +82,7 @@ def test_second_night_skips_unchanged_and_embeds_only_the_changed(tmp_path):
 
 
 def test_search_sweep_covers_every_setting_and_exact_search_is_exact(tmp_path):
-    from mmindex.bench.search import SWEEP_NPROBES, SWEEP_REFINE, run
+    from bench.search import SWEEP_NPROBES, SWEEP_REFINE, run
 
     r = run(True, rows=600, dims=32, queries=8, work=tmp_path)
     assert r["exact"]["recall@10"] == 1.0
@@ -101,7 +101,7 @@ def test_synthetic_vectors_are_unit_length_and_reproducible():
 def test_gpu_case_says_why_it_is_skipped_without_cuda(tmp_path):
     import torch
 
-    from mmindex.bench.gpu import run
+    from bench.gpu import run
 
     if torch.cuda.is_available():
         pytest.skip("a CUDA device is present: the case measures instead")
@@ -109,7 +109,7 @@ def test_gpu_case_says_why_it_is_skipped_without_cuda(tmp_path):
 
 
 def test_gpu_workloads_embed_on_cpu_with_the_tiny_model(tmp_path, tiny_qwen_dir):
-    from mmindex.bench.gpu import measure, workload_manifests
+    from bench.gpu import measure, workload_manifests
 
     manifests = workload_manifests(tmp_path / "data", 2, size=(320, 240))
     r = measure(Path(tiny_qwen_dir), manifests, device="cpu", end_to_end=True)
@@ -122,7 +122,7 @@ def test_gpu_workloads_embed_on_cpu_with_the_tiny_model(tmp_path, tiny_qwen_dir)
 
 @pytest.mark.skipif(not VASWANI.is_dir(), reason="needs /work/shared/data/vaswani_npl")
 def test_vs_sentence_transformers_embeds_the_same_texts(tmp_path):
-    from mmindex.bench.vs_st import run
+    from bench.vs_st import run
 
     r = run(True, docs=40, work=tmp_path)
     assert r["ours"]["items"] == r["sentence_transformers"]["items"] == 40
@@ -132,7 +132,7 @@ def test_vs_sentence_transformers_embeds_the_same_texts(tmp_path):
 @pytest.mark.slow
 @pytest.mark.skipif(not VASWANI.is_dir(), reason="needs /work/shared/data/vaswani_npl")
 def test_orchestration_runs_the_flow_and_direct_on_the_same_input(tmp_path):
-    from mmindex.bench.orchestration import run
+    from bench.orchestration import run
 
     r = run(True, sizes=[20, 30], model="hash", work=tmp_path)
     assert [x["items"] for x in r["sizes"]] == [[20, 20], [30, 30]] and r["cold_items"] == 20

@@ -24,10 +24,12 @@ def mmindex(*args: str, db: Path, cache: Path | None = None, check: bool = True)
     env = dict(os.environ, MMINDEX_DB=str(db), MMINDEX_CONFIG=os.devnull)
     if cache is not None:
         env["MMINDEX_CACHE_DIR"] = str(cache)
-    p = subprocess.run([sys.executable, "-m", "mmindex.cli", *args], capture_output=True,
+    p = subprocess.run([sys.executable, "-m", "mmindex", *args], capture_output=True,
                        text=True, env=env, timeout=600)
     if check and p.returncode != 0:
-        raise AssertionError(f"mmindex {' '.join(args)} failed ({p.returncode}):\n{p.stderr[-3000:]}")
+        raise AssertionError(
+            f"mmindex {' '.join(args)} failed ({p.returncode}):\n{p.stderr[-3000:]}"
+        )
     if "--json" in args and p.returncode == 0:
         return json.loads(p.stdout)
     return p.stdout + p.stderr

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from mmindex.contenthash import content_hash
+from mmindex.embed.contenthash import content_hash
 from mmindex.items import Item
 
 FP = {"model": "qwen3-vl-embedding-2b", "revision": "abc123", "dims": 2048, "max_pixels": 1 << 20}
@@ -23,7 +23,7 @@ def h(item: Item = ITEM, blobs: dict = BLOBS, fp: dict = FP) -> str:
 
 def test_stable_across_processes_and_key_order() -> None:
     code = (
-        "from mmindex.contenthash import content_hash; from mmindex.items import Item;"
+        "from mmindex.embed.contenthash import content_hash; from mmindex.items import Item;"
         f"print(content_hash({ITEM!r}, {BLOBS!r}, {dict(reversed(FP.items()))!r}))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from mmindex.datasets import trec_to_beir
-from mmindex.errors import ConfigError
+from mmindex.errors import ConfigError, GoldenSetError
+from mmindex.evaluation.trec import trec_to_beir
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample"
@@ -87,12 +87,15 @@ def test_trec_to_beir_writes_normalised_corpus_queries_and_qrels(tmp_path):
         (DOCS + "<DOC><DOCNO>9</DOCNO>cut off", TOPICS, QRELS, "without a closing"),
         (DOCS + "<DOC>no id here</DOC>", TOPICS, QRELS, "has no <DOCNO>"),
         (DOCS, "<top><title>no number</title></top>", QRELS, "lacks <num>"),
-        (DOCS, TOPICS, "1 0 1\n", "expected 'qid iter docno rel'"),
+        (DOCS, TOPICS, "1 0 1\n", "expected 'query-id<TAB>doc-id<TAB>grade' or 'qid 0 docid"),
+        (DOCS, TOPICS + "<top><num>1</num><title>again</title></top>", QRELS, "appears twice"),
     ],
 )
 def test_malformed_collections_fail_with_help(tmp_path, docs, topics, qrels, message):
+    # a bad document is the corpus's fault (ConfigError); a bad topic or judgement the golden
+    # set's (GoldenSetError): the same parser serves trec_to_beir and load_golden
     src = write_trec(tmp_path / "src", docs, topics, qrels)
-    with pytest.raises(ConfigError, match=message) as err:
+    with pytest.raises((ConfigError, GoldenSetError), match=message) as err:
         trec_to_beir(src, tmp_path / "beir")
     assert "Help:" in str(err.value)
 

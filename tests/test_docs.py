@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mmindex.configdoc import config_table
+from mmindex.cli.configdoc import config_table
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

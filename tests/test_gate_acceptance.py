@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 import mmindex
-from mmindex import ledger, promotion, store
+from mmindex import index as ix
 from mmindex.config import Settings
 from mmindex.errors import GoldenSetError
 from mmindex.evaluation.runner import evaluate_index
+from mmindex.index import connect, ledger
 from mmindex.pipeline import run_embed
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,7 +54,7 @@ def test_random_weight_candidate_is_rejected_and_readers_keep_production(product
     idx = mmindex.open_index("sample", s.db)
     assert (idx.table_name, idx.version) == (prod.table, prod.version)
     assert idx.search("a penguin", k=1, mode="hybrid")["id"][0] == "animals/penguin"
-    rows = store.connect(s.db).open_table("_evaluations").to_arrow().to_pylist()
+    rows = connect(s).open_table("_evaluations").to_arrow().to_pylist()
     rejected = [r for r in rows if r["action"] == "rejected"]
     assert rejected and json.loads(rejected[0]["production"])["version"] == prod.version
 
@@ -70,10 +71,10 @@ def test_real_candidate_after_source_change_is_promoted_and_rollback_restores(pr
                             promote=True)
     assert report.action == "promoted", report.decision.reasons
     assert mmindex.open_index("sample", s.db).version == cand.version
-    promotion.rollback(store.connect(s.db), "sample", reason="acceptance test")
+    ix.rollback(connect(s), "sample", reason="acceptance test")
     idx = mmindex.open_index("sample", s.db)
     assert (idx.table_name, idx.version) == (prod.table, prod.version)
-    assert ledger.events(store.connect(s.db), "sample")[-1]["action"] == "rollback"
+    assert ledger.events(connect(s), "sample")[-1]["action"] == "rollback"
 
 
 def test_empty_or_foreign_golden_set_is_a_clear_error_and_promotes_nothing(production, tmp_path):
@@ -87,7 +88,7 @@ def test_empty_or_foreign_golden_set_is_a_clear_error_and_promotes_nothing(produ
     empty_r.write_text("query-id\tcorpus-id\tscore\nq1\tnot-an-item\t1\n")
     with pytest.raises(GoldenSetError, match="none of the 1 relevant ids"):
         evaluate_index(s, "sample", queries=str(empty_q), qrels=str(empty_r), promote=True)
-    assert ledger.production(store.connect(s.db), "sample")["action"] in ("promote", "rollback")
+    assert ledger.production(connect(s), "sample")["action"] in ("promote", "rollback")
 
 
 def test_matryoshka_dims_side_by_side(production):

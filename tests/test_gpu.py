@@ -8,18 +8,17 @@ import sys
 
 import pytest
 
-from mmindex import ledger, store
+from mmindex.backends.device import pin, to_device
 from mmindex.backends.fake import HashEmbedder
 from mmindex.config import Settings
-from mmindex.gpu import (
+from mmindex.embed.gpu import (
     GpuSampler,
     GpuStats,
     calibrate_token_budget,
     fit_token_budget,
     parse_smi,
-    pin,
-    to_device,
 )
+from mmindex.index import connect, ledger
 from mmindex.pipeline import run_embed
 
 
@@ -50,11 +49,13 @@ def test_sampler_records_the_selected_gpu_while_it_runs(tmp_path):
     assert GpuSampler.for_device("cpu") is None
 
 
-def test_sampler_watches_the_physical_gpu_behind_cuda_visible_devices(monkeypatch):
-    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")  # a worker given two GPUs
-    assert GpuSampler.for_device("cuda:1").command[-1] == "--id=5"
-    assert GpuSampler.for_device("cuda").command[-1] == "--id=3"
-    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+def test_sampler_asks_nvidia_smi_for_the_gpu_by_the_uuid_torch_reports():
+    # cuda:1 of a worker given GPUs "3,5" is physical GPU 5 only if CUDA and nvidia-smi order
+    # GPUs alike; the UUID names the same GPU in both
+    uuids = {"cuda:1": "GPU-5e2d", "cuda": "GPU-3a1f"}
+    assert GpuSampler.for_device("cuda:1", uuid_of=uuids.get).command[-1] == "--id=GPU-5e2d"
+    assert GpuSampler.for_device("cuda", uuid_of=uuids.get).command[-1] == "--id=GPU-3a1f"
+    # no UUID to be had (no CUDA here): the logical index
     assert GpuSampler.for_device("cuda:2").command[-1] == "--id=2"
 
 
@@ -89,13 +90,13 @@ def test_a_cpu_run_records_no_gpu_figures_rather_than_zeros(tmp_path):
     s = Settings(db=str(tmp_path / "db"), model="hash", cache_dir=tmp_path / "cache")
     r = run_embed(str(manifest), "idx", s)
     assert r.throughput.gpu_util_mean_pct is None and r.throughput.gpu_mem_used_max_mb is None
-    runs = ledger.runs(store.connect(s.db), "idx")
+    runs = ledger.runs(connect(s), "idx")
     done = [x for x in runs if x["status"] == "committed"]
     assert done and done[0].get("gpu_util_mean_pct") is None and done[0]["items_per_s"] > 0
 
 
 def test_a_ledger_written_by_an_older_version_gains_the_new_columns(tmp_path):
-    db = store.connect(str(tmp_path / "db"))
+    db = connect(Settings(db=str(tmp_path / "db")))
     old = {k: v for k, v in ledger.RUN_FIELDS.items() if not k.startswith("gpu_")}
     ledger.append(db, ledger.RUNS, old, [{"run_id": "old", "items_per_s": 1.5}])
     new = [{"run_id": "new", "gpu_util_mean_pct": 64.0}]
@@ -130,5 +131,5 @@ def test_a_cuda_run_fits_its_budget_and_records_gpu_figures(tmp_path, tiny_qwen_
     assert r.embedded == 64 and r.throughput.peak_gpu_mb > 0
     if shutil.which("nvidia-smi"):
         assert r.throughput.gpu_mem_used_max_mb and r.throughput.gpu_mem_used_max_mb > 0
-    [run] = [x for x in ledger.runs(store.connect(s.db), "idx") if x["status"] == "committed"]
+    [run] = [x for x in ledger.runs(connect(s), "idx") if x["status"] == "committed"]
     assert json.loads(run["config"])["gpu_budget"]["bytes_per_token"] > 0

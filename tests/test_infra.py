@@ -34,14 +34,39 @@ def _yaml(name: str) -> dict:
     return yaml.safe_load((INFRA / name).read_text())
 
 
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _lock_pins() -> dict[str, str]:
+    """requirements.lock, name -> version (names normalised as pip does)."""
+    pins = {}
+    for line in (REPO / "requirements.lock").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            assert version, f"requirements.lock line {line!r} is not an exact pin"
+            pins[_norm(name)] = version.strip()
+    return pins
+
+
 def _project_pins() -> dict[str, str]:
-    """pyproject.toml's runtime pins, name -> version."""
+    """The runtime dependencies of pyproject.toml (compatible ranges) at their locked versions,
+    plus Prefect's workaround pins, which live in the lock only."""
+    from packaging.requirements import Requirement
+
+    lock = _lock_pins()
     deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
     pins = {}
     for dep in deps:
-        name, _, version = dep.partition("==")
-        assert version, f"pyproject dependency {dep!r} is not an exact pin"
-        pins[name.strip().lower()] = version.strip()
+        req = Requirement(dep)
+        name = _norm(req.name)
+        assert name in lock, f"pyproject dependency {name} is not in requirements.lock"
+        assert req.specifier.contains(lock[name]), (
+            f"requirements.lock pins {name}=={lock[name]}, outside pyproject's {req.specifier}")
+        pins[name] = lock[name]
+    for name in ("fastapi", "sqlalchemy"):  # newer ones break Prefect 3.8.8 (see the lock)
+        pins[name] = lock[name]
     return pins
 
 
@@ -249,7 +274,7 @@ def test_docker_compose_accepts_the_file_with_the_example_env(tmp_path: Path) ->
     assert refused.returncode != 0 and "set POSTGRES_PASSWORD in infra/.env" in refused.stderr
 
 
-def test_dockerfile_pins_equal_pyproject_and_worker_starts_the_pool() -> None:
+def test_dockerfile_pins_equal_the_lock_and_worker_starts_the_pool() -> None:
     stages = _dockerfile_stages()
     pins = _project_pins()
     # pip itself is pinned where the dev venv is made.
@@ -264,11 +289,11 @@ def test_dockerfile_pins_equal_pyproject_and_worker_starts_the_pool() -> None:
                         # Transitive dependencies come from the same lock as the dev venv.
                         assert "-c /tmp/requirements.lock" in command, command
                     for name, version in found:
-                        installed.setdefault(stage, {})[name.lower()] = version
+                        installed.setdefault(stage, {})[_norm(name)] = version
     for stage, found in installed.items():
         for name, version in found.items():
             assert pins.get(name) == version, (
-                f"{stage}: {name}=={version}, pyproject: {pins.get(name)}")
+                f"{stage}: {name}=={version}, requirements.lock: {pins.get(name)}")
     assert installed["worker"] == pins  # the worker holds every runtime pin, nothing else
     assert installed["server"] == {k: pins[k] for k in ("pip", "prefect", "fastapi", "sqlalchemy")}
 
@@ -334,7 +359,7 @@ def test_setup_script_refuses_to_run_without_an_api_url() -> None:
 
 def test_every_worker_setup_runs_with_the_environment_the_memory_bench_measured() -> None:
     """The memory figures in docs/performance.md hold for the worker only with these set."""
-    from mmindex.bench.memory import WORKER_ENV
+    from bench.memory import WORKER_ENV
 
     compose = _yaml("docker-compose.yml")["services"]["worker"]["environment"]
     unit = (INFRA / "systemd" / "mmindex-worker@.service").read_text()

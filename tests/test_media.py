@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from mmindex.errors import ItemError
+from mmindex.extract.media import check_image_limits, image_header, read_blobs
 from mmindex.items import Item
-from mmindex.media import check_image_limits, image_header, read_blobs
 
 
 def png_bytes(width: int, height: int, color: str = "red") -> bytes:

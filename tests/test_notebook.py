@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from mmindex import promotion, store
+from mmindex import index as ix
 from mmindex.config import Settings
+from mmindex.index import connect
 from mmindex.pipeline import run_embed
 
 REPO = Path(__file__).resolve().parents[1]
@@ -26,7 +27,7 @@ def test_example_notebook_executes(tmp_path, monkeypatch):
                                 for k, v in texts.items()))
     s = Settings(db=str(tmp_path / "db"), model="all-minilm-l6-v2")
     r = run_embed(str(manifest), "sample", s)
-    promotion.promote(store.connect(s.db), "sample", r.table, r.version, reason="test")
+    ix.promote(connect(s), "sample", r.table, r.version, reason="test")
 
     nb = nbformat.read(NOTEBOOK, as_version=4)
     monkeypatch.setenv("MMINDEX_DB", s.db)

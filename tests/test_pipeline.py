@@ -13,12 +13,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmindex import ledger, store
 from mmindex.backends import load_embedder, register_backend
 from mmindex.backends.fake import HashEmbedder
 from mmindex.config import Settings
 from mmindex.errors import IndexBusyError
-from mmindex.locking import writer_lock
+from mmindex.index import commit as ix_commit  # the module
+from mmindex.index import connect, ledger, table_exists
+from mmindex.index.locking import writer_lock
+from mmindex.index.tables import STAGING_PREFIX
 from mmindex.pipeline import commit_run, embed_group, plan_run, run_embed
 
 
@@ -57,7 +59,7 @@ def settings(tmp_path: Path) -> Settings:
 
 
 def table_rows(s: Settings, table: str) -> dict[str, dict]:
-    db = store.connect(s.db)
+    db = connect(s)
     return {r["id"]: r for r in db.open_table(table).to_arrow().to_pylist()}
 
 
@@ -72,12 +74,12 @@ def test_first_run_embeds_good_items_once_and_quarantines_bad_ones(corpus, setti
     assert r.quarantine_reasons == {"corrupt_media": 1, "missing_media": 1,
                                     "unsupported_format": 1, "empty_item": 1,
                                     "text_too_long": 1, "bad_record": 1}
-    bad = {q["item_id"]: q for q in ledger.quarantined(store.connect(settings.db), "items")}
+    bad = {q["item_id"]: q for q in ledger.quarantined(connect(settings), "items")}
     assert bad["bad-missing"]["reason"] == "missing_media"
     assert "nope.png" in bad["bad-missing"]["message"]
     vec = np.array(rows["t1"]["vector"], dtype=np.float32)
     assert vec.shape == (32,) and abs(np.linalg.norm(vec) - 1) < 1e-5
-    run = ledger.get_run(store.connect(settings.db), r.run_id)
+    run = ledger.get_run(connect(settings), r.run_id)
     assert run["status"] == "committed" and run["version"] == r.version
     assert run["embedded"] == 4 and run["quarantined"] == 6 and run["items_per_s"] > 0
 
@@ -124,7 +126,7 @@ def test_interrupted_run_leaves_index_untouched_and_next_run_reuses_staged_rows(
     plan = plan_run(str(corpus), "items", settings)
     for g in range(len(plan.groups)):
         embed_group(plan, g)
-    db = store.connect(settings.db)
+    db = connect(settings)
     assert db.open_table(first.table).version == first.version
     assert table_rows(settings, first.table)["t1"]["text"].startswith("Photosynthesis converts")
 
@@ -133,7 +135,7 @@ def test_interrupted_run_leaves_index_untouched_and_next_run_reuses_staged_rows(
     after = table_rows(settings, first.table)
     assert sorted(after) == ["i1", "t1", "t2", "t3", "ti1"]
     assert after["t1"]["text"] == "Photosynthesis happens in chloroplasts"
-    assert not store.table_exists(db, store.STAGING_PREFIX + first.table)
+    assert not table_exists(db, STAGING_PREFIX + first.table)
 
 
 def test_a_stale_staged_row_never_overwrites_the_current_item(corpus, settings):
@@ -179,7 +181,7 @@ def test_systemic_failure_fails_the_run_and_keeps_the_previous_version(corpus, s
             run_embed(str(corpus), "items", s)
     finally:
         Breakable.broken = False
-    db = store.connect(s.db)
+    db = connect(s)
     runs = ledger.runs(db, "items")
     assert runs[-1]["status"] == "failed" and "device lost" in runs[-1]["error"]
     assert db.open_table(first.table).version == first.version
@@ -227,7 +229,7 @@ def test_commit_writes_a_handful_of_versions_not_one_per_batch(tmp_path, setting
                                 stage_rows=16)
     r = run_embed(str(manifest), "many", s)
     assert r.embedded == 300 and r.throughput.batches >= 75
-    versions = store.connect(s.db).open_table(r.table).list_versions()
+    versions = connect(s).open_table(r.table).list_versions()
     assert len(versions) <= 4  # create + merge + fts index (+ nothing per batch)
     plan_groups = plan_run(str(manifest), "many", s).groups
     assert len(plan_groups) == 3
@@ -250,7 +252,7 @@ def _hash_batches(pairs: dict[str, str]) -> list:
 
 
 def test_hash_index_tells_unchanged_staged_stale_and_new_items_apart():
-    from mmindex.work import HashIndex
+    from mmindex.embed.group import HashIndex
 
     table = {"same": "h1", "edited": "h1", "reverted": "h1", "gone": "h9"}
     staged = {"edited": "h2", "reverted": "h2", "retried": "h3"}
@@ -266,10 +268,10 @@ def test_hash_index_tells_unchanged_staged_stale_and_new_items_apart():
 
 
 def test_first_run_written_in_pieces_keeps_every_row_once(corpus, settings, monkeypatch):
-    monkeypatch.setattr(store, "FIRST_WRITE_ROWS", 2)  # 4 good items -> 2 appends
+    monkeypatch.setattr(ix_commit, "FIRST_WRITE_ROWS", 2)  # 4 good items -> 2 appends
     r = run_embed(str(corpus), "items", settings)
     rows = table_rows(settings, r.table)
     assert sorted(rows) == ["i1", "t1", "t2", "ti1"] and r.inserted == 4 == r.rows
-    tbl = store.connect(settings.db).open_table(r.table)
+    tbl = connect(settings).open_table(r.table)
     assert len(tbl.list_versions()) == 4  # empty table, 2 pieces, the full-text index
     assert run_embed(str(corpus), "items", settings).embedded == 0  # nothing left to redo

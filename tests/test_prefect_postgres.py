@@ -203,7 +203,7 @@ def test_setup_script_creates_pool_limits_and_deployments_idempotently(
         "ORDER BY 1"
     )
     assert [row[0] for row in deployments] == ["embed/nightly", "evaluate/on-demand"]
-    for name, pull_steps, parameters, pool in deployments:
+    for name, pull_steps, _parameters, pool in deployments:
         assert pool == "mmindex-gpu", name
         # Runs start in the checkout the script deployed from, where the relative paths resolve.
         assert json.loads(pull_steps) == [{

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from uuid import uuid4
 
-from mmindex.work import Progress
+from mmindex.embed import Counts, Progress
 from tasks.artifacts import ProgressReporter
 
 
@@ -23,7 +23,8 @@ def test_calls_never_wait_for_a_slow_api_and_the_last_state_is_posted():
 
     reporter = ProgressReporter(str(uuid4()), every_s=0.01, post=slow_post)
     for done in range(1, 101):
-        reporter(Progress(done, 100, done, 0, 0))  # would hang here if a call posted itself
+        # would hang here if a call posted itself
+        reporter(Progress(done, 100, Counts(embedded=done)))
     calls_finished_before_the_api_answered = not release.is_set()
     release.set()
     reporter.close()
@@ -36,16 +37,16 @@ def test_a_failing_api_never_fails_the_run(caplog):
         raise ConnectionError("API unreachable")
 
     reporter = ProgressReporter(str(uuid4()), every_s=0.01, post=broken)
-    reporter(Progress(1, 2, 1, 0, 0))
+    reporter(Progress(1, 2, Counts(embedded=1)))
     reporter.close()
     assert "progress update failed: API unreachable" in caplog.text
 
 
 def test_no_artifact_or_no_total_means_no_thread():
     reporter = ProgressReporter(None, post=lambda *_: None)
-    reporter(Progress(1, 2, 1, 0, 0))
+    reporter(Progress(1, 2, Counts(embedded=1)))
     reporter.close()
     assert reporter._thread is None
     unknown_total = ProgressReporter(str(uuid4()), post=lambda *_: None)
-    unknown_total(Progress(1, None, 1, 0, 0))
+    unknown_total(Progress(1, None, Counts(embedded=1)))
     assert unknown_total._thread is None

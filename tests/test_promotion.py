@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 import mmindex
-from mmindex import ledger, promotion, store
+from mmindex import index as ix
 from mmindex.config import Settings
 from mmindex.errors import IndexNotFoundError
-from mmindex.maintenance import maintain
+from mmindex.index import connect, ledger
+from mmindex.index.maintenance import maintain
 from mmindex.pipeline import run_embed
 
 
@@ -24,7 +25,7 @@ def manifest(path: Path, texts: dict[str, str]) -> Path:
 def env(tmp_path: Path):
     s = Settings(db=str(tmp_path / "db"), model="hash", cache_dir=tmp_path / "cache")
     src = manifest(tmp_path / "m.jsonl", {"a": "alpha particles", "b": "beta decay"})
-    return s, src, store.connect(s.db)
+    return s, src, connect(s)
 
 
 def test_readers_see_production_only(env):
@@ -32,14 +33,14 @@ def test_readers_see_production_only(env):
     v1 = run_embed(str(src), "idx", s)
     with pytest.raises(IndexNotFoundError, match="no production version"):
         mmindex.open_index("idx", s.db)
-    promotion.promote(db, "idx", v1.table, v1.version, reason="first")
+    ix.promote(db, "idx", v1.table, v1.version, reason="first")
     manifest(src, {"a": "alpha particles", "b": "beta decay", "c": "gamma rays"})
     v2 = run_embed(str(src), "idx", s)  # candidate, not evaluated yet
     idx = mmindex.open_index("idx", s.db)
     assert idx.version == v1.version and sorted(idx.to_polars()["id"]) == ["a", "b"]
     assert db.open_table(v2.table).version == v2.version  # the head holds the candidate
     raw = db.open_table(v1.table)
-    raw.checkout(promotion.PRODUCTION_TAG)  # the documented raw-LanceDB way
+    raw.checkout(ix.PRODUCTION_TAG)  # the documented raw-LanceDB way
     assert raw.count_rows() == 2
     cand = mmindex.open_index("idx", s.db, version=v2.version)  # time travel / inspection
     assert cand.to_polars().height == 3
@@ -48,10 +49,10 @@ def test_readers_see_production_only(env):
 def test_reject_keeps_candidate_for_inspection_and_restores_head(env):
     s, src, db = env
     v1 = run_embed(str(src), "idx", s)
-    promotion.promote(db, "idx", v1.table, v1.version)
+    ix.promote(db, "idx", v1.table, v1.version)
     manifest(src, {"a": "alpha particles", "b": "CHANGED"})
     v2 = run_embed(str(src), "idx", s)
-    promotion.reject(db, "idx", v2.table, v2.version, reason="ndcg dropped")
+    ix.reject(db, "idx", v2.table, v2.version, reason="ndcg dropped")
     tbl = db.open_table(v1.table)
     assert tbl.tags.list()[f"rejected-v{v2.version}"]["version"] == v2.version
     assert tbl.count_rows() == 2 and mmindex.open_index("idx", s.db).version == v1.version
@@ -63,12 +64,12 @@ def test_reject_keeps_candidate_for_inspection_and_restores_head(env):
 def test_rollback_restores_previous_production_in_one_call(env):
     s, src, db = env
     v1 = run_embed(str(src), "idx", s)
-    promotion.promote(db, "idx", v1.table, v1.version)
+    ix.promote(db, "idx", v1.table, v1.version)
     manifest(src, {"a": "alpha particles", "b": "beta decay", "c": "gamma rays"})
     v2 = run_embed(str(src), "idx", s)
-    promotion.promote(db, "idx", v2.table, v2.version)
+    ix.promote(db, "idx", v2.table, v2.version)
     assert mmindex.open_index("idx", s.db).to_polars().height == 3
-    ev = promotion.rollback(db, "idx", reason="bad night")
+    ev = ix.rollback(db, "idx", reason="bad night")
     assert (ev["table_name"], ev["version"]) == (v1.table, v1.version)
     assert mmindex.open_index("idx", s.db).to_polars().height == 2
     actions = [e["action"] for e in ledger.events(db, "idx")]
@@ -78,12 +79,12 @@ def test_rollback_restores_previous_production_in_one_call(env):
 def test_model_change_is_a_new_table_and_production_moves_only_on_promote(env, tmp_path):
     s, src, db = env
     v1 = run_embed(str(src), "idx", s)
-    promotion.promote(db, "idx", v1.table, v1.version)
+    ix.promote(db, "idx", v1.table, v1.version)
     s8 = s.with_overrides(dims=8)
     v2 = run_embed(str(src), "idx", s8)
     assert v2.table != v1.table and v2.table.endswith("__d8")
     assert mmindex.open_index("idx", s.db).table_name == v1.table
-    promotion.promote(db, "idx", v2.table, v2.version)
+    ix.promote(db, "idx", v2.table, v2.version)
     idx = mmindex.open_index("idx", s.db)
     assert idx.table_name == v2.table and idx.dims == 8
 
@@ -91,13 +92,13 @@ def test_model_change_is_a_new_table_and_production_moves_only_on_promote(env, t
 def test_maintenance_never_deletes_promoted_or_rejected_versions(env):
     s, src, db = env
     v1 = run_embed(str(src), "idx", s)
-    promotion.promote(db, "idx", v1.table, v1.version)
+    ix.promote(db, "idx", v1.table, v1.version)
     for i in range(3):
         manifest(src, {"a": f"alpha {i}", "b": "beta decay"})
         v = run_embed(str(src), "idx", s)
-        (promotion.promote if i != 1 else promotion.reject)(db, "idx", v.table, v.version)
+        (ix.promote if i != 1 else ix.reject)(db, "idx", v.table, v.version)
     tags = db.open_table(v1.table).tags.list()
-    out = maintain(s.db, "idx", older_than_days=0)
+    out = maintain(db, "idx", older_than_days=0)
     assert out[v1.table]["versions_after"] < out[v1.table]["versions_before"]
     tbl = db.open_table(v1.table)
     for tag, info in tags.items():  # every tagged version still reads back whole (lance#8705)
@@ -112,7 +113,7 @@ def test_search_modes_return_ranked_rows(env):
     manifest(src, {"a": "alpha particles and helium nuclei", "b": "beta decay of neutrons",
                    "c": "gamma rays are photons"})
     v = run_embed(str(src), "idx", s)
-    promotion.promote(db, "idx", v.table, v.version)
+    ix.promote(db, "idx", v.table, v.version)
     idx = mmindex.open_index("idx", s.db)
     for mode in ("vector", "ann", "fts", "hybrid"):
         df = idx.search("beta decay", k=2, mode=mode)

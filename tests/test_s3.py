@@ -11,9 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from mmindex.errors import ItemError, StorageError
+from mmindex.extract.media import image_header, read_blobs
+from mmindex.extract.sources import open_source
 from mmindex.items import BadRecord, Item
-from mmindex.media import image_header, read_blobs
-from mmindex.sources import open_source
 
 if TYPE_CHECKING:
     from s3server import S3Server

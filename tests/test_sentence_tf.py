@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mmindex.backends.base import LoadedItem
-from mmindex.batching import iter_batches
+from mmindex.embed.batching import iter_batches
 from mmindex.errors import ItemError, ModelUnavailableError
 from mmindex.items import Item
 

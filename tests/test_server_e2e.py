@@ -13,16 +13,10 @@ from pathlib import Path
 from uuid import UUID
 
 import pytest
-
-from prefect_server import (  # noqa: F401  (prefect_server, served: pytest fixtures)
-    REPO,
-    VENV_BIN,
-    Served,
-    parse_run_id,
-    prefect_server,
-    served,
-)
+from prefect_server import REPO, VENV_BIN, Served, parse_run_id
 from ui_check import Browser, find_chromium
+
+pytest_plugins = ["prefect_server"]  # the prefect_server / served fixtures
 
 pytestmark = pytest.mark.server
 
@@ -158,7 +152,7 @@ def test_two_concurrent_nightly_runs_on_one_index_take_turns(served: Served, tmp
                     flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[r.id])))
                 windows.append((min(t.start_time for t in tasks), max(t.end_time for t in tasks)))
         windows.sort()
-        for (_, first_end), (second_start, _) in zip(windows, windows[1:]):
+        for (_, first_end), (second_start, _) in zip(windows, windows[1:], strict=False):
             assert first_end <= second_start, windows
         # ... and the writer slot is free again for tomorrow's nightly.
         limit = client.read_global_concurrency_limit_by_name("mmindex-writer-race")
@@ -235,7 +229,7 @@ def test_ui_shows_the_runs_progress_and_throughput_artifacts(served: Served, nig
 PROGRESS_SCRIPT = """
 import sys, time
 from prefect import flow
-from mmindex.work import Progress
+from mmindex.embed import Counts, Progress
 from tasks.artifacts import ProgressReporter, start_progress
 
 @flow
@@ -243,7 +237,7 @@ def watch():
     art = start_progress("progress-check")
     reporter = ProgressReporter(art, every_s=0.2)
     for done in range(1, 51):
-        reporter(Progress(done, 100, done, 0, 0))
+        reporter(Progress(done, 100, Counts(embedded=done)))
         time.sleep(0.02)  # the reporter's thread posts meanwhile (about every 0.2 s)
     reporter.close()
     return art

@@ -13,9 +13,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from mmindex.errors import ConfigError, StorageError
+from mmindex.extract.manifest import SeenIds
+from mmindex.extract.sources import FieldMap, open_source
 from mmindex.items import BadRecord, Item
-from mmindex.manifest import SeenIds
-from mmindex.sources import FieldMap, open_source
 
 ROWS = [
     {"id": "q1", "text": "삼각형의 넓이를 구하시오.", "images": "fig/q1.png", "year": 2021,

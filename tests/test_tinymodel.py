@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mmindex import tinymodel
+from mmindex.backends import tinymodel
 
 RELEASED_FILES = {  # what Qwen/Qwen3-VL-Embedding-2B ships (weights may be sharded there)
     "config.json", "generation_config.json", "model.safetensors", "preprocessor_config.json",

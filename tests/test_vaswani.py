@@ -25,7 +25,7 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def vaswani_index(tmp_path_factory):
-    from mmindex.datasets import trec_to_beir
+    from mmindex.evaluation.trec import trec_to_beir
 
     tmp = tmp_path_factory.mktemp("vaswani")
     beir = trec_to_beir(VASWANI, tmp / "beir")
@@ -45,7 +45,7 @@ def test_vaswani_ndcg_reproduces_reference_and_equals_pytrec_eval(vaswani_index)
 
     from mmindex.config import Settings
     from mmindex.evaluation.golden import load_golden
-    from mmindex.evaluation.runner import _run_for
+    from mmindex.evaluation.runner import golden_run
     from mmindex.search import open_index
 
     beir, db, result = vaswani_index
@@ -55,7 +55,7 @@ def test_vaswani_ndcg_reproduces_reference_and_equals_pytrec_eval(vaswani_index)
     golden = load_golden(beir / "queries.jsonl", beir / "qrels" / "test.tsv")
     assert len(golden.queries) == 93
     vectors = idx.embed_queries([(q.text, None) for q in golden.queries])
-    run = _run_for(idx, golden, "vector", vectors)  # exact cosine, top 100
+    run = golden_run(idx, golden, "vector", vectors)  # exact cosine, top 100
 
     from mmindex.evaluation.metrics import evaluate_run
 

@@ -150,14 +150,14 @@ class Browser:
     def click_text(self, label: str, timeout_s: float | None = None) -> None:
         """Click the innermost visible element whose whole text is ``label`` (a tab, a button)."""
         script = """(() => {
-          const want = %s;
+          const want = __WANT__;
           const hits = [...document.querySelectorAll('button, a, [role=tab], li, span, div')]
             .filter(e => e.offsetParent !== null && e.innerText && e.innerText.trim() === want);
           const inner = hits.filter(e => !hits.some(o => o !== e && e.contains(o)));
           if (!inner.length) return false;
           (inner[0].closest('button, a, [role=tab]') || inner[0]).click();
           return true;
-        })()""" % json.dumps(label)
+        })()""".replace("__WANT__", json.dumps(label))
         deadline = time.monotonic() + (timeout_s or self.timeout_s)
         while not self.evaluate(script):
             if time.monotonic() > deadline:

@@ -1,14 +1,26 @@
 """mmindex: offline, nightly multimodal embedding into versioned LanceDB indexes.
 
+The stages, one subpackage each: :mod:`mmindex.extract` (items out of storage) ->
+:mod:`mmindex.embed` (batches through a model from :mod:`mmindex.backends`) ->
+:mod:`mmindex.index` (versioned LanceDB tables, production pointer) -> :mod:`mmindex.evaluation`
+(golden sets, metrics, the promotion gate). :mod:`mmindex.pipeline` runs one embed run;
+:mod:`mmindex.search` is the analysts' reader; :mod:`mmindex.cli` the command line.
+
 Heavy dependencies (torch, transformers, lancedb) are imported lazily, so ``import mmindex`` and
 ``mmindex --help`` stay fast.
 """
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError as _NotInstalled
+from importlib.metadata import version as _version
 
-__all__ = ["open_index", "run_embed", "evaluate_index", "__version__"]
+try:
+    __version__ = _version("mmindex")
+except _NotInstalled:  # running from a source tree that was never installed
+    __version__ = "0+unknown"
+
+__all__ = ["__version__", "evaluate_index", "open_index", "run_embed"]
 
 
 def __getattr__(name: str):

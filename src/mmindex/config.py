@@ -37,7 +37,8 @@ class Settings(BaseSettings):
     )
     storage_options: dict[str, str] = Field(
         default_factory=dict,
-        description="fsspec/object-store options for sources and media (e.g. endpoint_url, key, secret)",
+        description="fsspec/object-store options for sources and media "
+                    "(e.g. endpoint_url, key, secret)",
     )
     db_storage_options: dict[str, str] = Field(
         default_factory=dict, description="LanceDB storage options for an object-store db URI"
@@ -56,14 +57,18 @@ class Settings(BaseSettings):
         0.8, gt=0, le=1,
         description="On CUDA, the token budget is lowered to fit this share of free GPU memory "
                     "(bytes per token measured by a probe batch at plan time)")
-    pixel_budget: int = Field(8 * 1024 * 1024, description="Max resized image/video pixels per batch")
+    pixel_budget: int = Field(
+        8 * 1024 * 1024, description="Max resized image/video pixels per batch"
+    )
     max_batch_items: int = Field(64, description="Max items per batch")
     sort_window: int = Field(4096, description="Items sorted by cost together before batching")
     group_items: int = Field(
         20_000, description="Items per embed task (a Prefect task run per group, never per item)"
     )
     read_chunk_rows: int = Field(4096, description="Manifest rows read per streaming chunk")
-    prep_workers: int = Field(2, description="CPU threads decoding/preprocessing ahead of the model")
+    prep_workers: int = Field(
+        2, description="CPU threads decoding/preprocessing ahead of the model"
+    )
     model_threads: int | None = Field(
         None, ge=1,
         description="torch threads for a CPU model (default: torch's, all cores); fewer leaves "
@@ -82,7 +87,9 @@ class Settings(BaseSettings):
     deletion_policy: Literal["keep", "delete"] = Field(
         "delete", description="Items gone from the source: delete their rows, or keep them"
     )
-    ann_min_rows: int = Field(50_000, description="Build an ANN index once the table has this many rows")
+    ann_min_rows: int = Field(
+        50_000, description="Build an ANN index once the table has this many rows"
+    )
     fts: bool = Field(True, description="Maintain a full-text index on text")
 
     # evaluation gate (see mmindex.evaluation.gate.GatePolicy)
@@ -96,7 +103,9 @@ class Settings(BaseSettings):
     )
 
     # the nightly deployment's defaults (paths relative to the repo / working directory)
-    nightly_source: str = Field("data/sample/manifest.jsonl", description="What embed/nightly reads")
+    nightly_source: str = Field(
+        "data/sample/manifest.jsonl", description="What embed/nightly reads"
+    )
     nightly_index: str = Field("sample", description="The index embed/nightly writes")
     golden_queries: str | None = Field(
         "data/sample/golden/queries.jsonl", description="Golden queries the nightly gate uses"

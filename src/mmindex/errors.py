@@ -12,7 +12,9 @@ Every error the library raises on purpose derives from :class:`MMIndexError`::
     └── ItemError               one item is bad; it is quarantined and the run goes on
         (``ItemError.reason`` is one of :data:`QUARANTINE_REASONS`)
 
-Messages say what to do next ("Help: ...").
+Messages say what to do next ("Help: ..."). :func:`is_transient` is the one rule for which
+failures are worth another attempt (Prefect's task retries ask it); :func:`is_cuda_oom` the one
+test for a CUDA out-of-memory error (the stream splits such a batch).
 """
 
 from __future__ import annotations
@@ -69,3 +71,24 @@ class ItemError(MMIndexError):
 
     def __str__(self) -> str:  # "corrupt_media: cannot decode a.png (...)"
         return f"{self.reason}: {self.args[0]}"
+
+
+def is_cuda_oom(exc: BaseException) -> bool:
+    """True for torch's CUDA out-of-memory error (by name: torch need not be imported)."""
+    return type(exc).__name__ == "OutOfMemoryError" or "out of memory" in str(exc).lower()
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for failures that another attempt may not hit.
+
+    Transient: storage I/O and timeouts (:class:`StorageError`, ``OSError``, ``TimeoutError``,
+    ``ConnectionError``) and a CUDA out-of-memory that survived the batch split. Permanent: every
+    other mmindex error (bad configuration, a missing model, a busy index, a broken golden set).
+    """
+    if isinstance(exc, StorageError):
+        return True
+    if isinstance(exc, MMIndexError):
+        return False
+    if is_cuda_oom(exc):
+        return True
+    return isinstance(exc, (OSError, TimeoutError, ConnectionError))

@@ -3,7 +3,7 @@
 - :func:`plan_run` loads the model, counts the source and cuts it into groups of manifest
   chunks. The returned :class:`RunPlan` is small and JSON-able: it is what Prefect tasks pass
   around (references, never vectors).
-- :func:`embed_group` streams one group through the model (see :mod:`mmindex.stream`) and appends
+- :func:`embed_group` streams one group through the model (see :mod:`mmindex.embed`) and appends
   its rows to the staging table. Unchanged items (same content hash as in the index) are skipped
   before any model work; rows staged earlier (an interrupted or retried attempt) are reused, so
   re-running a group never duplicates anything.
@@ -19,24 +19,30 @@ from __future__ import annotations
 import math
 import time
 import uuid
-from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import pyarrow as pa
 
-from mmindex import ledger, store
-from mmindex.backends import Embedder, load_embedder, set_model_threads
+from mmindex import index as ix
+from mmindex.backends import Embedder, load_embedder, model_slug, set_model_threads
 from mmindex.config import Settings
+from mmindex.embed import (
+    BatchStat,
+    Counts,
+    GpuStats,
+    GroupEmbedder,
+    GroupResult,
+    Meter,
+    Progress,
+    Throughput,
+    calibrate_token_budget,
+)
 from mmindex.errors import ConfigError
-from mmindex.gpu import calibrate_token_budget
-from mmindex.locking import writer_lock
-from mmindex.rows import code_version, model_slug
-from mmindex.throughput import Meter, Throughput
-from mmindex.work import GroupWork, Progress
+from mmindex.index import ledger
 
 __all__ = ["EmbedResult", "GroupResult", "Progress", "RunPlan", "commit_run", "embed_group",
-           "plan_run", "run_embed", "run_embedder"]
+           "fail_run", "plan_run", "run_embed", "run_embedder"]
 
 
 @dataclass
@@ -63,39 +69,18 @@ class RunPlan:
         return Settings(**self.settings)
 
 
-@dataclass
-class GroupResult:
-    """Counts and timings of one group (small: no vectors)."""
-
-    group: int
-    seen: int = 0
-    embedded: int = 0
-    skipped_unchanged: int = 0
-    reused_staged: int = 0
-    quarantine_reasons: dict[str, int] = field(default_factory=dict)
-    batches: list[tuple[int, int, float, float]] = field(default_factory=list)
-    stages: dict[str, float] = field(default_factory=dict)
-    gpu: dict[str, float] = field(default_factory=dict)  # GpuStats fields
-
-
-@dataclass
-class EmbedResult:
+@dataclass(kw_only=True)
+class EmbedResult(Counts):
     """What a run did. ``version`` is the index table's version after the commit (the candidate)."""
 
     run_id: str
     index: str
     table: str
-    version: int | None
-    seen: int = 0
-    embedded: int = 0
-    skipped_unchanged: int = 0
-    reused_staged: int = 0
-    quarantined: int = 0
+    version: int | None = None
     inserted: int = 0
     updated: int = 0
     deleted: int = 0
     rows: int = 0
-    quarantine_reasons: dict[str, int] = field(default_factory=dict)
     throughput: Throughput = field(default_factory=Throughput)
 
     @property
@@ -106,6 +91,7 @@ class EmbedResult:
         d = asdict(self)
         d["throughput"] = self.throughput.to_dict()
         d["changed"] = self.changed
+        d["quarantined"] = self.quarantined
         return d
 
 
@@ -119,7 +105,7 @@ def run_embedder(s: Settings) -> Embedder:
 
 
 def _source(s: Settings, source: str, fmt: str | None, fields: Any):
-    from mmindex.sources import FieldMap, open_source
+    from mmindex.extract import FieldMap, open_source
 
     fm = FieldMap.parse(fields) if isinstance(fields, list) else fields
     return open_source(source, format=fmt, fields=fm, storage_options=s.storage_options,
@@ -134,10 +120,13 @@ def plan_run(source: str, index: str, settings: Settings, *, run_id: str | None 
         ConfigError, ModelUnavailableError: bad settings / model (permanent).
         StorageError: source or database unreachable (transient).
     """
+    ix.check_index_name(index)  # before the model loads: a typo fails in a second
     emb = run_embedder(settings)
     dims = settings.dims or emb.full_dims
     if not 1 <= dims <= emb.full_dims:
-        raise ConfigError(f"dims={dims}: the model has {emb.full_dims}. Help: pick 1..{emb.full_dims}.")
+        raise ConfigError(
+            f"dims={dims}: the model has {emb.full_dims}. Help: pick 1..{emb.full_dims}."
+        )
     src = _source(settings, source, format, fields)
     chunks = total = 0
     for chunk in src.iter_chunks():  # ids only: cheap next to embedding
@@ -145,7 +134,7 @@ def plan_run(source: str, index: str, settings: Settings, *, run_id: str | None 
         total += len(chunk)
     per_group = max(1, math.ceil(settings.group_items / settings.read_chunk_rows))
     groups = [(a, min(a + per_group, chunks)) for a in range(0, chunks, per_group)] or [(0, 0)]
-    table = store.table_name(index, model_slug(settings.model), dims)
+    table = ix.table_name(index, model_slug(settings.model), dims)
     fitted = calibrate_token_budget(emb, settings.token_budget, settings.gpu_memory_fraction)
     if fitted:  # CUDA: batches sized from free GPU memory (None on CPU)
         settings = settings.with_overrides(token_budget=fitted["token_budget"])
@@ -153,8 +142,7 @@ def plan_run(source: str, index: str, settings: Settings, *, run_id: str | None 
                    settings.model_dump(mode="json"), format, fields, src.describe(),
                    model_id=emb.model_id, fingerprint={**emb.fingerprint(), "dims": dims},
                    gpu_budget=fitted)
-    db = store.connect(settings.db, settings.db_storage_options)
-    ledger.record_run(db, _lineage(plan, "running"))
+    ledger.record_run(ix.connect(settings), _lineage(plan, "running"))
     return plan
 
 
@@ -162,7 +150,7 @@ def _lineage(plan: RunPlan, status: str) -> dict[str, Any]:
     return {"run_id": plan.run_id, "index": plan.index, "table_name": plan.table,
             "status": status, "started_at": _ts(plan.started_at), "source": plan.source,
             "model": plan.settings["model"], "model_id": plan.model_id, "dims": plan.dims,
-            "code_version": code_version(),
+            "code_version": ledger.code_version(),
             "config": {"settings": plan.settings, "source": plan.source_info,
                        "fingerprint": plan.fingerprint, "gpu_budget": plan.gpu_budget,
                        "groups": len(plan.groups)}}
@@ -178,36 +166,25 @@ def embed_group(plan: RunPlan, group: int, progress=None) -> GroupResult:
     """Embed group ``group`` of ``plan`` into the staging table (safe to repeat)."""
     s = plan.settings_obj()
     emb = run_embedder(s)
-    db = store.connect(s.db, s.db_storage_options)
-    staging = store.Staging(db, plan.table, plan.dims)
+    db = ix.connect(s)
+    staging = ix.Staging(db, plan.table, plan.dims)
     start, end = plan.groups[group]
     src = _source(s, plan.source, plan.format, plan.fields)
-    work = GroupWork(plan.run_id, plan.index, emb, s, db, plan.fingerprint)
+    worker = GroupEmbedder(plan.run_id, plan.index, emb, s, db, plan.fingerprint)
     offset = start * s.read_chunk_rows
-    work.run(src, start, end, staging, progress=progress, offset=offset, total=plan.total_items)
-    return GroupResult(group, work.seen, work.embedded, work.skipped_unchanged,
-                       work.reused_staged, dict(work.reasons),
-                       [(b.items, b.tokens, b.preprocess_s, b.model_s) for b in work.meter.batches],
-                       dict(work.meter.stages), asdict(work.meter.gpu))
+    worker.run(src, start, end, staging, progress=progress, offset=offset, total=plan.total_items)
+    return worker.result(group)
 
 
 def commit_run(plan: RunPlan, groups: list[GroupResult]) -> EmbedResult:
     """Merge the staged rows into the index once; deletions; indexes; record the run."""
-    from mmindex.gpu import GpuStats
-    from mmindex.throughput import BatchStat
-
     s = plan.settings_obj()
-    db = store.connect(s.db, s.db_storage_options)
-    staging = store.Staging(db, plan.table, plan.dims)
-    r = EmbedResult(plan.run_id, plan.index, plan.table, None)
-    reasons: Counter[str] = Counter()
+    db = ix.connect(s)
+    staging = ix.Staging(db, plan.table, plan.dims)
+    r = EmbedResult(run_id=plan.run_id, index=plan.index, table=plan.table)
     meter = Meter()
     for g in groups:
-        r.seen += g.seen
-        r.embedded += g.embedded
-        r.skipped_unchanged += g.skipped_unchanged
-        r.reused_staged += g.reused_staged
-        reasons.update(g.quarantine_reasons)
+        r.add(g)
         meter.batches.extend(BatchStat(*b) for b in g.batches)
         for k, v in g.stages.items():
             meter.add_time(k, v)
@@ -215,17 +192,16 @@ def commit_run(plan: RunPlan, groups: list[GroupResult]) -> EmbedResult:
             meter.gpu.merge(GpuStats(**g.gpu))
     t0 = time.perf_counter()
     delete = s.deletion_policy == "delete"
-    if staging.count() or (delete and store.table_exists(db, plan.table)):
+    if staging.count() or (delete and ix.table_exists(db, plan.table)):
         seen = _all_ids(plan, s) if delete else None
-        c = store.commit(db, staging, seen_ids=seen, delete_missing=delete, fts=s.fts,
+        c = ix.commit_staged(db, staging, seen_ids=seen, delete_missing=delete, fts=s.fts,
                          ann_min_rows=s.ann_min_rows)
         r.version, r.inserted, r.updated, r.deleted, r.rows = (
             c.version, c.inserted, c.updated, c.deleted, c.rows)
-    elif store.table_exists(db, plan.table):
+    elif ix.table_exists(db, plan.table):
         tbl = db.open_table(plan.table)
         r.version, r.rows = tbl.version, tbl.count_rows()
     meter.add_time("write", time.perf_counter() - t0)
-    r.quarantined, r.quarantine_reasons = sum(reasons.values()), dict(reasons)
     r.throughput = meter.summary(wall_s=time.time() - plan.started_at)
     keys = ("version", "seen", "embedded", "skipped_unchanged", "reused_staged", "quarantined",
             "inserted", "updated", "deleted", "rows")
@@ -237,16 +213,17 @@ def commit_run(plan: RunPlan, groups: list[GroupResult]) -> EmbedResult:
 def fail_run(plan: RunPlan, exc: BaseException) -> None:
     """Record that the run failed (staged rows stay for the next attempt to reuse)."""
     s = plan.settings_obj()
-    db = store.connect(s.db, s.db_storage_options)
-    ledger.record_run(db, {"run_id": plan.run_id, "index": plan.index, "table_name": plan.table,
-                           "started_at": _ts(plan.started_at), "status": "failed",
-                           "error": f"{type(exc).__name__}: {exc}"})
+    ledger.record_run(ix.connect(s), {"run_id": plan.run_id, "index": plan.index,
+                                      "table_name": plan.table,
+                                      "started_at": _ts(plan.started_at), "status": "failed",
+                                      "error": f"{type(exc).__name__}: {exc}"})
 
 
 def _all_ids(plan: RunPlan, s: Settings) -> pa.Array:
     """Every id the source holds now (good, bad and quarantined items alike)."""
     src = _source(s, plan.source, plan.format, plan.fields)
-    parts = [pa.array([x.id for x in c if x.id is not None], pa.string()) for c in src.iter_chunks()]
+    parts = [pa.array([x.id for x in c if x.id is not None], pa.string())
+             for c in src.iter_chunks()]
     return pa.concat_arrays(parts) if parts else pa.array([], pa.string())
 
 
@@ -255,7 +232,8 @@ def run_embed(source: str, index: str, settings: Settings, *, run_id: str | None
               progress=None) -> EmbedResult:
     """Embed ``source`` into a new version of ``index`` (plan, every group, commit)."""
     run_id = run_id or uuid.uuid4().hex[:12]
-    with writer_lock(settings.db, index, run_id):
+    ix.check_index_name(index)
+    with ix.writer_lock(settings.db, index, run_id):
         plan = plan_run(source, index, settings, run_id=run_id, fields=fields, format=format)
         try:
             results = [embed_group(plan, g, progress) for g in range(len(plan.groups))]

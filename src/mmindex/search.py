@@ -5,20 +5,27 @@
 >>> idx.to_polars().head()                        # the rows, as a polars DataFrame
 >>> idx.search("광합성 과정", k=5, mode="hybrid")   # embeds the query with the index's own model
 
+Hybrid search fuses the vector and full-text rankings with reciprocal rank fusion (:func:`rrf`,
+Cormack, Clarke & Buettcher, SIGIR 2009): ``score(d) = sum over rankings of 1 / (k + rank(d))``
+with ranks from 1, the same formula as LanceDB's ``RRFReranker(K=60)``. Evaluation uses it too, to
+fuse stored runs without going back to the index.
+
 The raw-LanceDB way (no mmindex): ``db.open_table(t).checkout("production")`` where ``t`` is
 the index's table (``mmindex versions --index items`` prints it).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
-from mmindex import ledger, store
+from mmindex import index as ix
 from mmindex.errors import ConfigError, IndexNotFoundError
+from mmindex.index import ledger
 
 Mode = Literal["vector", "ann", "fts", "hybrid"]
 MODES = ("vector", "ann", "fts", "hybrid")
@@ -105,10 +112,10 @@ class Index:
                    .limit(k).to_arrow())
             return list(zip(res["id"].to_pylist(), res["_score"].to_pylist(), strict=True))
         if mode == "hybrid":
-            from mmindex.evaluation.fusion import rrf
-
             depth = max(k, 100)
-            lists = [self.ranked(None, vector, k=depth, mode="vector")] if vector is not None else []
+            lists = (
+                [self.ranked(None, vector, k=depth, mode="vector")] if vector is not None else []
+            )
             lists.append(self.ranked(text, None, k=depth, mode="fts"))
             return rrf(lists, k=60, limit=k)
         if vector is None:
@@ -136,14 +143,54 @@ class Index:
             vector = self.embed_query(text, image)
         hits = self.ranked(text, vector, k=k, mode=mode)
         if not hits:
-            return pl.DataFrame({"id": [], "score": []}, schema={"id": pl.String, "score": pl.Float64})
+            return pl.DataFrame({"id": [], "score": []},
+                                schema={"id": pl.String, "score": pl.Float64})
         ids = [h[0] for h in hits]
-        rows = pl.from_arrow(self.table.search().where(store.id_filter(ids))
+        rows = pl.from_arrow(self.table.search().where(ix.id_filter(ids))
                              .select(["id", "text", "images", "video", "metadata"])
                              .limit(len(ids)).to_arrow())
         order = pl.DataFrame({"id": ids, "score": [float(h[1]) for h in hits],
                               "rank": list(range(1, len(ids) + 1))})
         return order.join(rows, on="id", how="left").sort("rank").drop("rank")
+
+
+def rrf(
+    rankings: Sequence[Sequence[tuple[str, float]]],
+    k: int = 60,
+    limit: int | None = None,
+) -> list[tuple[str, float]]:
+    """Fuse rankings with reciprocal rank fusion.
+
+    Args:
+        rankings: each a list of ``(doc_id, score)`` in rank order, best first, as a search
+            returns it. Scores are ignored -- only positions count. A doc repeated within one
+            ranking counts once, at its best position.
+        k: the RRF constant; larger values flatten the advantage of top ranks (60 in the paper).
+        limit: keep only the best ``limit`` fused results (None = all).
+
+    Returns:
+        ``[(doc_id, fused_score), ...]`` best first. Equal fused scores are ordered by doc id
+        descending -- trec_eval's tie order -- so
+        :func:`mmindex.evaluation.metrics.evaluate_run` ranks the list exactly as returned.
+
+    Raises:
+        ValueError: ``k`` is not positive or ``limit`` is negative.
+    """
+    if k <= 0:
+        raise ValueError(f"RRF constant k must be > 0, got {k}")
+    if limit is not None and limit < 0:
+        raise ValueError(f"limit must be >= 0 or None, got {limit}")
+    fused: dict[str, float] = {}
+    for ranking in rankings:
+        seen: set[str] = set()
+        for rank, (doc, _score) in enumerate(ranking, 1):
+            if doc in seen:
+                continue
+            seen.add(doc)
+            fused[doc] = fused.get(doc, 0.0) + 1.0 / (k + rank)
+    ordered = sorted(fused.items(), key=lambda pair: pair[0], reverse=True)
+    ordered.sort(key=lambda pair: pair[1], reverse=True)  # stable: ties keep doc id descending
+    return ordered if limit is None else ordered[:limit]
 
 
 def resolve(db: Any, name: str, version: int | None = None,
@@ -178,12 +225,13 @@ def open_index(name: str, db: str | None = None, *, version: int | None = None,
     """
     from mmindex.config import Settings
 
-    settings = settings or Settings()
-    conn = store.connect(db or settings.db, storage_options or settings.db_storage_options)
+    settings = (settings or Settings()).with_overrides(db=db, db_storage_options=storage_options)
+    conn = ix.connect(settings)
     table_name, ver = resolve(conn, name, version, table)
-    tbl = store.open_table(conn, table_name)
+    tbl = ix.open_table(conn, table_name)
     tbl.checkout(ver)
-    run = next((r for r in reversed(ledger.runs(conn, name)) if r["table_name"] == table_name), None)
+    run = next((r for r in reversed(ledger.runs(conn, name)) if r["table_name"] == table_name),
+               None)
     if run is None:
         raise IndexNotFoundError(f"no run recorded for table {table_name}")
     qi = _query_instruction(run)

@@ -84,6 +84,7 @@ class Embedder(abc.ABC):
 
     def close(self) -> None:
         """Release the model (GPU memory). Optional."""
+        return None
 
 
 def truncate_normalize(vectors: np.ndarray, dims: int | None) -> np.ndarray:
@@ -101,11 +102,13 @@ def embed_items(
     role: Role = "document",
     dims: int | None = None,
 ) -> np.ndarray:
-    """Embed a few items in one batch, in order. Media are read with :func:`mmindex.media.read_blobs`.
+    """Embed a few items in one batch, in order.
+
+    Media are read with :func:`mmindex.extract.media.read_blobs`.
 
     For corpora use the pipeline (batching, quarantine, metrics); this is for queries and tests.
     """
-    from mmindex.media import read_blobs
+    from mmindex.extract.media import read_blobs
 
     loaded = [
         x if isinstance(x, LoadedItem) else LoadedItem(item=x, blobs=read_blobs(x), seq=i)

@@ -107,7 +107,7 @@ class HashEmbedder(Embedder):
         self.embedded_ids.extend(x.item_id for x in batch)
         self.items_seen += len(batch)
         out = np.zeros((len(batch), self.full_dims), dtype=np.float32)
-        for row, x in zip(out, batch):
+        for row, x in zip(out, batch, strict=True):
             for word in _WORD.findall(x.text.lower()):
                 _add_hashed(row, word.encode("utf-8"), weight=1.0)
             for data in x.media:

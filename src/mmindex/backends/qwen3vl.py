@@ -23,14 +23,13 @@ import numpy as np
 
 from mmindex.backends import qwen3vl_inputs as qi
 from mmindex.backends.base import Embedder, LoadedItem, Role
+from mmindex.backends.device import pin, resolve_device, to_device
 from mmindex.backends.qwen3vl_loading import (
     default_attention,
-    resolve_device,
     resolve_model_dir,
     weights_digest,
 )
 from mmindex.errors import ConfigError, ItemError, ModelUnavailableError
-from mmindex.gpu import pin, to_device
 from mmindex.items import Cost
 
 _VIDEO_BLOCK = "<|vision_start|><|video_pad|><|vision_end|>"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from mmindex.errors import ConfigError, ModelUnavailableError
+from mmindex.errors import ModelUnavailableError
 
 
 def resolve_model_dir(model_id: str) -> tuple[Path, str | None]:
@@ -49,17 +49,6 @@ def weights_digest(model_dir: Path) -> str:
             fh.seek(max(0, size - 65536))
             h.update(fh.read())
     return "sha256:" + h.hexdigest()[:16]
-
-
-def resolve_device(device: str) -> str:
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device {device!r} asked for, but torch sees no CUDA device. "
-                          "Help: use --device auto or cpu, or check the driver (nvidia-smi).")
-    return device
 
 
 def default_attention(on_gpu: bool) -> str:

@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from mmindex.backends.base import Embedder, LoadedItem, Role
+from mmindex.backends.device import pin, resolve_device, to_device
 from mmindex.errors import ItemError, ModelUnavailableError
-from mmindex.gpu import pin, to_device
 from mmindex.items import Cost
 
 MINILM_ID = "sentence-transformers/all-MiniLM-L6-v2"
@@ -50,15 +50,6 @@ class TextBatch:
 
     def __len__(self) -> int:
         return int(self.features["input_ids"].shape[0])
-
-
-def resolve_device(device: str) -> str:
-    """``"auto"`` -> ``"cuda"`` when a GPU is visible, else ``"cpu"``; other values unchanged."""
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def _unavailable(model_id: str, cause: Exception) -> ModelUnavailableError:

@@ -1,12 +1,15 @@
-"""Evaluation: IR metrics matching trec_eval, golden sets, rank fusion and the promotion gate.
+"""The evaluate stage: golden sets, IR metrics matching trec_eval, and the promotion gate.
 
-All pure functions over rankings (query id -> [(doc id, score)]) and qrels
-(query id -> {doc id: graded relevance}); searching the index happens elsewhere.
+- :mod:`~mmindex.evaluation.golden` / :mod:`~mmindex.evaluation.trec`: golden sets (BEIR
+  queries.jsonl with text and/or image queries, TREC topics, qrels) and TREC collections.
+- :mod:`~mmindex.evaluation.metrics` / :mod:`~mmindex.evaluation.gate`: pure functions over
+  rankings (query id -> [(doc id, score)]) and qrels; the gate policy and its decision.
+- :mod:`~mmindex.evaluation.runner` / :mod:`~mmindex.evaluation.report`: where evaluation meets
+  the index: search a version with its own model, score, decide, promote or reject, record.
 """
 
 from __future__ import annotations
 
-from mmindex.evaluation.fusion import rrf
 from mmindex.evaluation.gate import Check, GateDecision, GatePolicy, Significance, decide
 from mmindex.evaluation.golden import (
     GoldenQuery,
@@ -23,23 +26,35 @@ from mmindex.evaluation.metrics import (
     paired_test,
     rank_results,
 )
+from mmindex.evaluation.report import EvalReport
+from mmindex.evaluation.runner import evaluate_index, score_dims, score_index
+from mmindex.evaluation.trec import iter_docs, iter_qrels, iter_topics, trec_to_beir
+from mmindex.search import rrf
 
 __all__ = [
     "Check",
     "EvalMetrics",
+    "EvalReport",
     "GateDecision",
     "GatePolicy",
     "GoldenQuery",
     "GoldenSet",
     "Significance",
     "decide",
+    "evaluate_index",
     "evaluate_run",
     "is_metric_name",
+    "iter_docs",
+    "iter_qrels",
+    "iter_topics",
     "load_golden",
     "load_golden_dir",
     "paired_test",
     "rank_results",
     "rrf",
+    "score_dims",
+    "score_index",
     "trec_qrels",
+    "trec_to_beir",
     "trec_topics_to_queries",
 ]

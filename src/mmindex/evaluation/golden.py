@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,15 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from mmindex.errors import GoldenSetError
+from mmindex.evaluation.trec import LAYOUT_HELP, iter_qrels, iter_topics
 
 log = logging.getLogger(__name__)
-
-_LAYOUT_HELP = (
-    "Help: a golden set is a queries file (BEIR queries.jsonl: one JSON object per line with "
-    '"_id" and "text" and/or "image"; or TREC topics) plus a qrels file (TSV '
-    "query-id<TAB>corpus-id<TAB>score, or TREC 'qid 0 docid rel')."
-)
-
 
 @dataclass(frozen=True)
 class GoldenQuery:
@@ -90,7 +83,7 @@ def load_golden_dir(
     """Load a BEIR-layout directory: ``queries.jsonl`` and ``qrels/<split>.tsv``."""
     directory = Path(directory)
     if not directory.is_dir():
-        raise GoldenSetError(f"golden set directory {directory} does not exist. {_LAYOUT_HELP}")
+        raise GoldenSetError(f"golden set directory {directory} does not exist. {LAYOUT_HELP}")
     return load_golden(
         directory / "queries.jsonl",
         directory / "qrels" / f"{split}.tsv",
@@ -115,14 +108,14 @@ def load_golden(
     queries_path, qrels_path = Path(queries_path), Path(qrels_path)
     text = _read(queries_path, "queries")
     if text.lstrip().startswith("<"):
-        queries = _parse_topics(text, queries_path)
+        queries = trec_topics_to_queries(queries_path)
     else:
         queries = _parse_jsonl(text, queries_path)
-    qrels = _parse_qrels(_read(qrels_path, "qrels"), qrels_path)
+    qrels = _parse_qrels(qrels_path)
     if not queries:
-        raise GoldenSetError(f"{queries_path} has no queries. {_LAYOUT_HELP}")
+        raise GoldenSetError(f"{queries_path} has no queries. {LAYOUT_HELP}")
     if not qrels:
-        raise GoldenSetError(f"{qrels_path} has no judgements. {_LAYOUT_HELP}")
+        raise GoldenSetError(f"{qrels_path} has no judgements. {LAYOUT_HELP}")
 
     ids = {q.id for q in queries}
     kept = [q for q in queries if any(g >= 1 for g in qrels.get(q.id, {}).values())]
@@ -152,19 +145,17 @@ def load_golden(
 
 def trec_topics_to_queries(path: str | Path) -> list[GoldenQuery]:
     """Read TREC topics (``<top><num>N</num><title>text</title></top>``; Vaswani/NPL style)."""
-    path = Path(path)
-    return _parse_topics(_read(path, "topics"), path)
+    return [GoldenQuery(qid, text) for qid, text in iter_topics(path)]
 
 
 def trec_qrels(path: str | Path) -> dict[str, dict[str, int]]:
     """Read TREC (``qid 0 docno rel``) or BEIR TSV qrels into query id -> {doc id: grade}."""
-    path = Path(path)
-    return _parse_qrels(_read(path, "qrels"), path)
+    return _parse_qrels(Path(path))
 
 
 def _read(path: Path, what: str) -> str:
     if not path.is_file():
-        raise GoldenSetError(f"{what} file {path} does not exist. {_LAYOUT_HELP}")
+        raise GoldenSetError(f"{what} file {path} does not exist. {LAYOUT_HELP}")
     try:
         return path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
@@ -190,12 +181,12 @@ def _parse_jsonl(text: str, path: Path) -> list[GoldenQuery]:
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise GoldenSetError(f"{where} is not valid JSON ({exc.msg}). {_LAYOUT_HELP}") from exc
+            raise GoldenSetError(f"{where} is not valid JSON ({exc.msg}). {LAYOUT_HELP}") from exc
         if not isinstance(row, dict):
-            raise GoldenSetError(f"{where} is not a JSON object. {_LAYOUT_HELP}")
+            raise GoldenSetError(f"{where} is not a JSON object. {LAYOUT_HELP}")
         qid = row.pop("_id") if "_id" in row else row.pop("id", None)
         if qid is None or str(qid).strip() == "":
-            raise GoldenSetError(f'{where} has no "_id". {_LAYOUT_HELP}')
+            raise GoldenSetError(f'{where} has no "_id". {LAYOUT_HELP}')
         qid = str(qid).strip()
         if qid in seen:
             raise GoldenSetError(f"{where}: query id {qid!r} already used on line {seen[qid]}.")
@@ -224,60 +215,17 @@ def _resolve_image(image: Any, queries_path: Path, where: str) -> str | None:
     return str(resolved)
 
 
-_TOP = re.compile(r"<top>(.*?)</top>", re.S | re.I)
-_NUM = re.compile(r"<num>\s*(?:Number:)?\s*([^<\s]+)", re.I)
-_TITLE = re.compile(r"<title>\s*(?:Topic:)?(.*?)(?=<)", re.S | re.I)
-
-
-def _parse_topics(text: str, path: Path) -> list[GoldenQuery]:
-    queries, seen = [], set()
-    for i, block in enumerate(_TOP.findall(text), 1):
-        num, title = _NUM.search(block), _TITLE.search(block + "<")
-        if not num or not title or not _clean(title.group(1)):
-            raise GoldenSetError(
-                f"{path} topic #{i} has no <num> or no <title> text. {_LAYOUT_HELP}"
-            )
-        qid = num.group(1)
-        if qid in seen:
-            raise GoldenSetError(f"{path}: topic number {qid} appears twice.")
-        seen.add(qid)
-        queries.append(GoldenQuery(qid, " ".join(title.group(1).split())))
-    return queries
-
-
-def _parse_qrels(text: str, path: Path) -> dict[str, dict[str, int]]:
+def _parse_qrels(path: Path) -> dict[str, dict[str, int]]:
     qrels: dict[str, dict[str, int]] = {}
-    first = True
-    for lineno, line in enumerate(text.splitlines(), 1):
-        fields = [f.strip() for f in (line.split("\t") if "\t" in line else line.split())]
-        if not any(fields):
-            continue
-        grade = _grade(fields[-1])
-        header, first = first and grade is None, False
-        if header:  # BEIR's "query-id corpus-id score", or any first line without a grade
-            continue
-        if grade is None or len(fields) not in (3, 4) or not all(fields):
-            raise GoldenSetError(
-                f"{path} line {lineno}: expected 'query-id<TAB>doc-id<TAB>grade' or "
-                f"'qid 0 docid grade', got {line!r}. {_LAYOUT_HELP}"
-            )
-        qid, doc = fields[0], fields[-2]
+    for qid, doc, grade, where in iter_qrels(path):
         judged = qrels.setdefault(qid, {})
         if doc in judged and judged[doc] != grade:
             raise GoldenSetError(
-                f"{path} line {lineno}: ({qid}, {doc}) judged {grade} here but {judged[doc]} "
+                f"{where}: ({qid}, {doc}) judged {grade} here but {judged[doc]} "
                 "earlier. Help: keep one judgement per query and doc."
             )
         judged[doc] = grade
     return qrels
-
-
-def _grade(value: str) -> int | None:
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    return int(number) if number.is_integer() else None
 
 
 def _fingerprint(queries: list[GoldenQuery], qrels: Mapping[str, Mapping[str, int]]) -> str:

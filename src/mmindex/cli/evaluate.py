@@ -1,0 +1,86 @@
+"""``mmindex evaluate | promote | rollback | maintain``: the evaluation gate from the shell."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from mmindex.cli.common import add_common, emit, settings_from
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from mmindex.evaluation.runner import evaluate_index
+
+    report = evaluate_index(settings_from(args), args.index, queries=args.queries,
+                            qrels=args.qrels, version=args.version,
+                            modes=[args.mode] if args.mode else None, gate=not args.no_gate,
+                            promote=args.promote,
+                            dims=[int(d) for d in args.dims_sweep.split(",")] if args.dims_sweep
+                            else None)
+    emit(report.to_dict(), args.json, report.to_markdown())
+    return 0 if (report.decision is None or report.decision.passed or not args.promote) else 1
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    from mmindex.index import connect, promote
+    from mmindex.search import resolve
+
+    db = connect(settings_from(args))
+    table, version = resolve(db, args.index, args.version, args.table)
+    ev = promote(db, args.index, table, version, actor="manual", reason=args.reason)
+    emit(ev, args.json, f"index {args.index}: production is now {table} v{version}")
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from mmindex.index import connect, rollback
+
+    db = connect(settings_from(args))
+    ev = rollback(db, args.index, version=args.version, table=args.table, reason=args.reason)
+    emit(ev, args.json,
+         f"index {args.index}: production rolled back to {ev['table_name']} v{ev['version']}")
+    return 0
+
+
+def cmd_maintain(args: argparse.Namespace) -> int:
+    from mmindex.index import connect, maintain
+
+    out = maintain(connect(settings_from(args)), args.index, older_than_days=args.older_than_days)
+    emit(out, args.json, "\n".join(f"{k}: {v}" for k, v in out.items()))
+    return 0
+
+
+def register(sub: Any) -> None:
+    e = sub.add_parser("evaluate", help="evaluate a version on a golden set (and gate it)")
+    e.add_argument("--index", required=True, help="index name")
+    e.add_argument("--version", type=int, help="candidate version (default: production)")
+    e.add_argument("--queries", required=True, help="queries.jsonl (BEIR, text and/or image)")
+    e.add_argument("--qrels", required=True, help="qrels TSV (BEIR) or TREC qrels")
+    e.add_argument("--mode", choices=["vector", "ann", "fts", "hybrid"],
+                   help="one search mode (default: vector, fts and hybrid)")
+    e.add_argument("--dims-sweep", metavar="D1,D2,...",
+                   help="also report exact search at these Matryoshka dims, side by side")
+    e.add_argument("--no-gate", action="store_true", help="metrics only, no gate decision")
+    e.add_argument("--promote", action="store_true",
+                   help="apply the gate decision: promote on pass, mark rejected on fail")
+    add_common(e)
+    e.set_defaults(fn=cmd_evaluate)
+
+    for name, fn, helptext in (("promote", cmd_promote, "make a version production (manual)"),
+                               ("rollback", cmd_rollback, "point production back (manual)")):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("--index", required=True, help="index name")
+        p.add_argument("--version", type=int, required=name == "promote",
+                       help="target version" + (" (default: the previous production)"
+                                                if name == "rollback" else ""))
+        p.add_argument("--table", help="the table holding --version, when ambiguous")
+        p.add_argument("--reason", required=True, help="why (recorded in the registry)")
+        add_common(p)
+        p.set_defaults(fn=fn)
+
+    m = sub.add_parser("maintain", help="compact and clean up old versions (never tagged ones)")
+    m.add_argument("--index", required=True, help="index name")
+    m.add_argument("--older-than-days", type=float, default=7.0,
+                   help="remove untagged versions older than this (default 7)")
+    add_common(m)
+    m.set_defaults(fn=cmd_maintain)

@@ -1,0 +1,58 @@
+"""``mmindex search`` and ``mmindex versions``: reading an index."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from mmindex.cli.common import add_common, emit, settings_from
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from mmindex.search import open_index
+
+    idx = open_index(args.index, version=args.version, settings=settings_from(args))
+    df = idx.search(args.text, image=args.image, k=args.k, mode=args.mode)
+    rows = [
+        {"rank": i + 1, "id": r["id"], "score": round(float(r["score"]), 6), "text": r["text"],
+         "images": r["images"], "video": r["video"]}
+        for i, r in enumerate(df.iter_rows(named=True))
+    ]
+    human = f"{idx.name} (table {idx.table_name} v{idx.version}, {args.mode}):\n" + "\n".join(
+        f"{r['rank']:>3}. {r['score']:.4f}  {r['id']}  {(r['text'] or '')[:80]}" for r in rows)
+    emit({"index": idx.name, "version": idx.version, "mode": args.mode, "results": rows},
+         args.json, human)
+    return 0
+
+
+def cmd_versions(args: argparse.Namespace) -> int:
+    from mmindex.index import connect, describe_versions
+
+    info = describe_versions(connect(settings_from(args)), args.index)
+    human_lines = [f"index {args.index}: production = "
+                   + (f"{info['production']['table']} v{info['production']['version']}"
+                      if info["production"] else "none")]
+    for r in info["runs"]:
+        human_lines.append(
+            f"  v{r['version']}  {r['status']:<10} {r['table']}  run {r['run_id']}  "
+            f"embedded {r['embedded']} quarantined {r['quarantined']}  {r['decision'] or ''}")
+    emit(info, args.json, "\n".join(human_lines))
+    return 0
+
+
+def register(sub: Any) -> None:
+    s = sub.add_parser("search", help="search an index (production unless --version)")
+    s.add_argument("text", nargs="?", help="query text")
+    s.add_argument("--index", required=True, help="index name")
+    s.add_argument("--image", help="image query (path)")
+    s.add_argument("-k", type=int, default=10, help="results to return (default 10)")
+    s.add_argument("--mode", default="vector", choices=["vector", "ann", "fts", "hybrid"],
+                   help="search mode (default vector)")
+    s.add_argument("--version", type=int, help="read this version instead of production")
+    add_common(s)
+    s.set_defaults(fn=cmd_search)
+
+    v = sub.add_parser("versions", help="versions, runs and the production pointer of an index")
+    v.add_argument("--index", required=True, help="index name")
+    add_common(v)
+    v.set_defaults(fn=cmd_versions)

@@ -1,0 +1,171 @@
+"""The work of one group: read media, hash, skip unchanged, quarantine bad items, embed, stage."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from mmindex.backends.base import Embedder, LoadedItem
+from mmindex.config import Settings
+from mmindex.embed.changes import HashIndex
+from mmindex.embed.counts import Counts, Progress
+from mmindex.embed.gpu import GpuSampler
+from mmindex.embed.rows import RowBuffer
+from mmindex.embed.throughput import Meter
+from mmindex.errors import ItemError
+from mmindex.index import ledger
+from mmindex.index.staging import Staging
+from mmindex.index.tables import read_hashes
+from mmindex.items import BadRecord, Cost, Item
+
+
+@dataclass(kw_only=True)
+class GroupResult(Counts):
+    """Counts and timings of one group (small and JSON-able: no vectors)."""
+
+    group: int
+    batches: list[tuple[int, int, float, float]] = field(default_factory=list)
+    stages: dict[str, float] = field(default_factory=dict)
+    gpu: dict[str, float] = field(default_factory=dict)  # GpuStats fields
+
+
+class GroupEmbedder:
+    """Embeds the chunks ``[start, end)`` of a source into the staging table."""
+
+    def __init__(self, run_id: str, index: str, emb: Embedder, settings: Settings, db: Any,
+                 fingerprint: dict[str, Any]):
+        self.run_id, self.index, self.emb, self.s, self.db = run_id, index, emb, settings, db
+        self.fingerprint = fingerprint
+        self.meter = Meter()
+        self.counts = Counts()
+        self._bad: list[dict[str, Any]] = []
+
+    def result(self, group: int) -> GroupResult:
+        """What this group did, for the run's commit (counts, batch stats, stage times, GPU)."""
+        m = self.meter
+        return GroupResult(**asdict(self.counts.counts()), group=group,
+                           batches=[(b.items, b.tokens, b.preprocess_s, b.model_s)
+                                    for b in m.batches],
+                           stages=dict(m.stages), gpu=asdict(m.gpu))
+
+    def quarantine(self, item_id: str | None, err: ItemError, media: tuple[str, ...] = ()) -> None:
+        self.counts.count_bad(err.reason)
+        self._bad.append({"run_id": self.run_id, "index": self.index, "item_id": item_id,
+                          "reason": err.reason, "message": str(err.args[0]), "media": list(media)})
+
+    def run(self, src: Any, start: int, end: int, staging: Staging, *,
+            progress: Callable[[Progress], None] | None = None, offset: int = 0,
+            total: int | None = None) -> None:
+        from mmindex.embed.batching import iter_batches
+        from mmindex.embed.stream import Streamer
+
+        known = HashIndex(read_hashes(self.db, staging.table), staging.hashes())
+        buffer = RowBuffer(staging, self.run_id, self.emb.model_id, staging.dims,
+                           self.s.stage_rows, self.meter, stale=known.stale_staged)
+        streamer = Streamer(self.emb, dims=staging.dims, meter=self.meter,
+                            on_bad=lambda it, e: self.quarantine(it.item.id, e, it.item.media),
+                            workers=self.s.prep_workers, prefetch=self.s.prefetch_batches)
+        chunks = itertools.islice(src.iter_chunks(), start, end)
+        batches = (b.entries for b in iter_batches(
+            self._todo(chunks, known), lambda x: x.cost, token_budget=self.s.token_budget,
+            pixel_budget=self.s.pixel_budget, max_items=self.s.max_batch_items,
+            window=self.s.sort_window))
+
+        def report() -> None:
+            if progress:
+                progress(Progress(offset + self.counts.seen, total, self.counts.counts()))
+        sampler = GpuSampler.for_device(str(getattr(self.emb, "device", "cpu")))
+        try:
+            with sampler or contextlib.nullcontext():
+                for items, vectors in streamer.run(batches):
+                    buffer.add(items, vectors)
+                    self.counts.embedded += len(items)
+                    report()
+        except BaseException:
+            with contextlib.suppress(Exception):  # keep the original error
+                buffer.flush()  # vectors already computed survive: the next attempt reuses them
+            raise
+        finally:
+            ledger.quarantine(self.db, self._bad)  # even when the run fails: reasons are kept
+            self._bad = []
+            if sampler:
+                self.meter.gpu.merge(sampler.stats)
+        buffer.flush()
+        staging.remove(sorted(known.stale_staged - buffer.replaced))
+        report()
+
+    def _todo(self, chunks: Iterator[list], known: HashIndex) -> Iterator[LoadedItem]:
+        """Read media, hash, drop unchanged/bad items; yield the ones to embed with their cost."""
+        from mmindex.embed.contenthash import content_hash
+
+        pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="mmindex-io")
+        seq = 0
+        try:
+            for chunk in chunks:
+                t0 = time.perf_counter()
+                self.counts.seen += len(chunk)
+                goods: list[Item] = []
+                for x in chunk:
+                    if isinstance(x, BadRecord):
+                        self.quarantine(x.id, ItemError(x.reason, x.message))
+                    else:
+                        goods.append(x)
+                loaded = list(pool.map(self._load, goods))
+                hashes = {}
+                for item, got in zip(goods, loaded, strict=True):
+                    if isinstance(got, ItemError):
+                        self.quarantine(item.id, got, item.media)
+                    else:
+                        hashes[item.id] = content_hash(item, got, self.fingerprint)
+                status = known.classify(hashes)
+                todo = []
+                for item, got in zip(goods, loaded, strict=True):
+                    st = status.get(item.id)
+                    if st == "unchanged":
+                        self.counts.skipped_unchanged += 1
+                    elif st == "staged":
+                        self.counts.reused_staged += 1
+                    elif st == "embed":
+                        li = LoadedItem(item, got, seq, hashes[item.id])
+                        seq += 1
+                        try:
+                            li.cost = self._cost(li)
+                            todo.append(li)
+                        except ItemError as e:
+                            self.quarantine(item.id, e, item.media)
+                self.meter.add_time("read", time.perf_counter() - t0)
+                yield from todo
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def _load(self, item: Item) -> dict[str, bytes] | ItemError:
+        from mmindex.extract.media import check_image_limits, read_blobs
+
+        if item.is_empty:
+            return ItemError("empty_item", "the item has no text, no image and no video")
+        try:
+            blobs = read_blobs(item, storage_options=self.s.storage_options,
+                               max_bytes=self.s.max_media_bytes)
+            for ref in item.images:
+                check_image_limits(blobs[ref], self.s.max_image_pixels)
+            return blobs
+        except ItemError as e:
+            return e
+
+    def _cost(self, li: LoadedItem) -> Cost:
+        item = li.item
+        if item.media and not {"image", "video"} & self.emb.modalities and not item.text.strip():
+            raise ItemError("unsupported_format",
+                            f"{self.emb.backend} embeds text only; this item has only media")
+        cost = self.emb.estimate_cost(li)
+        if len(item.text.encode()) > self.s.max_text_tokens:  # tokens <= bytes: check only then
+            n = self.emb.estimate_cost(LoadedItem(Item(item.id, item.text), {}, li.seq)).tokens
+            if n > self.s.max_text_tokens:
+                raise ItemError("text_too_long",
+                                f"{n} tokens > max_text_tokens={self.s.max_text_tokens}")
+        return cost

@@ -1,0 +1,70 @@
+"""Turning embedded items into index rows, buffered into large staging writes."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pyarrow as pa
+
+from mmindex.backends.base import LoadedItem
+from mmindex.embed.throughput import Meter
+from mmindex.index.ledger import now
+from mmindex.index.staging import Staging
+from mmindex.index.tables import index_schema
+
+
+def to_rows(items: list[LoadedItem], vectors: np.ndarray, *, run_id: str, model_id: str,
+            dims: int) -> pa.Table:
+    """Index rows (see :func:`mmindex.index.tables.index_schema`) for embedded items."""
+    at = now()
+    flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1))
+    return pa.table(
+        {
+            "id": [li.item.id for li in items],
+            "vector": pa.FixedSizeListArray.from_arrays(flat, dims),
+            "text": [li.item.text for li in items],
+            "images": [list(li.item.images) for li in items],
+            "video": [li.item.video for li in items],
+            "metadata": [json.dumps(li.item.metadata, ensure_ascii=False, sort_keys=True,
+                                    default=str) for li in items],
+            "content_hash": [li.content_hash for li in items],
+            "model_id": [model_id] * len(items),
+            "dims": pa.array([dims] * len(items), pa.int32()),
+            "run_id": [run_id] * len(items),
+            "embedded_at": pa.array([at] * len(items), pa.timestamp("us", tz="UTC")),
+        },
+        schema=index_schema(dims),
+    )
+
+
+class RowBuffer:
+    """Collects embedded rows and appends them to staging ``stage_rows`` at a time."""
+
+    def __init__(self, staging: Staging, run_id: str, model_id: str, dims: int, stage_rows: int,
+                 meter: Meter, stale: set[str]):
+        self.staging, self.run_id, self.model_id, self.dims = staging, run_id, model_id, dims
+        self.stage_rows, self.meter, self.stale = stage_rows, meter, stale
+        self.replaced: set[str] = set()
+        self._parts: list[pa.Table] = []
+        self._n = 0
+
+    def add(self, items: list[LoadedItem], vectors: np.ndarray) -> None:
+        self._parts.append(to_rows(items, vectors, run_id=self.run_id, model_id=self.model_id,
+                                   dims=self.dims))
+        self._n += len(items)
+        if self._n >= self.stage_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._parts:
+            return
+        t0 = time.perf_counter()
+        rows = pa.concat_tables(self._parts)
+        ids = rows.column("id").to_pylist()
+        replace = [i for i in ids if i in self.stale]
+        self.replaced.update(replace)
+        self.staging.append(rows, replace_ids=replace)
+        self._parts, self._n = [], 0
+        self.meter.add_time("write", time.perf_counter() - t0)

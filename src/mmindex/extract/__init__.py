@@ -1,0 +1,34 @@
+"""The extract stage: items out of storage, streamed.
+
+- :mod:`~mmindex.extract.sources`: :func:`open_source` reads a manifest (JSONL, CSV, Parquet, BEIR)
+  from a local path or an object store in chunks of :class:`~mmindex.items.Item`.
+- :mod:`~mmindex.extract.readers` / :mod:`~mmindex.extract.manifest` /
+  :mod:`~mmindex.extract.fieldmap`: format readers, rows to items, which column means what.
+- :mod:`~mmindex.extract.media`: an item's media bytes, with the checks that decide whether a
+  failure is the item's (quarantine) or the system's (fail the run).
+- :mod:`~mmindex.extract.filesystem`: fsspec filesystems for local paths and object stores.
+"""
+
+from __future__ import annotations
+
+from mmindex.extract.fieldmap import BEIR_FIELDS, DEFAULT_FIELDS, FieldMap
+from mmindex.extract.filesystem import filesystem_for, is_local, normalize, storage_error
+from mmindex.extract.media import check_image_limits, image_header, read_blob, read_blobs
+from mmindex.extract.sources import FORMATS, Source, open_source
+
+__all__ = [
+    "BEIR_FIELDS",
+    "DEFAULT_FIELDS",
+    "FORMATS",
+    "FieldMap",
+    "Source",
+    "check_image_limits",
+    "filesystem_for",
+    "image_header",
+    "is_local",
+    "normalize",
+    "open_source",
+    "read_blob",
+    "read_blobs",
+    "storage_error",
+]

@@ -1,0 +1,152 @@
+"""Format readers: a manifest file object in, rows (plain dicts) out, streamed.
+
+Each reader yields ``(where, row)`` pairs, where ``where`` ("line 12", "row 7") locates the row
+for messages and ``row`` is a dict or, for a line that cannot be parsed, a :class:`BadRecord`.
+Readers of formats with a header or schema first yield :class:`Columns`. A row-level problem
+never raises: it becomes a bad record and reading goes on.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+try:
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - the stdlib parser is the fallback
+    _orjson = None
+
+from mmindex.errors import ConfigError
+from mmindex.extract.fieldmap import FieldMap
+from mmindex.items import BadRecord
+
+BOM = b"\xef\xbb\xbf"
+_INT = re.compile(r"-?(0|[1-9][0-9]*)")
+_FLOAT = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?")
+
+
+@dataclass(frozen=True)
+class Columns:
+    """The column names of a manifest with a header or schema; yielded before any row."""
+
+    names: list[str]
+
+
+def batched(rows: Iterator[Any], n: int) -> Iterator[Any]:
+    """Group reader rows into lists of ``n``; a :class:`Columns` passes through alone."""
+    batch: list[Any] = []
+    for row in rows:
+        if isinstance(row, Columns):
+            yield row
+            continue
+        batch.append(row)
+        if len(batch) >= n:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _loads(line: bytes) -> Any:
+    """Parse one JSON line: orjson (a Prefect dependency) when present, else the stdlib."""
+    if _orjson is not None:
+        try:
+            return _orjson.loads(line)
+        except _orjson.JSONDecodeError:
+            pass  # the stdlib also takes ints over 64 bits and NaN; it decides what is bad
+    return json.loads(line.decode("utf-8"))
+
+
+def jsonl_rows(f: Any) -> Iterator[tuple[str, dict[str, Any] | BadRecord]]:
+    for n, line in enumerate(f, 1):
+        line = line.removeprefix(BOM).strip() if n == 1 else line.strip()
+        if not line:
+            continue
+        try:
+            obj = _loads(line)
+        except ValueError as exc:  # includes UnicodeDecodeError
+            raw = {"line": line[:200].decode("utf-8", "replace")}
+            yield "", BadRecord("bad_record", f"line {n}: not valid JSON ({exc})", raw=raw)
+            continue
+        if not isinstance(obj, dict):
+            msg = f"line {n}: a JSON {type(obj).__name__}, not an object"
+            yield "", BadRecord("bad_record", msg, raw={"line": repr(obj)[:200]})
+            continue
+        yield f"line {n}", obj
+
+
+def _infer(value: str) -> Any:
+    """A CSV metadata cell as int/float/bool when it is written exactly like one."""
+    if _INT.fullmatch(value):
+        return int(value)
+    if _FLOAT.fullmatch(value):
+        return float(value)
+    low = value.lower()
+    return {"true": True, "false": False}.get(low, value)
+
+
+def csv_rows(f: Any, delimiter: str, fields: FieldMap) -> Iterator[Any]:
+    bad_lines: set[int] = set()
+
+    def lines() -> Iterator[str]:
+        for n, raw in enumerate(f, 1):
+            raw = raw.removeprefix(BOM) if n == 1 else raw
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError:  # quarantine the row, keep reading the file
+                bad_lines.add(n)
+                yield raw.decode("utf-8", "replace")
+
+    # Long passages exceed the csv module's default 128 KiB field limit.
+    csv.field_size_limit(max(csv.field_size_limit(), min(sys.maxsize, 2**31 - 1)))
+    reader = csv.reader(lines(), delimiter=delimiter)
+    header = next(reader, None)
+    if not header:
+        raise ConfigError("the CSV manifest is empty or has no header row\nHelp: add a header.")
+    yield Columns(header)
+    used = fields.used_columns()
+    prev = reader.line_num
+    for rec in reader:
+        start, end, prev = prev + 1, reader.line_num, reader.line_num
+        where = f"line {start}"
+        if not any(rec):
+            continue
+        pairs = zip(header, rec, strict=False)  # a short/long row is reported below
+        row = {k: v if k in used or v == "" else _infer(v) for k, v in pairs}
+        row = {k: None if v == "" else v for k, v in row.items()}
+        if bad_lines.intersection(range(start, end + 1)):
+            msg = f"{where}: not valid UTF-8"
+        elif len(rec) != len(header):
+            msg = f"{where}: {len(rec)} fields, the header has {len(header)}"
+        else:
+            yield where, row
+            continue
+        yield "", BadRecord("bad_record", msg, id=row.get(fields.id), raw={"fields": rec[:32]})
+
+
+def parquet_rows(fs: Any, path: str, fields: FieldMap, chunk_rows: int) -> Iterator[Any]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with fs.open(path, "rb") as f:
+        try:
+            pf = pq.ParquetFile(f)
+        except pa.ArrowInvalid as exc:
+            raise ConfigError(
+                f"not a readable Parquet file: {exc}\nHelp: check the file and --format."
+            ) from exc
+        # pandas' index columns are not data; read only the columns the map needs.
+        names = [n for n in pf.schema_arrow.names if not n.startswith("__index_level_")]
+        yield Columns(names)
+        if fields.metadata is not None:
+            names = [n for n in names if n in fields.used_columns() | set(fields.metadata)]
+        n = 0
+        for batch in pf.iter_batches(batch_size=chunk_rows, columns=names):
+            rows = batch.to_pylist()
+            yield [(f"row {n + k}", row) for k, row in enumerate(rows, 1)]
+            n += len(rows)

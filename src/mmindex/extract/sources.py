@@ -1,0 +1,194 @@
+"""Reading items from a manifest in storage, streamed in chunks.
+
+Formats: ``jsonl`` (``.jsonl``/``.ndjson``), ``csv`` (``.csv``; ``.tsv`` is tab-separated),
+``parquet`` (``.parquet``/``.pq``) and ``beir`` (a BEIR ``corpus.jsonl``, or a directory holding
+one). Text formats may be compressed (``.gz``, ``.bz2``, ``.xz``, ``.zst``). The manifest may be
+a local path, a ``file://`` URI or an object-store URI (``s3://bucket/prefix/manifest.jsonl``
+with ``storage_options``); media references in it are resolved against its directory.
+
+Memory does not grow with the manifest: rows are read a chunk at a time (Parquet row batches,
+line-by-line JSONL/CSV), and ids are remembered as 8-byte hashes for duplicate detection.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from mmindex.errors import ConfigError, MMIndexError, StorageError
+from mmindex.extract.fieldmap import BEIR_FIELDS, DEFAULT_FIELDS, FieldMap
+from mmindex.extract.filesystem import filesystem_for, normalize, parent_of, storage_error
+from mmindex.extract.manifest import RowConverter
+from mmindex.extract.readers import BOM, Columns, batched, csv_rows, jsonl_rows, parquet_rows
+from mmindex.items import BadRecord, Item
+
+FORMATS = ("jsonl", "csv", "parquet", "beir")
+_COMPRESSION = {"gz": "gzip", "bz2": "bz2", "xz": "lzma", "zst": "zstd"}
+_EXT = {"jsonl": "jsonl", "ndjson": "jsonl", "csv": "csv", "tsv": "csv", "parquet": "parquet",
+        "pq": "parquet"}
+
+
+def _split_name(uri: str) -> tuple[str, str | None]:
+    """(extension without compression suffix, fsspec compression name or None)."""
+    name = uri.rstrip("/").rsplit("/", 1)[-1].lower()
+    parts = name.split(".")
+    compression = _COMPRESSION.get(parts[-1]) if len(parts) > 2 else None
+    if compression:
+        parts = parts[:-1]
+    return (parts[-1] if len(parts) > 1 else ""), compression
+
+
+class Source:
+    """A manifest opened for streaming; create with :func:`open_source`.
+
+    Attributes:
+        uri: Normalized location (absolute local path or URI).
+        format: One of :data:`FORMATS`.
+        fields: The :class:`FieldMap` in use, with the format's defaults filled in.
+        chunk_rows: Rows per chunk.
+    """
+
+    def __init__(self, uri: str, fmt: str, fields: FieldMap, storage_options: dict[str, Any],
+                 chunk_rows: int):
+        self.uri, self.format, self.chunk_rows = uri, fmt, chunk_rows
+        self.fields = fields.with_defaults(BEIR_FIELDS if fmt == "beir" else DEFAULT_FIELDS)
+        self._explicit = fields.explicit_columns() | {self.fields.id}
+        self._options = storage_options
+
+    def __repr__(self) -> str:
+        return f"Source({self.uri!r}, format={self.format!r})"
+
+    def describe(self) -> dict[str, Any]:
+        """Lineage record: uri, format and field map (never the storage options' secrets)."""
+        return {"uri": self.uri, "format": self.format, "fields": self.fields.to_dict()}
+
+    def iter_chunks(self) -> Iterator[list[Item | BadRecord]]:
+        """Yield lists of at most ``chunk_rows`` items/bad records, in manifest order.
+
+        Raises:
+            StorageError: The manifest cannot be read (network, permissions) mid-stream.
+            ConfigError: Mapped columns are missing, or the file is not in its format.
+        """
+        converter = RowConverter(self.fields, parent_of(self.uri))
+        batches = self._batches()
+        first = True
+        while True:
+            try:
+                batch = next(batches, None)
+            except MMIndexError:
+                raise
+            except Exception as exc:  # anything from the storage/parser layer is systemic
+                raise storage_error(exc, "read", self.uri) from exc
+            if batch is None:
+                return
+            if isinstance(batch, Columns):
+                self._check_columns(set(batch.names))
+                continue
+            if first and self.format in ("jsonl", "beir"):
+                self._check_first_batch(batch)
+            first = False
+            yield converter.convert_many(batch)
+
+    def _check_columns(self, names: set[str]) -> None:
+        missing = sorted(self._explicit - names)
+        if missing:
+            raise ConfigError(
+                f"{self.uri} has no {', '.join(map(repr, missing))} in its columns "
+                f"({', '.join(sorted(names)[:20])})\nHelp: map the columns with --field, e.g. "
+                "--field id=item_id --field text=question,passage."
+            )
+
+    def _check_first_batch(self, batch: list[tuple[str, Any]]) -> None:
+        rows = [row for _, row in batch if not isinstance(row, BadRecord)]
+        if not rows:
+            raise ConfigError(
+                f"no line of the first chunk of {self.uri} is a JSON object\n"
+                "Help: check the file and --format (jsonl, csv, parquet, beir)."
+            )
+        if not any(self.fields.id in row for row in rows):
+            raise ConfigError(
+                f"no row in the first {len(rows)} rows of {self.uri} has the id column "
+                f"{self.fields.id!r}\nHelp: name the id column with --field id=COLUMN."
+            )
+
+    def _batches(self) -> Iterator[Columns | list[tuple[str, Any]]]:
+        """Reader output: maybe a :class:`Columns`, then lists of ``(where, row | BadRecord)``."""
+        fs, path = filesystem_for(self.uri, self._options)
+        ext, compression = _split_name(self.uri)
+        if self.format == "parquet":
+            yield from parquet_rows(fs, path, self.fields, self.chunk_rows)
+        elif self.format == "csv":
+            with fs.open(path, "rb", compression=compression) as f:
+                rows = csv_rows(f, "\t" if ext == "tsv" else ",", self.fields)
+                yield from batched(rows, self.chunk_rows)
+        else:
+            with fs.open(path, "rb", compression=compression) as f:
+                yield from batched(jsonl_rows(f), self.chunk_rows)
+
+
+def _detect(uri: str, fs: Any, path: str) -> str:
+    ext, compression = _split_name(uri)
+    fmt = _EXT.get(ext)
+    if fmt is None:
+        raise ConfigError(
+            f"cannot tell the format of {uri} from its name\n"
+            f"Help: pass format= / --format, one of {', '.join(FORMATS)}."
+        )
+    if fmt == "jsonl" and uri.rstrip("/").rsplit("/", 1)[-1].startswith("corpus."):
+        with fs.open(path, "rb", compression=compression) as f:
+            first = f.readline().removeprefix(BOM)
+        try:
+            if "_id" in json.loads(first or b"{}"):
+                return "beir"
+        except (ValueError, TypeError):
+            pass
+    return fmt
+
+
+def open_source(uri: str, *, format: str | None = None, fields: FieldMap | None = None,
+                storage_options: dict[str, Any] | None = None, chunk_rows: int = 4096) -> Source:
+    """Open a manifest for streaming.
+
+    Args:
+        uri: Local path, ``file://`` or object-store URI of the manifest (or of a BEIR dataset
+            directory holding ``corpus.jsonl``).
+        format: One of :data:`FORMATS`; detected from the name when None. A file named
+            ``corpus.jsonl`` whose first record has ``_id`` is read as ``beir``.
+        fields: Column mapping; unset fields take the format's defaults
+            (:data:`~mmindex.extract.fieldmap.DEFAULT_FIELDS`,
+            :data:`~mmindex.extract.fieldmap.BEIR_FIELDS`).
+        storage_options: fsspec options for object stores (``endpoint_url``, ``key``, ``secret``).
+        chunk_rows: Rows per yielded chunk.
+
+    Raises:
+        StorageError: The manifest does not exist or the store cannot be reached.
+        ConfigError: Unknown format or bad arguments.
+    """
+    if format is not None and format not in FORMATS:
+        raise ConfigError(f"unknown format {format!r}\nHelp: use one of {', '.join(FORMATS)}.")
+    if chunk_rows < 1:
+        raise ConfigError(f"chunk_rows must be >= 1, got {chunk_rows}\nHelp: set read_chunk_rows.")
+    options = dict(storage_options or {})
+    uri = normalize(uri)
+    fs, path = filesystem_for(uri, options)
+    try:
+        info = fs.info(path)
+        if info.get("type") == "directory" and format in (None, "beir"):
+            uri = uri.rstrip("/") + "/corpus.jsonl"
+            fs, path = filesystem_for(uri, options)
+            info = fs.info(path)
+            format = "beir"
+        fmt = format or _detect(uri, fs, path)
+    except FileNotFoundError as exc:
+        raise StorageError(
+            f"manifest not found: {uri}\nHelp: check the path/URI (and for a BEIR directory "
+            "that it holds corpus.jsonl); relative paths are taken from the working directory."
+        ) from exc
+    except MMIndexError:
+        raise
+    except Exception as exc:
+        raise storage_error(exc, "open the manifest", uri) from exc
+    if info.get("type") == "directory":
+        raise ConfigError(f"{uri} is a directory\nHelp: point at the manifest file itself.")
+    return Source(uri, fmt, fields or FieldMap(), options, chunk_rows)

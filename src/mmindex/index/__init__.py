@@ -1,0 +1,59 @@
+"""The index stage: versioned LanceDB tables, their staging, lineage and production pointer.
+
+- :mod:`~mmindex.index.db`: :func:`connect`, the one way to open a database from settings.
+- :mod:`~mmindex.index.tables`: table names, the row schema, SQL filter helpers.
+- :mod:`~mmindex.index.staging` / :mod:`~mmindex.index.commit`: a run's rows wait in staging and
+  reach the index table in one commit; full-text and ANN indexes.
+- :mod:`~mmindex.index.ledger`: append-only ``_runs``, ``_quarantine`` and ``_registry`` tables.
+- :mod:`~mmindex.index.promotion`: promote, reject, rollback (the production pointer and tags).
+- :mod:`~mmindex.index.maintenance`, :mod:`~mmindex.index.versions`: cleanup and the history.
+- :mod:`~mmindex.index.locking`: one writer per index.
+
+Nothing here loads a model: the index stage stores and serves rows, whatever made them.
+"""
+
+from __future__ import annotations
+
+from mmindex.index import ledger
+from mmindex.index.commit import CommitResult, build_indexes, commit_staged
+from mmindex.index.db import connect
+from mmindex.index.locking import writer_lock
+from mmindex.index.maintenance import maintain
+from mmindex.index.promotion import PRODUCTION_TAG, promote, reject, rollback, set_tag
+from mmindex.index.staging import Staging
+from mmindex.index.tables import (
+    check_index_name,
+    id_filter,
+    index_schema,
+    open_table,
+    read_hashes,
+    sql_str,
+    table_exists,
+    table_name,
+)
+from mmindex.index.versions import describe_versions
+
+__all__ = [
+    "CommitResult",
+    "PRODUCTION_TAG",
+    "Staging",
+    "build_indexes",
+    "check_index_name",
+    "commit_staged",
+    "connect",
+    "describe_versions",
+    "id_filter",
+    "index_schema",
+    "ledger",
+    "maintain",
+    "open_table",
+    "promote",
+    "read_hashes",
+    "reject",
+    "rollback",
+    "set_tag",
+    "sql_str",
+    "table_exists",
+    "table_name",
+    "writer_lock",
+]

@@ -1,0 +1,63 @@
+"""The staging table of one index table: where a run's embedded rows wait for the commit.
+
+A run never writes the index table batch by batch. Batches are appended here (appends are safe and
+cheap); the run commits once at the end (:mod:`mmindex.index.commit`). A restarted run finds the
+staging table and reuses the rows whose content hash still matches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pyarrow as pa
+
+from mmindex.index.tables import (
+    STAGING_PREFIX,
+    delete_ids,
+    hash_batches,
+    index_schema,
+    table_exists,
+)
+
+
+class Staging:
+    """The staging table of one index table: where a run's embedded rows wait for the commit."""
+
+    def __init__(self, db: Any, table: str, dims: int):
+        self.db, self.table, self.dims = db, table, dims
+        self.name = STAGING_PREFIX + table
+        self._tbl = db.open_table(self.name) if table_exists(db, self.name) else None
+
+    def hashes(self) -> Iterator[pa.RecordBatch]:
+        """Rows staged by an earlier, interrupted run (reused when their hash still matches)."""
+        if self._tbl is None:
+            return iter(())
+        if self._tbl.schema.field("vector").type.list_size != self.dims:
+            self.drop()
+            return iter(())
+        return hash_batches(self._tbl)
+
+    def append(self, rows: pa.Table, replace_ids: list[str] | None = None) -> None:
+        """Append rows; ``replace_ids`` are stale staged rows of the same ids, removed first."""
+        if self._tbl is None:
+            self._tbl = self.db.create_table(self.name, schema=index_schema(self.dims))
+        if replace_ids:
+            delete_ids(self._tbl, replace_ids)
+        self._tbl.add(rows.cast(index_schema(self.dims)))
+
+    def remove(self, ids: list[str]) -> None:
+        """Drop staged rows that must not reach the index (their item reverted or vanished)."""
+        if ids and self._tbl is not None:
+            delete_ids(self._tbl, ids)
+
+    def count(self) -> int:
+        return 0 if self._tbl is None else self._tbl.count_rows()
+
+    def reader(self) -> pa.RecordBatchReader:
+        return self._tbl.search().limit(None).to_batches(8192)
+
+    def drop(self) -> None:
+        if table_exists(self.db, self.name):
+            self.db.drop_table(self.name)
+        self._tbl = None

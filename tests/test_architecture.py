@@ -1,0 +1,66 @@
+"""The shape of the library: each stage states its public names, modules stay small, and the
+installed package carries neither the flows nor the benchmarks. (The stages' import direction and
+the absence of cycles are checked by ``lint-imports``, configured in pyproject.toml.)"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "mmindex"
+PACKAGES = ["mmindex", "mmindex.extract", "mmindex.embed", "mmindex.backends", "mmindex.index",
+            "mmindex.evaluation", "mmindex.cli"]
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_each_package_exports_exactly_its_public_names(name: str) -> None:
+    # like httpx's test: __all__ is sorted, names only what resolves, and every public name the
+    # package binds (other than its submodules) is in __all__
+    pkg = importlib.import_module(name)
+    exported = list(pkg.__all__)
+    assert exported == sorted(exported)
+    for member in exported:
+        assert getattr(pkg, member) is not None, f"{name}.{member} does not resolve"
+    bound = {k for k, v in vars(pkg).items()
+             if not k.startswith("_") and k != "annotations"
+             and not (inspect.ismodule(v) and k not in exported)}
+    if name == "mmindex":  # lazy attributes: resolved on first use, not bound at import
+        bound |= {"evaluate_index", "open_index", "run_embed"}
+    assert bound == set(exported) - {"__version__"}, f"{name}: bound {sorted(bound)}"
+
+
+def test_modules_are_small_and_the_top_level_is_short() -> None:
+    sizes = {p.relative_to(SRC).as_posix(): len(p.read_text().splitlines())
+             for p in SRC.rglob("*.py")}
+    assert {k: v for k, v in sizes.items() if v > 300} == {}
+    top = sorted(p.name for p in SRC.glob("*.py"))
+    assert top == ["__init__.py", "__main__.py", "config.py", "errors.py", "items.py",
+                   "pipeline.py", "search.py"]
+
+
+def test_python_dash_m_mmindex_and_the_version_from_the_installed_metadata() -> None:
+    from importlib.metadata import version
+
+    import mmindex
+
+    assert mmindex.__version__ == version("mmindex")
+    out = subprocess.run([sys.executable, "-m", "mmindex", "--help"], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0 and "embed" in out.stdout and "versions" in out.stdout
+
+
+def test_the_wheel_holds_the_library_only(tmp_path: Path) -> None:
+    # "flows" and "tasks" are names of unrelated PyPI projects: the wheel must not install them
+    import zipfile
+
+    root = SRC.parents[1]
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                    "-q", "-w", str(tmp_path), str(root)], check=True, timeout=300)
+    [wheel] = tmp_path.glob("mmindex-*.whl")
+    tops = {n.split("/")[0] for n in zipfile.ZipFile(wheel).namelist()}
+    assert {t for t in tops if not t.endswith(".dist-info")} == {"mmindex"}
