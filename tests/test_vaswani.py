@@ -32,7 +32,7 @@ def vaswani_index(tmp_path_factory):
     db = tmp / "db"
     env = dict(os.environ, MMINDEX_DB=str(db), MMINDEX_CONFIG=os.devnull)
     out = subprocess.run(
-        [sys.executable, "-m", "mmindex.cli", "embed", str(beir / "corpus.jsonl"), "--index",
+        [sys.executable, "-m", "mmindex", "embed", str(beir / "corpus.jsonl"), "--index",
          "vaswani", "--model", "all-minilm-l6-v2", "--no-prefect", "--json"],
         capture_output=True, text=True, env=env, timeout=3600, check=True)
     result = json.loads(out.stdout)
