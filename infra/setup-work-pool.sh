@@ -8,20 +8,28 @@
 #      tasks.concurrency.limit_name): the embed flow holds it while writing, so there is only
 #      ever one writer per LanceDB table (the flow creates a missing one on first use too),
 #   4. registers the deployments in infra/prefect.yaml (embed/nightly, evaluate/on-demand),
-#      updating them in place when they exist.
+#      updating them in place when they exist,
+#   5. with MMINDEX_ALERT_WEBHOOK_URL, an automation that posts there when the nightly fails or
+#      crashes (tasks/alerts.py).
 #
 # By hand, steps 2-4 are:
 #   prefect work-pool create mmindex-gpu --type process
 #   prefect gcl create mmindex-writer-sample --limit 1
-#   MMINDEX_SCHEDULE_TZ=Asia/Seoul prefect deploy --all --prefect-file infra/prefect.yaml
+#   MMINDEX_NIGHTLY_CRON="0 2 * * *" MMINDEX_TIMEZONE=Asia/Seoul \
+#       prefect deploy --all --prefect-file infra/prefect.yaml
 # (steps 1-3 run in one Python process here because each `prefect` CLI call costs seconds).
 #
 # Environment (all optional except PREFECT_API_URL):
 #   PREFECT_API_URL       e.g. http://127.0.0.1:4200/api
 #   MMINDEX_WORK_POOL     work pool name                       (default mmindex-gpu)
 #   MMINDEX_INDEXES       space-separated index names          (default "sample")
-#   MMINDEX_SCHEDULE_TZ   IANA timezone of the nightly cron    (default Asia/Seoul)
+#   MMINDEX_NIGHTLY_CRON, MMINDEX_TIMEZONE  the nightly's schedule: the settings `nightly_cron`
+#                         and `timezone` (mmindex.toml in the checkout, or these variables),
+#                         read with `mmindex config`: one place for the schedule
 #   MMINDEX_REPO_DIR      checkout that flow runs start in     (default: this script's repo)
+#   MMINDEX_ALERT_WEBHOOK_URL  where to POST when embed/nightly fails or crashes (a Prefect
+#                         automation; Slack/Teams incoming webhooks work); none when unset
+#   MMINDEX_ALERT_ALLOW_PRIVATE=1  the webhook is on a private/loopback address
 #   PREFECT_BIN           prefect executable                   (default: prefect on PATH)
 #   MMINDEX_SETUP_WAIT_S  seconds to wait for the API          (default 120)
 set -euo pipefail
@@ -32,7 +40,6 @@ pool="${MMINDEX_WORK_POOL:-mmindex-gpu}"
 indexes="${MMINDEX_INDEXES:-sample}"
 prefect_bin="${PREFECT_BIN:-prefect}"
 wait_s="${MMINDEX_SETUP_WAIT_S:-120}"
-export MMINDEX_SCHEDULE_TZ="${MMINDEX_SCHEDULE_TZ:-Asia/Seoul}"
 # prefect.yaml's pull step reads it at deploy time: runs start in this checkout.
 export MMINDEX_REPO_DIR="$repo_dir"
 # Never stop at an interactive question (compose and systemd have no terminal).
@@ -124,7 +131,35 @@ with get_client(sync_client=True) as client:
             print(f"setup-work-pool: concurrency limit '{name}' is 1 writer")
 PY
 
-log "deploying infra/prefect.yaml from $repo_dir (nightly schedule in $MMINDEX_SCHEDULE_TZ)"
 cd "$repo_dir"
+# The schedule is a setting like any other: mmindex.toml here, overridden by MMINDEX_* variables.
+schedule="$("$python_bin" -m mmindex config --json | "$python_bin" -c '
+import json, sys
+s = json.load(sys.stdin)["settings"]
+print(s["nightly_cron"]["value"]); print(s["timezone"]["value"])')" \
+    || die "mmindex config failed." "fix the settings it names (mmindex.toml or MMINDEX_*)."
+export MMINDEX_NIGHTLY_CRON="$(sed -n 1p <<< "$schedule")"
+export MMINDEX_TIMEZONE="$(sed -n 2p <<< "$schedule")"
+log "deploying infra/prefect.yaml from $repo_dir (nightly: '$MMINDEX_NIGHTLY_CRON' $MMINDEX_TIMEZONE)"
 "$prefect_bin" deploy --all --prefect-file infra/prefect.yaml
+
+if [[ -n "${MMINDEX_ALERT_WEBHOOK_URL:-}" ]]; then
+    log "alerting $MMINDEX_ALERT_WEBHOOK_URL when embed/nightly fails or crashes"
+    "$python_bin" - "$repo_dir" <<'PY' || die "could not create the nightly's alert." \
+        "check MMINDEX_ALERT_WEBHOOK_URL (an http(s) URL) and the server's log."
+import os
+import sys
+
+sys.path.insert(0, sys.argv[1])
+from prefect.client.orchestration import get_client
+
+from tasks.alerts import ensure_nightly_alert
+
+with get_client(sync_client=True) as client:
+    ensure_nightly_alert(client, os.environ["MMINDEX_ALERT_WEBHOOK_URL"],
+                         allow_private=os.environ.get("MMINDEX_ALERT_ALLOW_PRIVATE") == "1")
+PY
+else
+    log "no MMINDEX_ALERT_WEBHOOK_URL: failed or crashed nightly runs alert nobody (see infra/README.md)"
+fi
 log "done: start runs with 'prefect deployment run embed/nightly' or 'evaluate/on-demand'"

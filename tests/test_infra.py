@@ -163,20 +163,26 @@ def test_prefect_yaml_is_valid_for_prefects_own_models() -> None:
                      {"directory": "{{ $MMINDEX_REPO_DIR }}"}}]
 
 
-def test_nightly_schedule_is_a_valid_cron_at_two_in_the_configured_timezone(
+def test_nightly_schedule_comes_from_the_settings_and_is_a_valid_cron(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from prefect.client.schemas.schedules import CronSchedule
     from prefect.utilities.templating import apply_values
 
-    default_tz = re.search(r"MMINDEX_SCHEDULE_TZ:-([^}\"]+)",
-                           (INFRA / "setup-work-pool.sh").read_text()).group(1)
-    assert _env_file(INFRA / ".env.example")["MMINDEX_SCHEDULE_TZ"] == default_tz
+    from mmindex.config import load_settings
+
+    # one place: the settings (the checkout's mmindex.toml) say when the nightly runs
+    monkeypatch.setenv("MMINDEX_CONFIG", str(REPO / "mmindex.toml"))
+    s = load_settings()
+    env = _env_file(INFRA / ".env.example")
+    assert (env["MMINDEX_NIGHTLY_CRON"], env["MMINDEX_TIMEZONE"]) == (s.nightly_cron, s.timezone)
     deployments = _deployments()
     assert deployments["evaluate/on-demand"].get("schedules") in (None, [])
     [schedule] = deployments["embed/nightly"]["schedules"]
-    # As `prefect deploy` does: `{{ $VAR }}` placeholders are filled from the environment.
-    monkeypatch.setenv("MMINDEX_SCHEDULE_TZ", default_tz)
+    # As `prefect deploy` does: `{{ $VAR }}` placeholders are filled from the environment,
+    # which infra/setup-work-pool.sh fills from `mmindex config`.
+    monkeypatch.setenv("MMINDEX_NIGHTLY_CRON", s.nightly_cron)
+    monkeypatch.setenv("MMINDEX_TIMEZONE", s.timezone)
     schedule = apply_values(schedule, {}, remove_notset=False)
     cron = CronSchedule(cron=schedule["cron"], timezone=schedule["timezone"])  # validates both
     assert (cron.cron, cron.timezone) == ("0 2 * * *", "Asia/Seoul")
@@ -200,9 +206,8 @@ def test_entrypoint_loads_the_named_flow_and_parameters_fit_its_signature(name: 
     assert required <= set(parameters), f"{name} runs without required {required - set(parameters)}"
     # Types too, as the server checks them (enforce_parameter_schema).
     flow.validate_parameters(parameters)
-    for key, value in parameters.items():
-        if isinstance(value, str) and value.startswith("data/"):
-            assert (REPO / value).is_file(), f"{name}: default {key}={value} is not in the repo"
+    # no parameter pins a value the settings should decide (MMINDEX_MODEL must win)
+    assert parameters == {}, f"{name} pins {parameters}: the settings decide these"
 
 
 # --- docker-compose.yml and the Dockerfile -------------------------------------------------

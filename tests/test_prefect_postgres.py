@@ -171,7 +171,7 @@ def test_flow_run_through_the_api_is_recorded_completed_in_postgres(
 def test_setup_script_creates_pool_limits_and_deployments_idempotently(
     prefect_api: dict, postgres: Postgres
 ) -> None:
-    env = {**prefect_api, "MMINDEX_INDEXES": "sample Exams_KO", "MMINDEX_SCHEDULE_TZ": "Asia/Seoul"}
+    env = {**prefect_api, "MMINDEX_INDEXES": "sample Exams_KO", "MMINDEX_TIMEZONE": "Asia/Seoul"}
     script = REPO / "infra" / "setup-work-pool.sh"
 
     def bootstrap() -> None:
@@ -208,9 +208,8 @@ def test_setup_script_creates_pool_limits_and_deployments_idempotently(
         # Runs start in the checkout the script deployed from, where the relative paths resolve.
         assert json.loads(pull_steps) == [{
             "prefect.deployments.steps.set_working_directory": {"directory": str(REPO)}}]
-    nightly_params = json.loads(deployments[0][2])
-    assert nightly_params["source"] == "data/sample/manifest.jsonl"
-    assert nightly_params["index"] == "sample"
+    # no parameters: each run takes them from its settings (MMINDEX_* on the worker win)
+    assert json.loads(deployments[0][2]) == {}
 
     schedules = postgres.sql(
         "SELECT f.name || '/' || d.name, s.schedule, s.active FROM deployment_schedule s "
@@ -231,3 +230,50 @@ def test_setup_script_creates_pool_limits_and_deployments_idempotently(
         assert time.monotonic() < deadline, "the scheduler created no embed/nightly runs"
         time.sleep(1)
     assert {start for [start] in starts} == {"02:00"}
+
+
+def test_a_failed_or_crashed_nightly_posts_to_the_alert_webhook(
+    prefect_api: dict, postgres: Postgres
+) -> None:
+    """The setup script's automation, end to end on the real server: a nightly run that ends
+    Failed (and one that ends Crashed) makes the server POST to the webhook (a loopback one)."""
+    import http.server
+    import threading
+
+    posts: list[dict] = []
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+            posts.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    env = {**prefect_api, "MMINDEX_TIMEZONE": "Asia/Seoul",
+           "MMINDEX_ALERT_WEBHOOK_URL": f"http://127.0.0.1:{receiver.server_address[1]}/hook",
+           "MMINDEX_ALERT_ALLOW_PRIVATE": "1"}
+    try:
+        done = subprocess.run(["bash", REPO / "infra" / "setup-work-pool.sh"], env=env, cwd="/",
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+        script = ("from prefect import get_client\n"
+                  "from prefect.states import Crashed, Failed\n"
+                  "import sys\n"
+                  "with get_client(sync_client=True) as c:\n"
+                  "    d = c.read_deployment_by_name('embed/nightly')\n"
+                  "    for state in (Failed(message='boom'), Crashed(message='killed')):\n"
+                  "        run = c.create_flow_run_from_deployment(d.id)\n"
+                  "        c.set_flow_run_state(run.id, state, force=True)\n")
+        subprocess.run([VENV_BIN / "python", "-c", script], env=env, check=True, timeout=120)
+        deadline = time.monotonic() + 90
+        while len(posts) < 2 and time.monotonic() < deadline:
+            time.sleep(0.5)
+    finally:
+        receiver.shutdown()
+    texts = sorted(p["text"] for p in posts)
+    assert len(texts) == 2, posts
+    assert "is Crashed: killed" in texts[0] and "is Failed: boom" in texts[1], texts

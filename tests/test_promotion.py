@@ -120,3 +120,65 @@ def test_search_modes_return_ranked_rows(env):
         assert df["id"][0] == "b", mode
         assert df.columns[:2] == ["id", "score"]
         assert df.height == (1 if mode == "fts" else 2), mode  # only "b" has the words
+
+
+def test_a_manual_promote_overrules_the_gate_in_tags_and_versions(env):
+    s, src, db = env
+    v1 = run_embed(str(src), "idx", s)
+    ix.reject(db, "idx", v1.table, v1.version, reason="gate said no")
+    assert f"rejected-v{v1.version}" in db.open_table(v1.table).tags.list()
+    ix.promote(db, "idx", v1.table, v1.version, actor="manual", reason="we know better")
+    tags = db.open_table(v1.table).tags.list()
+    assert f"rejected-v{v1.version}" not in tags and f"promoted-v{v1.version}" in tags
+    [run] = ix.describe_versions(db, "idx")["runs"]
+    assert run["decision"] == "promote"
+
+
+def test_a_new_index_is_evaluated_at_its_newest_candidate(env, tmp_path):
+    s, src, db = env
+    v1 = run_embed(str(src), "idx", s)
+    manifest(src, {"a": "alpha particles", "b": "beta decay", "c": "gamma rays"})
+    v2 = run_embed(str(src), "idx", s)
+    (tmp_path / "q.jsonl").write_text('{"_id": "q1", "text": "gamma rays"}\n')
+    (tmp_path / "r.tsv").write_text("q1\tc\t1\n")
+    report = mmindex.evaluate_index(s, "idx", queries=str(tmp_path / "q.jsonl"),
+                                    qrels=str(tmp_path / "r.tsv"), gate=False)
+    assert (report.table, report.version) == (v2.table, v2.version) != (v1.table, v1.version)
+
+
+def test_a_misspelt_index_is_named_as_such(env):
+    s, src, db = env
+    run_embed(str(src), "exams", s)
+    with pytest.raises(IndexNotFoundError, match=r"no index named 'exam'.*did you mean 'exams'"):
+        mmindex.open_index("exam", s.db)
+    with pytest.raises(IndexNotFoundError, match="no index named 'exam'"):
+        ix.describe_versions(db, "exam")
+
+
+def test_maintenance_right_after_an_embed_leaves_the_candidate_evaluable(env, tmp_path):
+    s, src, db = env
+    v1 = run_embed(str(src), "idx", s)
+    ix.promote(db, "idx", v1.table, v1.version)
+    manifest(src, {"a": "alpha particles", "b": "beta decay", "c": "gamma rays"})
+    v2 = run_embed(str(src), "idx", s)  # the nightly's candidate, not evaluated yet
+    maintain(db, "idx", older_than_days=0)
+    (tmp_path / "q.jsonl").write_text('{"_id": "q1", "text": "gamma rays"}\n')
+    (tmp_path / "r.tsv").write_text("q1\tc\t1\n")
+    report = mmindex.evaluate_index(s, "idx", version=v2.version, queries=str(tmp_path / "q.jsonl"),
+                                    qrels=str(tmp_path / "r.tsv"), gate=False)
+    assert report.version == v2.version and report.metrics["fts"].aggregate["hit@1"] == 1.0
+    assert sorted(mmindex.open_index("idx", s.db, version=v2.version).to_polars()["id"]) == [
+        "a", "b", "c"]
+
+
+def test_maintenance_waits_for_no_run_and_a_removed_version_is_named(env):
+    from mmindex.errors import IndexBusyError
+    from mmindex.index.locking import writer_lock
+
+    s, src, db = env
+    v1 = run_embed(str(src), "idx", s)
+    ix.promote(db, "idx", v1.table, v1.version)
+    with writer_lock(s.db, "idx", "a running embed"), pytest.raises(IndexBusyError):
+        maintain(db, "idx", older_than_days=0)
+    with pytest.raises(IndexNotFoundError, match="has no version 999"):
+        mmindex.open_index("idx", s.db, version=999, table=v1.table)

@@ -17,6 +17,10 @@ if TYPE_CHECKING:
 
 pytest_plugins = ["s3server"]
 
+# moto takes any credentials; these are recognisable wherever they would leak
+KEY_ID, SECRET = "AKIAMMINDEXTEST0001", "s3cr3t/mmindex+Zq9-never-shown"
+OUTPUTS: list[str] = []
+
 DOCS = {
     "p1": "penguins are flightless seabirds of the southern hemisphere",
     "p2": "a violin is a bowed string instrument",
@@ -39,8 +43,8 @@ def s3_config(tmp_path: Path, s3_server: S3Server, s3_bucket: str) -> dict[str, 
         'model = "hash"\n'
         f'cache_dir = "{tmp_path / "cache"}"\n'
         "[db_storage_options]\n"
-        'aws_access_key_id = "testing"\n'
-        'aws_secret_access_key = "testing"\n'
+        f'aws_access_key_id = "{KEY_ID}"\n'
+        f'aws_secret_access_key = "{SECRET}"\n'
         f'aws_endpoint = "{s3_server.endpoint_url}"\n'
         'aws_region = "us-east-1"\n'
         'allow_http = "true"\n'
@@ -53,6 +57,7 @@ def mmindex(env: dict[str, str], *args: str) -> dict:
     p = subprocess.run([sys.executable, "-m", "mmindex", *args, "--json"], env=env,
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, f"mmindex {' '.join(args)} exited {p.returncode}:\n{p.stderr[-3000:]}"
+    OUTPUTS.extend([p.stdout, p.stderr])
     return json.loads(p.stdout)
 
 
@@ -95,3 +100,27 @@ def test_every_command_works_on_an_s3_index(tmp_path: Path, s3_config: dict[str,
     assert "production" in stats["tags"] and stats["versions_after"] <= stats["versions_before"]
     hits = mmindex(env, "search", "--index", "exams", "cello", "--mode", "fts")
     assert "p5" not in [r["id"] for r in hits["results"]]  # production is the first version
+
+    # The credentials were used, and are nowhere: not in any output, nor in any table.
+    config = mmindex(env, "config")
+    assert config["settings"]["db_storage_options"]["source"].startswith("file")
+    assert set(config["settings"]["db_storage_options"]["value"]) >= {"aws_secret_access_key"}
+    import lancedb
+
+    from mmindex.config import load_settings
+
+    os.environ["MMINDEX_CONFIG"] = env["MMINDEX_CONFIG"]
+    try:
+        opts = load_settings().lance_options()
+    finally:
+        os.environ["MMINDEX_CONFIG"] = os.devnull
+    db = lancedb.connect(f"{s3_bucket}/lancedb", storage_options=opts)
+    tables = db.list_tables().tables
+    assert {"_runs", "_registry", "_evaluations"} <= set(tables)
+    everything = "".join(OUTPUTS) + "".join(
+        str(db.open_table(t).to_arrow().to_pylist()) for t in tables if t.startswith("_"))
+    for secret in (KEY_ID, SECRET):
+        assert secret not in everything and json.dumps(secret)[1:-1] not in everything
+    runs = db.open_table("_runs").to_arrow().to_pylist()
+    recorded = json.loads(runs[-1]["config"])["settings"]["db_storage_options"]
+    assert recorded["aws_secret_access_key"] == "set"  # which options were set, not values

@@ -5,7 +5,8 @@ Every error the library raises on purpose derives from :class:`MMIndexError`::
     MMIndexError
     ├── ConfigError             bad settings or arguments; permanent, never retried
     ├── ModelUnavailableError   weights/backend cannot be loaded; permanent, fail fast
-    ├── StorageError            source or database unreachable / I/O failed; transient, retried
+    ├── StorageError            source or database unreachable / I/O failed; retried only when
+    │                           ``transient`` (timeouts, refused connections), not when missing
     ├── IndexBusyError          another run holds the index's writer lock
     ├── IndexNotFoundError      no such index, table, version or production pointer
     ├── GoldenSetError          golden set empty, unreadable or inconsistent; no promotion
@@ -19,9 +20,16 @@ test for a CUDA out-of-memory error (the stream splits such a batch).
 
 from __future__ import annotations
 
+import errno
+
+# a full disk, a read-only file system, a quota: another attempt in 10 s will not help
+PERMANENT_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES,
+                              errno.EPERM, errno.ENOENT, errno.ENOTDIR, errno.EISDIR})
+
 QUARANTINE_REASONS = (
     "empty_item",  # no text, no image, no video
     "missing_media",  # a referenced file/URI does not exist
+    "media_refused",  # outside the data roots, a URL scheme not allowed, or not a regular file
     "corrupt_media",  # exists but cannot be decoded
     "unsupported_format",  # decodable by nothing we know (e.g. .svg, .docx)
     "text_too_long",  # over the configured token limit
@@ -44,7 +52,16 @@ class ModelUnavailableError(MMIndexError):
 
 
 class StorageError(MMIndexError):
-    """The source or the database cannot be read or written. Usually transient."""
+    """The source or the database cannot be read or written.
+
+    ``transient`` says whether another attempt may succeed: a timeout or a refused connection
+    may; a missing file, a refused permission, a full or read-only disk will not (they are not
+    retried, so a typo'd manifest fails in seconds, not after three back-offs).
+    """
+
+    def __init__(self, message: str, *, transient: bool = True):
+        super().__init__(message)
+        self.transient = transient
 
 
 class IndexBusyError(MMIndexError):
@@ -81,14 +98,30 @@ def is_cuda_oom(exc: BaseException) -> bool:
 def is_transient(exc: BaseException) -> bool:
     """True for failures that another attempt may not hit.
 
-    Transient: storage I/O and timeouts (:class:`StorageError`, ``OSError``, ``TimeoutError``,
-    ``ConnectionError``) and a CUDA out-of-memory that survived the batch split. Permanent: every
-    other mmindex error (bad configuration, a missing model, a busy index, a broken golden set).
+    Transient: timeouts and refused connections (a :class:`StorageError` marked ``transient``,
+    ``TimeoutError``, ``ConnectionError``, other ``OSError``) and a CUDA out-of-memory that
+    survived the batch split. Permanent: every other mmindex error (bad configuration, a missing
+    model, a busy index, a broken golden set), and what another attempt cannot change: a missing
+    file, a refused permission, a full or read-only disk.
     """
     if isinstance(exc, StorageError):
-        return True
+        return exc.transient
     if isinstance(exc, MMIndexError):
         return False
     if is_cuda_oom(exc):
         return True
+    if is_permanent_io(exc):
+        return False
     return isinstance(exc, (OSError, TimeoutError, ConnectionError))
+
+
+def is_permanent_io(exc: BaseException) -> bool:
+    """An I/O failure another attempt cannot change: missing, refused, full, read-only."""
+    if isinstance(exc, (FileNotFoundError, PermissionError, IsADirectoryError,
+                        NotADirectoryError)):
+        return True
+    if isinstance(exc, OSError) and exc.errno in PERMANENT_ERRNOS:
+        return True
+    text = f"{type(exc).__name__} {exc}"
+    return any(s in text for s in ("Credential", "AccessDenied", "No space left",
+                                   "Read-only file system", "Permission denied"))

@@ -6,13 +6,22 @@
   :mod:`~mmindex.extract.fieldmap`: format readers, rows to items, which column means what.
 - :mod:`~mmindex.extract.media`: an item's media bytes, with the checks that decide whether a
   failure is the item's (quarantine) or the system's (fail the run).
+- :mod:`~mmindex.extract.access`: which media a manifest may make the worker read (data roots,
+  URL schemes, regular files), read within bounds.
 - :mod:`~mmindex.extract.filesystem`: fsspec filesystems for local paths and object stores.
 """
 
 from __future__ import annotations
 
+from mmindex.extract.access import MediaPolicy
 from mmindex.extract.fieldmap import BEIR_FIELDS, DEFAULT_FIELDS, FieldMap
-from mmindex.extract.filesystem import filesystem_for, is_local, normalize, storage_error
+from mmindex.extract.filesystem import (
+    filesystem_for,
+    is_local,
+    normalize,
+    parent_of,
+    storage_error,
+)
 from mmindex.extract.media import check_image_limits, image_header, read_blob, read_blobs
 from mmindex.extract.sources import FORMATS, Source, open_source
 
@@ -21,6 +30,7 @@ __all__ = [
     "DEFAULT_FIELDS",
     "FORMATS",
     "FieldMap",
+    "MediaPolicy",
     "Source",
     "check_image_limits",
     "filesystem_for",
@@ -28,6 +38,7 @@ __all__ = [
     "is_local",
     "normalize",
     "open_source",
+    "parent_of",
     "read_blob",
     "read_blobs",
     "storage_error",

@@ -142,14 +142,22 @@ def ref_resolver(base_dir: str) -> Callable[[str], str]:
 
 
 def storage_error(exc: BaseException, action: str, location: str) -> StorageError:
-    """A :class:`StorageError` for a systemic failure (network, credentials, permissions)."""
+    """A :class:`StorageError` for a systemic failure (network, credentials, permissions);
+    permanent (not retried) when another attempt cannot help (permissions, credentials, a
+    missing file, a full or read-only disk)."""
+    from mmindex.errors import is_permanent_io
+
+    permanent = is_permanent_io(exc)
     if isinstance(exc, PermissionError) or "Credential" in type(exc).__name__:
         hint = "check the credentials (key/secret or the environment) and the bucket's permissions"
+    elif permanent:
+        hint = "check the path, the permissions and the free space; retrying will not help"
     else:
         hint = (
             "check that the store is reachable (endpoint_url, network) and retry; "
             "for object stores pass storage_options such as endpoint_url, key and secret"
         )
     return StorageError(
-        f"cannot {action} {location}: {type(exc).__name__}: {exc}\nHelp: {hint}."
+        f"cannot {action} {location}: {type(exc).__name__}: {exc}\nHelp: {hint}.",
+        transient=not permanent,
     )

@@ -62,8 +62,44 @@ def _loads(line: bytes) -> Any:
     return json.loads(line.decode("utf-8"))
 
 
-def jsonl_rows(f: Any) -> Iterator[tuple[str, dict[str, Any] | BadRecord]]:
-    for n, line in enumerate(f, 1):
+MAX_RECORD_BYTES = 16 * 2**20
+
+
+def _lines(f: Any, limit: int, chunk: int = 1 << 20) -> Iterator[bytes | None]:
+    """The lines of ``f``, never holding more than ``limit`` bytes of one line plus a chunk; an
+    over-long line is skipped as it streams past and yields None (a 50 MB line once took 6 GiB
+    when parsed whole). Reads fixed-size chunks: fsspec's files have no ``readline(size)``."""
+    buf, skipping = b"", False
+    while True:
+        data = f.read(chunk)
+        if not data:
+            if buf and not skipping:
+                yield buf
+            elif skipping:
+                yield None
+            return
+        buf += data
+        while True:
+            cut = buf.find(b"\n")
+            if cut < 0:
+                if len(buf) > limit:  # no end in sight: drop what we hold, remember the line
+                    buf, skipping = b"", True
+                break
+            line, buf = buf[:cut + 1], buf[cut + 1:]
+            if skipping or len(line) > limit + 1:
+                skipping = False
+                yield None
+            else:
+                yield line
+
+
+def jsonl_rows(f: Any, max_record_bytes: int = MAX_RECORD_BYTES
+               ) -> Iterator[tuple[str, dict[str, Any] | BadRecord]]:
+    for n, line in enumerate(_lines(f, max_record_bytes), 1):
+        if line is None:
+            yield "", BadRecord("bad_record", f"line {n}: over {max_record_bytes:,} bytes "
+                                "(max_record_bytes); not read")
+            continue
         line = line.removeprefix(BOM).strip() if n == 1 else line.strip()
         if not line:
             continue

@@ -20,7 +20,15 @@ from mmindex.errors import ConfigError, MMIndexError, StorageError
 from mmindex.extract.fieldmap import BEIR_FIELDS, DEFAULT_FIELDS, FieldMap
 from mmindex.extract.filesystem import filesystem_for, normalize, parent_of, storage_error
 from mmindex.extract.manifest import RowConverter
-from mmindex.extract.readers import BOM, Columns, batched, csv_rows, jsonl_rows, parquet_rows
+from mmindex.extract.readers import (
+    BOM,
+    MAX_RECORD_BYTES,
+    Columns,
+    batched,
+    csv_rows,
+    jsonl_rows,
+    parquet_rows,
+)
 from mmindex.items import BadRecord, Item
 
 FORMATS = ("jsonl", "csv", "parquet", "beir")
@@ -50,8 +58,9 @@ class Source:
     """
 
     def __init__(self, uri: str, fmt: str, fields: FieldMap, storage_options: dict[str, Any],
-                 chunk_rows: int):
+                 chunk_rows: int, max_record_bytes: int = MAX_RECORD_BYTES):
         self.uri, self.format, self.chunk_rows = uri, fmt, chunk_rows
+        self.max_record_bytes = max_record_bytes
         self.fields = fields.with_defaults(BEIR_FIELDS if fmt == "beir" else DEFAULT_FIELDS)
         self._explicit = fields.explicit_columns() | {self.fields.id}
         self._options = storage_options
@@ -124,7 +133,7 @@ class Source:
                 yield from batched(rows, self.chunk_rows)
         else:
             with fs.open(path, "rb", compression=compression) as f:
-                yield from batched(jsonl_rows(f), self.chunk_rows)
+                yield from batched(jsonl_rows(f, self.max_record_bytes), self.chunk_rows)
 
 
 def _detect(uri: str, fs: Any, path: str) -> str:
@@ -147,7 +156,8 @@ def _detect(uri: str, fs: Any, path: str) -> str:
 
 
 def open_source(uri: str, *, format: str | None = None, fields: FieldMap | None = None,
-                storage_options: dict[str, Any] | None = None, chunk_rows: int = 4096) -> Source:
+                storage_options: dict[str, Any] | None = None, chunk_rows: int = 4096,
+                max_record_bytes: int = MAX_RECORD_BYTES) -> Source:
     """Open a manifest for streaming.
 
     Args:
@@ -160,6 +170,7 @@ def open_source(uri: str, *, format: str | None = None, fields: FieldMap | None 
             :data:`~mmindex.extract.fieldmap.BEIR_FIELDS`).
         storage_options: fsspec options for object stores (``endpoint_url``, ``key``, ``secret``).
         chunk_rows: Rows per yielded chunk.
+        max_record_bytes: A longer JSONL line is a bad record, skipped without being read whole.
 
     Raises:
         StorageError: The manifest does not exist or the store cannot be reached.
@@ -183,7 +194,8 @@ def open_source(uri: str, *, format: str | None = None, fields: FieldMap | None 
     except FileNotFoundError as exc:
         raise StorageError(
             f"manifest not found: {uri}\nHelp: check the path/URI (and for a BEIR directory "
-            "that it holds corpus.jsonl); relative paths are taken from the working directory."
+            "that it holds corpus.jsonl); relative paths are taken from the working directory.",
+            transient=False,  # a typo does not fix itself: fail in seconds, no retries
         ) from exc
     except MMIndexError:
         raise
@@ -191,4 +203,4 @@ def open_source(uri: str, *, format: str | None = None, fields: FieldMap | None 
         raise storage_error(exc, "open the manifest", uri) from exc
     if info.get("type") == "directory":
         raise ConfigError(f"{uri} is a directory\nHelp: point at the manifest file itself.")
-    return Source(uri, fmt, fields or FieldMap(), options, chunk_rows)
+    return Source(uri, fmt, fields or FieldMap(), options, chunk_rows, max_record_bytes)

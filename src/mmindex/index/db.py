@@ -9,9 +9,11 @@ carries the same options.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from mmindex.errors import StorageError
+from mmindex.errors import MMIndexError, StorageError
 
 if TYPE_CHECKING:
     from mmindex.config import Settings
@@ -27,9 +29,24 @@ def connect(settings: Settings) -> Any:
 
     uri = settings.db
     try:
-        return lancedb.connect(uri, storage_options=dict(settings.db_storage_options) or None)
+        return lancedb.connect(uri, storage_options=settings.lance_options() or None)
     except Exception as exc:  # lancedb raises plain OSError/ValueError/RuntimeError here
         raise StorageError(
             f"cannot open LanceDB at {uri}: {exc}. Help: check the --db URI and its storage "
             "options (db_storage_options: endpoint, region, credentials)."
         ) from exc
+
+
+@contextlib.contextmanager
+def storage_guard(action: str, where: str) -> Iterator[None]:
+    """Turn a failure of the store while doing ``action`` into a :class:`StorageError` with a
+    Help line (retried only when transient): Lance reports a full disk, a read-only directory or
+    a lost connection as a bare OSError/RuntimeError with a Rust message."""
+    try:
+        yield
+    except MMIndexError:
+        raise
+    except Exception as exc:
+        from mmindex.extract.filesystem import storage_error
+
+        raise storage_error(exc, action, where) from exc

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from mmindex.errors import IndexBusyError
 from mmindex.extract.filesystem import is_local, normalize
+from mmindex.index.db import storage_guard
 
 
 @contextlib.contextmanager
@@ -26,9 +27,10 @@ def writer_lock(db_uri: str, index: str, holder: str, wait_s: float = 0.0) -> It
         yield
         return
     root = Path(normalize(db_uri))
-    (root / ".locks").mkdir(parents=True, exist_ok=True)
     path = root / ".locks" / f"{index}.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    with storage_guard("take the writer lock", str(path)):  # a read-only or misplaced --db
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     deadline = time.monotonic() + wait_s
     try:
         while True:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from mmindex.index.db import storage_guard
 from mmindex.index.tables import (
     STAGING_PREFIX,
     delete_ids,
@@ -39,17 +40,23 @@ class Staging:
         return hash_batches(self._tbl)
 
     def append(self, rows: pa.Table, replace_ids: list[str] | None = None) -> None:
-        """Append rows; ``replace_ids`` are stale staged rows of the same ids, removed first."""
-        if self._tbl is None:
-            self._tbl = self.db.create_table(self.name, schema=index_schema(self.dims))
-        if replace_ids:
-            delete_ids(self._tbl, replace_ids)
-        self._tbl.add(rows.cast(index_schema(self.dims)))
+        """Append rows; ``replace_ids`` are stale staged rows of the same ids, removed first.
+
+        Raises:
+            StorageError: the store refused the write (full disk, read-only, unreachable).
+        """
+        with storage_guard("write staged rows to", f"{self.db.uri}/{self.name}"):
+            if self._tbl is None:
+                self._tbl = self.db.create_table(self.name, schema=index_schema(self.dims))
+            if replace_ids:
+                delete_ids(self._tbl, replace_ids)
+            self._tbl.add(rows.cast(index_schema(self.dims)))
 
     def remove(self, ids: list[str]) -> None:
         """Drop staged rows that must not reach the index (their item reverted or vanished)."""
         if ids and self._tbl is not None:
-            delete_ids(self._tbl, ids)
+            with storage_guard("remove staged rows from", f"{self.db.uri}/{self.name}"):
+                delete_ids(self._tbl, ids)
 
     def count(self) -> int:
         return 0 if self._tbl is None else self._tbl.count_rows()

@@ -1,0 +1,44 @@
+"""An alert when the nightly fails or crashes: a Prefect automation that posts to a webhook.
+
+Nothing told anyone that a night's run had failed or its worker had died.
+``infra/setup-work-pool.sh`` calls :func:`ensure_nightly_alert` when
+``MMINDEX_ALERT_WEBHOOK_URL`` is set: a custom-webhook notification block ``mmindex-alerts`` and
+an automation ``mmindex-nightly-failed-or-crashed`` that, on a ``Failed`` or ``Crashed`` run of
+the ``embed/nightly`` deployment, POSTs the run's name, state and message as JSON (Slack's
+incoming webhooks, Teams, or any receiver). Idempotent: a second call replaces both.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+BLOCK = "mmindex-alerts"
+AUTOMATION = "mmindex-nightly-failed-or-crashed"
+BODY = ("mmindex nightly {{ flow_run.name }} is {{ flow_run.state.name }}: "
+        "{{ flow_run.state.message }}")
+
+
+def ensure_nightly_alert(client: Any, url: str, *, allow_private: bool = False,
+                         deployment: str = "embed/nightly") -> Any:
+    """Create or update the webhook block and the automation; the automation's id."""
+    from prefect.blocks.notifications import CustomWebhookNotificationBlock
+    from prefect.events.actions import SendNotification
+    from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
+
+    block = CustomWebhookNotificationBlock(
+        name=BLOCK, url=url, method="POST", allow_private_urls=allow_private,
+        json_data={"text": "{{subject}}: {{body}}", "subject": "{{subject}}", "body": "{{body}}"})
+    block_id = block.save(BLOCK, overwrite=True)
+    dep = client.read_deployment_by_name(deployment)
+    automation = AutomationCore(
+        name=AUTOMATION,
+        description=f"Tell someone when {deployment} fails or crashes.",
+        trigger=EventTrigger(
+            expect={"prefect.flow-run.Failed", "prefect.flow-run.Crashed"},
+            match_related={"prefect.resource.id": f"prefect.deployment.{dep.id}"},
+            posture=Posture.Reactive, threshold=1),
+        actions=[SendNotification(block_document_id=block_id,
+                                  subject=f"{deployment} failed or crashed", body=BODY)])
+    for old in client.read_automations_by_name(AUTOMATION):
+        client.delete_automation(old.id)
+    return client.create_automation(automation)
