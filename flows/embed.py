@@ -9,7 +9,6 @@ from prefect import flow
 from prefect.runtime import flow_run
 
 from flows.evaluate import evaluate
-from mmindex.config import Settings
 from tasks.artifacts import finish_progress, publish_run, start_progress
 from tasks.concurrency import index_writer
 from tasks.embed_tasks import (
@@ -18,12 +17,23 @@ from tasks.embed_tasks import (
     plan_embed_run,
     record_failed_run,
 )
+from tasks.hooks import mark_crashed
+from tasks.runlogs import library_logs_to_run
+from tasks.settings import run_settings
 
 
-@flow(name="embed", flow_run_name="embed-{index}", validate_parameters=True)
+def run_name() -> str:
+    """``embed-<index>-<YYYYMMDD-HHMM>`` (scheduled start, UTC): each night's run is told apart."""
+    when = flow_run.get_scheduled_start_time()
+    index = flow_run.get_parameters().get("index") or run_settings().nightly_index
+    return f"embed-{index}-{when:%Y%m%d-%H%M}"
+
+
+@flow(name="embed", flow_run_name=run_name, validate_parameters=True,
+      on_crashed=[mark_crashed])
 def embed(
-    source: str,
-    index: str,
+    source: str | None = None,
+    index: str | None = None,
     model: str | None = None,
     db: str | None = None,
     token_budget: int | None = None,
@@ -36,24 +46,32 @@ def embed(
     fields: list[str] | None = None,
     writer_wait_s: float = 3600.0,
 ) -> dict:
-    """Embed SOURCE into a new version of INDEX; evaluate it and promote it if the gate passes."""
-    settings = Settings().with_overrides(model=model, db=db, token_budget=token_budget, dims=dims,
-                                         deletion_policy=deletion_policy)
-    run_id = (flow_run.get_id() or "local").replace("-", "")[:12]
-    with index_writer(index, settings.db, run_id, writer_wait_s):
-        plan = plan_embed_run(source, index, settings.model_dump(mode="json"), run_id,
-                              format, fields)
-        progress_id = start_progress(index)
-        try:
-            groups = [embed_batch_group(plan, g, progress_id) for g in range(len(plan["groups"]))]
-            result = commit_index_version(plan, groups)
-        except Exception as exc:
-            record_failed_run(plan, f"{type(exc).__name__}: {exc}")
-            raise
-    finish_progress(progress_id, result)
-    publish_run(index, result)
-    if run_evaluation and golden_queries and golden_qrels and result["version"] is not None:
-        result["evaluation"] = evaluate(index=index, version=result["version"],
-                                        table=result["table"], queries=golden_queries,
-                                        qrels=golden_qrels, db=settings.db, run_id=run_id)
-    return result
+    """Embed SOURCE into a new version of INDEX; evaluate it and promote it if the gate passes.
+
+    Unset parameters come from Prefect Variables ``mmindex_*``, the worker's ``MMINDEX_*``
+    environment and the settings file (source: ``nightly_source``, index: ``nightly_index``,
+    golden set: ``golden_queries`` / ``golden_qrels``)."""
+    with library_logs_to_run():  # the library's log lines reach this run's logs
+        settings = run_settings(model=model, db=db, token_budget=token_budget, dims=dims,
+                                deletion_policy=deletion_policy)
+        source, index = source or settings.nightly_source, index or settings.nightly_index
+        golden_queries = golden_queries or settings.golden_queries
+        golden_qrels = golden_qrels or settings.golden_qrels
+        run_id = (flow_run.get_id() or "local").replace("-", "")[:12]
+        with index_writer(index, settings.db, run_id, writer_wait_s):
+            plan = plan_embed_run(source, index, settings.transport(), run_id, format, fields)
+            progress_id = start_progress(index)
+            try:
+                groups = [embed_batch_group(plan, g, progress_id)
+                          for g in range(len(plan["groups"]))]
+                result = commit_index_version(plan, groups)
+            except Exception as exc:
+                record_failed_run(plan, f"{type(exc).__name__}: {exc}")
+                raise
+        finish_progress(progress_id, result)
+        publish_run(index, result)
+        if run_evaluation and golden_queries and golden_qrels and result["version"] is not None:
+            result["evaluation"] = evaluate(index=index, version=result["version"],
+                                            table=result["table"], queries=golden_queries,
+                                            qrels=golden_qrels, db=settings.db, run_id=run_id)
+        return result

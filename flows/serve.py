@@ -13,23 +13,20 @@ from prefect.schedules import Cron
 
 from flows.embed import embed
 from flows.evaluate import evaluate
-from mmindex.config import Settings
+from mmindex.config import Settings, load_settings
 
 
 def deployments(settings: Settings | None = None) -> list:
-    s = settings or Settings()
+    s = settings or load_settings()
     nightly = embed.to_deployment(
         name="nightly",
         schedule=Cron(s.nightly_cron, timezone=s.timezone),
-        parameters={"source": s.nightly_source, "index": s.nightly_index, "model": s.model,
-                    "golden_queries": s.golden_queries, "golden_qrels": s.golden_qrels},
+        # no parameters: each run takes them from its settings (tasks/settings.py)
         tags=["mmindex", "nightly"],
         description="Nightly embed of the configured source; evaluates and gates the candidate.",
     )
     on_demand = evaluate.to_deployment(
         name="on-demand", tags=["mmindex"],
-        parameters={"index": s.nightly_index, "queries": s.golden_queries,
-                    "qrels": s.golden_qrels},
         description="Evaluate an index version on a golden set and gate its promotion.",
     )
     return [nightly, on_demand]

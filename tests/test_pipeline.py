@@ -273,5 +273,5 @@ def test_first_run_written_in_pieces_keeps_every_row_once(corpus, settings, monk
     rows = table_rows(settings, r.table)
     assert sorted(rows) == ["i1", "t1", "t2", "ti1"] and r.inserted == 4 == r.rows
     tbl = connect(settings).open_table(r.table)
-    assert len(tbl.list_versions()) == 4  # empty table, 2 pieces, the full-text index
+    assert len(tbl.list_versions()) == 5  # empty table, 2 pieces, 2 full-text indexes
     assert run_embed(str(corpus), "items", settings).embedded == 0  # nothing left to redo

@@ -8,6 +8,7 @@ Chromium (screenshots land in test-output/).
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 from uuid import UUID
@@ -23,11 +24,16 @@ pytestmark = pytest.mark.server
 SCREENSHOTS = REPO / "test-output"
 
 
-def versions(served: Served, index: str) -> dict:
-    """What ``mmindex versions --index INDEX --json`` shows for the served database."""
-    done = subprocess.run([str(VENV_BIN / "mmindex"), "versions", "--index", index, "--json"],
+def versions_cli(served: Served, index: str) -> subprocess.CompletedProcess:
+    """``mmindex versions --index INDEX --json`` on the served database."""
+    return subprocess.run([str(VENV_BIN / "mmindex"), "versions", "--index", index, "--json"],
                           env={**served.server.env, "MMINDEX_DB": str(served.db)}, cwd=REPO,
                           capture_output=True, text=True, timeout=120)
+
+
+def versions(served: Served, index: str) -> dict:
+    """What ``mmindex versions --index INDEX --json`` shows for the served database."""
+    done = versions_cli(served, index)
     assert done.returncode == 0, done.stdout + done.stderr
     return json.loads(done.stdout)
 
@@ -63,7 +69,9 @@ def nightly(served: Served):
 def test_nightly_run_commits_a_version_evaluates_it_and_publishes_artifacts(
         served: Served, nightly) -> None:
     assert nightly.state_type.value == "COMPLETED", nightly.state.message
-    assert nightly.parameters["model"] == "all-minilm-l6-v2"
+    assert nightly.parameters == {}  # the deployment pins nothing: the settings decide
+    # each night's run has its own name: the index and the scheduled start
+    assert re.fullmatch(r"embed-sample-\d{8}-\d{4}", nightly.name), nightly.name
 
     # A new committed version of the index, recorded under this flow run's id.
     info = versions(served, "sample")
@@ -94,6 +102,16 @@ def test_nightly_run_commits_a_version_evaluates_it_and_publishes_artifacts(
     assert child.state_type.value == "COMPLETED", child.state.message
     assert child.name == f"evaluate-sample-v{run['version']}"
     assert child.parameters["version"] == run["version"]
+
+    # The library's own log lines reach the run's logs (the UI's Logs tab).
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    with served.server.client() as client:
+        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(
+            any_=[nightly.id])))
+    library = [x for x in logs if x.name.startswith("mmindex.")]
+    assert any("quarantined (unsupported_format: 2)" in x.message for x in library), \
+        [(x.name, x.message) for x in logs][:40]
 
     # The documented artifacts, on the runs a user would open.
     arts = artifacts_of(served, nightly.id)
@@ -171,6 +189,29 @@ def test_two_concurrent_nightly_runs_on_one_index_take_turns(served: Served, tmp
     print(f"concurrent nightly runs: {states}")
 
 
+def test_prefect_variables_switch_the_nightly_without_a_redeploy(served: Served,
+                                                                  tmp_path) -> None:
+    from prefect.client.schemas.actions import VariableCreate
+
+    manifest = tmp_path / "var.jsonl"
+    manifest.write_text(json.dumps({"id": "a", "text": "alpha"}) + "\n")
+    values = {"mmindex_model": "hash", "mmindex_nightly_index": "switched",
+              "mmindex_nightly_source": str(manifest)}
+    with served.server.client() as client:
+        created = [client.create_variable(VariableCreate(name=k, value=v))
+                   for k, v in values.items()]
+        try:
+            run = served.wait(served.run_deployment("embed/nightly",
+                                                    {"run_evaluation": False}))
+        finally:
+            for v in created:
+                client.delete_variable_by_name(v.name)
+    assert run.state_type.value == "COMPLETED", run.state.message
+    assert run.name.startswith("embed-switched-")
+    [recorded] = versions(served, "switched")["runs"]
+    assert recorded["model"] == "hash" and recorded["embedded"] == 1
+
+
 def test_run_fails_with_index_busy_when_another_writer_holds_the_slot(served: Served,
                                                                       tmp_path) -> None:
     from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
@@ -194,7 +235,9 @@ def test_run_fails_with_index_busy_when_another_writer_holds_the_slot(served: Se
     assert "IndexBusyError" in message and "mmindex-writer-busy" in message, message
     assert "Help:" in message, message
     print(f"busy run: {message}")
-    assert versions(served, "busy")["runs"] == []  # nothing was written, not even a run
+    # nothing was written, not even a run: the index does not exist
+    done = versions_cli(served, "busy")
+    assert done.returncode == 2 and "no index named 'busy'" in done.stderr, done.stderr
 
 
 def test_ui_shows_the_runs_progress_and_throughput_artifacts(served: Served, nightly) -> None:

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 import uuid
@@ -40,9 +41,12 @@ from mmindex.embed import (
 )
 from mmindex.errors import ConfigError
 from mmindex.index import ledger
+from mmindex.index.db import storage_guard
+
+log = logging.getLogger(__name__)
 
 __all__ = ["EmbedResult", "GroupResult", "Progress", "RunPlan", "commit_run", "embed_group",
-           "fail_run", "plan_run", "run_embed", "run_embedder"]
+           "end_run", "fail_run", "plan_run", "run_embed", "run_embedder"]
 
 
 @dataclass
@@ -108,8 +112,8 @@ def _source(s: Settings, source: str, fmt: str | None, fields: Any):
     from mmindex.extract import FieldMap, open_source
 
     fm = FieldMap.parse(fields) if isinstance(fields, list) else fields
-    return open_source(source, format=fmt, fields=fm, storage_options=s.storage_options,
-                       chunk_rows=s.read_chunk_rows)
+    return open_source(source, format=fmt, fields=fm, storage_options=s.fsspec_options(),
+                       chunk_rows=s.read_chunk_rows, max_record_bytes=s.max_record_bytes)
 
 
 def plan_run(source: str, index: str, settings: Settings, *, run_id: str | None = None,
@@ -139,10 +143,14 @@ def plan_run(source: str, index: str, settings: Settings, *, run_id: str | None 
     if fitted:  # CUDA: batches sized from free GPU memory (None on CPU)
         settings = settings.with_overrides(token_budget=fitted["token_budget"])
     plan = RunPlan(run_id or uuid.uuid4().hex[:12], index, src.uri, table, dims, total, groups,
-                   settings.model_dump(mode="json"), format, fields, src.describe(),
+                   settings.transport(), format, fields, src.describe(),
                    model_id=emb.model_id, fingerprint={**emb.fingerprint(), "dims": dims},
                    gpu_budget=fitted)
-    ledger.record_run(ix.connect(settings), _lineage(plan, "running"))
+    db = ix.connect(settings)
+    # the caller holds the writer slot: a run of this index still "running" is dead
+    for stale in ledger.close_stale_runs(db, index, by=plan.run_id):
+        log.warning("%s: run %s had stopped without finishing: marked crashed", index, stale)
+    ledger.record_run(db, _lineage(plan, "running"))
     return plan
 
 
@@ -151,7 +159,7 @@ def _lineage(plan: RunPlan, status: str) -> dict[str, Any]:
             "status": status, "started_at": _ts(plan.started_at), "source": plan.source,
             "model": plan.settings["model"], "model_id": plan.model_id, "dims": plan.dims,
             "code_version": ledger.code_version(),
-            "config": {"settings": plan.settings, "source": plan.source_info,
+            "config": {"settings": Settings.redact(plan.settings), "source": plan.source_info,
                        "fingerprint": plan.fingerprint, "gpu_budget": plan.gpu_budget,
                        "groups": len(plan.groups)}}
 
@@ -194,8 +202,9 @@ def commit_run(plan: RunPlan, groups: list[GroupResult]) -> EmbedResult:
     delete = s.deletion_policy == "delete"
     if staging.count() or (delete and ix.table_exists(db, plan.table)):
         seen = _all_ids(plan, s) if delete else None
-        c = ix.commit_staged(db, staging, seen_ids=seen, delete_missing=delete, fts=s.fts,
-                         ann_min_rows=s.ann_min_rows)
+        with storage_guard("commit the run to", f"{db.uri}/{plan.table}"):
+            c = ix.commit_staged(db, staging, seen_ids=seen, delete_missing=delete, fts=s.fts,
+                                 ann_min_rows=s.ann_min_rows, fts_fields=s.fts_metadata_fields)
         r.version, r.inserted, r.updated, r.deleted, r.rows = (
             c.version, c.inserted, c.updated, c.deleted, c.rows)
     elif ix.table_exists(db, plan.table):
@@ -204,7 +213,7 @@ def commit_run(plan: RunPlan, groups: list[GroupResult]) -> EmbedResult:
     meter.add_time("write", time.perf_counter() - t0)
     r.throughput = meter.summary(wall_s=time.time() - plan.started_at)
     keys = ("version", "seen", "embedded", "skipped_unchanged", "reused_staged", "quarantined",
-            "inserted", "updated", "deleted", "rows")
+            "truncated", "inserted", "updated", "deleted", "rows")
     ledger.record_run(db, {**_lineage(plan, "committed"), **{k: getattr(r, k) for k in keys},
                            **r.throughput.to_dict()})
     return r
@@ -212,11 +221,15 @@ def commit_run(plan: RunPlan, groups: list[GroupResult]) -> EmbedResult:
 
 def fail_run(plan: RunPlan, exc: BaseException) -> None:
     """Record that the run failed (staged rows stay for the next attempt to reuse)."""
-    s = plan.settings_obj()
-    ledger.record_run(ix.connect(s), {"run_id": plan.run_id, "index": plan.index,
-                                      "table_name": plan.table,
-                                      "started_at": _ts(plan.started_at), "status": "failed",
-                                      "error": f"{type(exc).__name__}: {exc}"})
+    end_run(plan.settings_obj(), plan.index, plan.run_id, "failed",
+            f"{type(exc).__name__}: {exc}")
+
+
+def end_run(settings: Settings, index: str, run_id: str, status: str, error: str) -> None:
+    """Record how a run ended when it did not commit (``failed``, ``crashed``): what the flow's
+    failure and crash hooks call, so a killed nightly never stays ``running``."""
+    ledger.record_run(ix.connect(settings), {"run_id": run_id, "index": index,
+                                             "status": status, "error": error})
 
 
 def _all_ids(plan: RunPlan, s: Settings) -> pa.Array:

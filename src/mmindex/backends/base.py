@@ -82,6 +82,15 @@ class Embedder(abc.ABC):
     def forward(self, batch: Any) -> np.ndarray:
         """Run the model: ``(n, full_dims)`` float32, rows L2-normalised."""
 
+    #: The longest input the model reads; longer text is truncated by the model (None: unknown).
+    max_tokens: int | None = None
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` as a document, *not* capped at :attr:`max_tokens` (the limit
+        check needs the real length). Backends with a tokenizer override this; the default is
+        the cost estimate, which may be capped."""
+        return self.estimate_cost(LoadedItem(Item("count", text))).tokens
+
     def close(self) -> None:
         """Release the model (GPU memory). Optional."""
         return None

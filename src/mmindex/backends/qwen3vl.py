@@ -101,6 +101,7 @@ class Qwen3VLEmbedder(Embedder):
             "query": qi.normalize_instruction(query_instruction, qi.QUERY_INSTRUCTION),
         }
         self.max_length, self.min_pixels, self.max_pixels = max_length, min_pixels, max_pixels
+        self.max_tokens = max_length
         self.video_fps, self.video_max_frames = video_fps, video_max_frames
         self._lock = threading.Lock()  # one tokenizer shared by the preprocessing threads
         try:
@@ -165,6 +166,11 @@ class Qwen3VLEmbedder(Embedder):
                 t, p = 0, 0
             tokens, pixels = tokens + t, pixels + p
         return Cost(tokens=min(tokens, self.max_length), pixels=pixels)
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` with the chat template's overhead, not truncated."""
+        with self._lock:
+            return self._overhead + len(self.processor.tokenizer(text)["input_ids"])
 
     def decode(self, loaded: LoadedItem) -> qi.DecodedItem:
         """Decode and resize the item's media from ``loaded.blobs`` (images in order, video).

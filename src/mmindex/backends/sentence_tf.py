@@ -25,7 +25,8 @@ import numpy as np
 
 from mmindex.backends.base import Embedder, LoadedItem, Role
 from mmindex.backends.device import pin, resolve_device, to_device
-from mmindex.errors import ItemError, ModelUnavailableError
+from mmindex.backends.textonly import item_text
+from mmindex.errors import ModelUnavailableError
 from mmindex.items import Cost
 
 MINILM_ID = "sentence-transformers/all-MiniLM-L6-v2"
@@ -112,6 +113,7 @@ class SentenceTransformerEmbedder(Embedder):
         self.model, self.weights = load_sentence_transformer(model_id, self.device)
         self.model.eval()
         self.max_seq_length = self.model.max_seq_length
+        self.max_tokens = self.max_seq_length
         self.full_dims = int(self.model.get_embedding_dimension())
         prompts = dict(self.model.prompts or {})
         default = prompts.get(self.model.default_prompt_name or "", "")
@@ -134,24 +136,22 @@ class SentenceTransformerEmbedder(Embedder):
             enc = self.model.tokenizer(text, truncation=True, max_length=self.max_seq_length)
         return Cost(tokens=len(enc["input_ids"]), pixels=0)
 
+    def count_tokens(self, text: str) -> int:
+        """Tokens of the prompted document text, not truncated."""
+        with self._lock:
+            enc = self.model.tokenizer(self.prompts["document"] + text, truncation=False,
+                                       verbose=False)
+        return len(enc["input_ids"])
+
     def decode(self, loaded: LoadedItem) -> str:
         """The item's text. Media are ignored (text-only model); text over the limit is truncated
         by the tokenizer exactly as ``encode()`` does.
 
         Raises:
-            ItemError: ``empty_item`` without text or media; ``unsupported_format`` for media only.
+            ItemError: ``empty_item`` without text or media; ``unsupported_format`` for media only
+                (the one rule of all text-only backends, :func:`.textonly.item_text`).
         """
-        item = loaded.item
-        if item.text.strip():
-            return item.text
-        if item.media:
-            raise ItemError(
-                "unsupported_format",
-                f"item {item.id}: text-only model {self.model_id} cannot embed an item with media "
-                "and no text. Help: use a multimodal model (--model qwen3-vl-embedding-2b), or "
-                "add text (caption/OCR) to the item.", item.id)
-        raise ItemError("empty_item", f"item {item.id} has no text. Help: fix or drop the row.",
-                        item.id)
+        return item_text(loaded, self.model_id)
 
     def collate(self, decoded: Sequence[str], role: Role = "document") -> TextBatch:
         """Tokenise with the model's own ``preprocess`` (prompt included), on CPU."""

@@ -1,20 +1,28 @@
-"""What every subcommand shares: settings from the command line, and printing a result."""
+"""What every subcommand shares: settings from the command line, printing a result, and the
+parser's look (defaults shown, errors as one line plus a Help line, exit status 2)."""
 
 from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+import sys
+from typing import Any, NoReturn
 
-from mmindex.config import Settings
+from mmindex.config import Settings, load_settings
+
+EXIT_OK, EXIT_REJECTED, EXIT_ERROR = 0, 1, 2
+
+
+def flags_of(args: argparse.Namespace, **extra: Any) -> dict[str, Any]:
+    """The settings a command line sets (None: not given)."""
+    return {"db": getattr(args, "db", None), "model": getattr(args, "model", None),
+            "device": getattr(args, "device", None), "dims": getattr(args, "dims", None),
+            **extra}
 
 
 def settings_from(args: argparse.Namespace, **extra: Any) -> Settings:
     """The settings (file, environment) with the command line's options applied on top."""
-    return Settings().with_overrides(db=getattr(args, "db", None),
-                                     model=getattr(args, "model", None),
-                                     device=getattr(args, "device", None),
-                                     dims=getattr(args, "dims", None), **extra)
+    return load_settings(**flags_of(args, **extra))
 
 
 def emit(obj: Any, as_json: bool, human: str) -> None:
@@ -22,11 +30,40 @@ def emit(obj: Any, as_json: bool, human: str) -> None:
     print(json.dumps(obj, indent=2, default=str, ensure_ascii=False) if as_json else human)
 
 
+def fail(message: str, help_text: str) -> int:
+    """Print ``mmindex: error: MESSAGE`` and ``Help: HELP`` to stderr; the error exit status."""
+    print(f"mmindex: error: {message}\nHelp: {help_text}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with the defaults in the help and usage errors in the house format."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        sys.exit(fail(message, f"`{self.prog} --help` shows the usage."))
+
+
 def add_common(sp: argparse.ArgumentParser, model: bool = False) -> None:
     """``--db`` and ``--json`` (and the model options) of a subcommand."""
-    sp.add_argument("--db", help="LanceDB URI (default from settings: .mmindex/db)")
+    sp.add_argument("--db", help="LanceDB URI (default: the `db` setting)")
     sp.add_argument("--json", action="store_true", help="print one JSON object")
     if model:
-        sp.add_argument("--model", help="model spec (see `mmindex models`)")
-        sp.add_argument("--device", help="auto | cpu | cuda")
-        sp.add_argument("--dims", type=int, help="Matryoshka dims to keep")
+        sp.add_argument("--model", help="model spec, see `mmindex models` (default: the `model` "
+                                        "setting)")
+        sp.add_argument("--device", help="auto, cpu, cuda or cuda:N (default: the `device` "
+                                         "setting)")
+        sp.add_argument("--dims", type=int,
+                        help="Matryoshka dims to keep (default: the model's full size)")
+
+
+def int_list(text: str) -> list[int]:
+    """``128,256`` -> [128, 256] (an argparse ``type``: a bad list is a usage error)."""
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers") \
+            from None

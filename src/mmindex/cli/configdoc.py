@@ -7,6 +7,7 @@ defaults live in one place (the code) and the prose never drifts from them.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from mmindex.config import Settings
 
@@ -33,5 +34,22 @@ def config_table() -> str:
     return "\n".join([BEGIN, *rows, END])
 
 
-def effective(settings: Settings) -> str:
-    return json.dumps(settings.model_dump(mode="json"), indent=2, ensure_ascii=False)
+def effective(settings: Settings, sources: dict[str, str]) -> dict[str, Any]:
+    """Every setting's value and where it came from, plus the settings file in force."""
+    from mmindex.config import config_file
+
+    path = config_file()
+    values = settings.model_dump(mode="json")
+    return {"file": str(path.resolve()) if path.is_file() else None,
+            "settings": {k: {"value": values[k], "source": sources[k]} for k in values}}
+
+
+def effective_text(info: dict[str, Any]) -> str:
+    """:func:`effective` for a terminal: one ``name = value  (source)`` line per setting."""
+    head = (f"# settings file: {info['file']}" if info["file"] else
+            "# no settings file (mmindex.toml not in the working directory, MMINDEX_CONFIG "
+            "unset): defaults and MMINDEX_* variables")
+    width = max(len(k) for k in info["settings"])
+    lines = [f"{k:<{width}} = {json.dumps(v['value'], ensure_ascii=False)}  ({v['source']})"
+             for k, v in info["settings"].items()]
+    return "\n".join([head, *lines])

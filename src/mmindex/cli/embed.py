@@ -1,31 +1,76 @@
-"""``mmindex embed``: a source into a new version of an index (and, with a golden set, the gate)."""
+"""``mmindex embed``: a source into a new version of an index (and, with a golden set, the gate).
+
+Without a Prefect API configured the library runs the embed directly: the flow's steps (plan,
+groups, one commit, evaluation and gate) in this process, no temporary Prefect server. With an
+API (``PREFECT_API_URL`` or a Prefect profile), or with ``--prefect``, the ``embed`` flow runs
+and shows in the Prefect UI.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
-from mmindex.cli.common import add_common, emit, settings_from
+from mmindex.cli.common import (
+    EXIT_OK,
+    EXIT_REJECTED,
+    add_common,
+    emit,
+    settings_from,
+)
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
-    s = settings_from(args, token_budget=args.token_budget, deletion_policy=args.deletion_policy)
-    if args.no_prefect:
-        from mmindex.evaluation.runner import evaluate_index
-        from mmindex.pipeline import run_embed
+    from mmindex.errors import ConfigError
+    from mmindex.index import check_index_name
 
-        result = run_embed(args.source, args.index, s, fields=args.field,
-                           format=args.format).to_dict()
-        if args.queries and args.qrels and result["version"] is not None:
-            result["evaluation"] = evaluate_index(
-                s, args.index, queries=args.queries, qrels=args.qrels, version=result["version"],
-                table=result["table"], promote=True, run_id=result["run_id"]).to_dict()
-    else:
+    if bool(args.queries) != bool(args.qrels):
+        raise ConfigError("--queries and --qrels go together. Help: a golden set is both files: "
+                          "--queries queries.jsonl --qrels qrels.tsv")
+    check_index_name(args.index)  # a typo fails before any model loads
+    s = settings_from(args, token_budget=args.token_budget, deletion_policy=args.deletion_policy)
+    note_settings_file()
+    use_flow = args.prefect
+    if use_flow is None:
+        from mmindex.cli.launch import prefect_api_configured
+
+        use_flow = prefect_api_configured()
+    if use_flow:
         from mmindex.cli.launch import run_embed_flow
 
         result = run_embed_flow(args, s)
+    else:
+        result = run_library(args, s)
     emit(result, args.json, human_summary(result))
-    return 0
+    ev = result.get("evaluation") or {}
+    return EXIT_REJECTED if ev.get("action") == "rejected" else EXIT_OK
+
+
+def run_library(args: argparse.Namespace, s: Any) -> dict[str, Any]:
+    """The flow's behaviour without Prefect: embed, then evaluate and gate with a golden set."""
+    from mmindex.cli.progress import EmbedBar, wanted
+    from mmindex.evaluation.runner import evaluate_index
+    from mmindex.pipeline import run_embed
+
+    with EmbedBar(f"embed {args.index}", wanted(args.progress)) as bar:
+        result = run_embed(args.source, args.index, s, fields=args.field, format=args.format,
+                           progress=bar).to_dict()
+    if args.queries and result["version"] is not None:
+        result["evaluation"] = evaluate_index(
+            s, args.index, queries=args.queries, qrels=args.qrels, version=result["version"],
+            table=result["table"], promote=True, run_id=result["run_id"]).to_dict()
+    return result
+
+
+def note_settings_file() -> None:
+    """Say on stderr which settings file is in force (it depends on the working directory)."""
+    from mmindex.config import config_file
+
+    path = config_file()
+    where = (f"settings from {path.resolve()}" if path.is_file() else
+             f"no settings file ({path} not found): built-in defaults and MMINDEX_* variables")
+    print(f"mmindex: {where}", file=sys.stderr)
 
 
 def human_summary(result: dict[str, Any]) -> str:
@@ -43,19 +88,30 @@ def human_summary(result: dict[str, Any]) -> str:
 
 
 def register(sub: Any) -> None:
-    e = sub.add_parser("embed", help="embed a source into a new version of an index")
+    e = sub.add_parser("embed", help="embed a source into a new version of an index",
+                       description="Embed SOURCE into a new version of INDEX; with --queries and "
+                                   "--qrels, evaluate it and promote it if the gate passes.")
     e.add_argument("source", help="manifest (jsonl/csv/parquet), BEIR corpus.jsonl, local or s3://")
-    e.add_argument("--index", required=True, help="index name (letters, digits, . - _)")
+    e.add_argument("--index", required=True, help="index name (letters, digits, '.', '-', '_')")
     e.add_argument("--format", choices=["jsonl", "csv", "parquet", "beir"],
                    help="manifest format (default: from the file name)")
     e.add_argument("--field", action="append", metavar="KEY=COLUMN",
                    help="field mapping, e.g. --field id=item_id --field text=question,passage")
-    e.add_argument("--token-budget", type=int, help="max padded tokens per batch")
+    e.add_argument("--token-budget", type=int,
+                   help="max padded tokens per batch (default: the `token_budget` setting)")
     e.add_argument("--deletion-policy", choices=["keep", "delete"],
-                   help="items gone from the source: delete their rows, or keep them")
+                   help="items gone from the source (default: the `deletion_policy` setting)")
     e.add_argument("--queries", help="golden queries: evaluate the candidate and gate promotion")
     e.add_argument("--qrels", help="golden qrels (with --queries)")
-    e.add_argument("--no-prefect", action="store_true",
-                   help="call the library directly instead of running the Prefect flow")
+    how = e.add_mutually_exclusive_group()
+    how.add_argument("--prefect", dest="prefect", action="store_true", default=None,
+                     help="run the Prefect flow (default when a Prefect API is configured)")
+    how.add_argument("--no-prefect", dest="prefect", action="store_false",
+                     help="run the library directly (default without a Prefect API)")
+    bar = e.add_mutually_exclusive_group()
+    bar.add_argument("--progress", dest="progress", action="store_true", default=None,
+                     help="show a progress bar on stderr (default: when it is a terminal)")
+    bar.add_argument("--no-progress", dest="progress", action="store_false",
+                     help="no progress bar")
     add_common(e, model=True)
     e.set_defaults(fn=cmd_embed)

@@ -5,20 +5,25 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from mmindex.cli.common import add_common, emit, settings_from
+from mmindex.cli.common import EXIT_OK, EXIT_REJECTED, add_common, emit, int_list, settings_from
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from mmindex.cli.embed import note_settings_file
     from mmindex.evaluation.runner import evaluate_index
 
-    report = evaluate_index(settings_from(args), args.index, queries=args.queries,
-                            qrels=args.qrels, version=args.version,
-                            modes=[args.mode] if args.mode else None, gate=not args.no_gate,
-                            promote=args.promote,
-                            dims=[int(d) for d in args.dims_sweep.split(",")] if args.dims_sweep
-                            else None)
+    s = settings_from(args)
+    note_settings_file()  # the gate policy comes from the settings
+    from mmindex.cli.progress import EvalBar, wanted
+
+    with EvalBar(f"evaluate {args.index}", wanted(args.progress)) as bar:
+        report = evaluate_index(s, args.index, queries=args.queries, qrels=args.qrels,
+                                version=args.version, modes=[args.mode] if args.mode else None,
+                                gate=not args.no_gate, promote=args.promote,
+                                dims=args.dims_sweep, progress=bar)
     emit(report.to_dict(), args.json, report.to_markdown())
-    return 0 if (report.decision is None or report.decision.passed or not args.promote) else 1
+    rejected = report.decision is not None and not report.decision.passed
+    return EXIT_REJECTED if rejected else EXIT_OK
 
 
 def cmd_promote(args: argparse.Namespace) -> int:
@@ -51,18 +56,27 @@ def cmd_maintain(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    e = sub.add_parser("evaluate", help="evaluate a version on a golden set (and gate it)")
+    e = sub.add_parser("evaluate", help="evaluate a version on a golden set (and gate it)",
+                       description="Evaluate a version of INDEX on a golden set and ask the "
+                                   "gate; exit status 1 when the gate rejects it.")
     e.add_argument("--index", required=True, help="index name")
-    e.add_argument("--version", type=int, help="candidate version (default: production)")
+    e.add_argument("--version", type=int,
+                   help="version to evaluate (default: production; on an index with none yet, "
+                        "its newest candidate)")
     e.add_argument("--queries", required=True, help="queries.jsonl (BEIR, text and/or image)")
     e.add_argument("--qrels", required=True, help="qrels TSV (BEIR) or TREC qrels")
     e.add_argument("--mode", choices=["vector", "ann", "fts", "hybrid"],
                    help="one search mode (default: vector, fts and hybrid)")
-    e.add_argument("--dims-sweep", metavar="D1,D2,...",
+    e.add_argument("--dims-sweep", metavar="D1,D2,...", type=int_list,
                    help="also report exact search at these Matryoshka dims, side by side")
     e.add_argument("--no-gate", action="store_true", help="metrics only, no gate decision")
     e.add_argument("--promote", action="store_true",
                    help="apply the gate decision: promote on pass, mark rejected on fail")
+    bar = e.add_mutually_exclusive_group()
+    bar.add_argument("--progress", dest="progress", action="store_true", default=None,
+                     help="show a progress bar on stderr (default: when it is a terminal)")
+    bar.add_argument("--no-progress", dest="progress", action="store_false",
+                     help="no progress bar")
     add_common(e)
     e.set_defaults(fn=cmd_evaluate)
 

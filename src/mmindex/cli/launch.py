@@ -67,3 +67,22 @@ def run_benchmarks(cases: list[str] | None, out: Path, quick: bool) -> None:
     from bench import run_bench
 
     run_bench(cases, out, quick=quick)
+
+
+def prefect_api_configured() -> bool:
+    """Whether Prefect has an API to report to (``PREFECT_API_URL`` or the active profile);
+    without one a flow would start a temporary local server first (20-30 s here)."""
+    from prefect.settings import get_current_settings
+
+    return bool(get_current_settings().api.url)
+
+
+def run_compare_flow(args: argparse.Namespace, settings: Settings, models: list[str]) -> Any:
+    """Run the ``compare`` flow; its report (also a Prefect table artifact)."""
+    checkout_root()
+    from flows.compare import compare
+    from mmindex.compare import CompareReport
+
+    return CompareReport.from_dict(compare(
+        source=args.source, models=models, queries=args.queries, qrels=args.qrels,
+        index=args.index, db=settings.db, format=args.format, fields=args.field))

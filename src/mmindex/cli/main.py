@@ -1,21 +1,30 @@
-"""The ``mmindex`` command line. Each subcommand is a thin shell over the library (or the flow).
+"""The mmindex command line: embed sources into versioned LanceDB indexes, evaluate, promote,
+search. Each subcommand is a thin shell over the library (or the Prefect flow).
 
-Imports are deferred to the subcommand that needs them, so ``mmindex --help`` is instant.
+Exit status: 0 done; 1 the evaluation gate rejected the candidate; 2 an error (the message's
+last line says what to do). Imports are deferred to the subcommand that needs them, so
+``mmindex --help`` is instant.
 """
 
 from __future__ import annotations
 
-import argparse
+import os
 import sys
 
-from mmindex.cli import embed, evaluate, read, tools
+from mmindex.cli import compare, embed, evaluate, read, tools
+from mmindex.cli.common import EXIT_OK, Parser, fail
 from mmindex.errors import MMIndexError
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="mmindex", description=__doc__.splitlines()[0])
-    sub = p.add_subparsers(dest="command", required=True)
-    for module in (embed, read, evaluate, tools):
+def build_parser() -> Parser:
+    from importlib.metadata import version
+
+    p = Parser(prog="mmindex", description=__doc__.split("\n\n")[0].replace("\n", " "),
+               epilog="Exit status: 0 done, 1 gate rejected, 2 error.")
+    p.add_argument("--version", action="version", version=f"mmindex {version('mmindex')}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                           parser_class=Parser)
+    for module in (embed, read, evaluate, compare, tools):
         module.register(sub)
     return p
 
@@ -23,7 +32,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.fn(args)
+        status = args.fn(args)
+        sys.stdout.flush()  # inside the try: a reader that left (`| head`) is not an error
+        return status
     except MMIndexError as exc:
-        print(f"mmindex: error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 2
+        message, _, help_text = str(exc).partition("Help:")
+        return fail(f"{type(exc).__name__}: {' '.join(message.split())}",
+                    " ".join(help_text.split()) or f"`mmindex {args.command} --help`.")
+    except BrokenPipeError:  # `mmindex config | head`: the reader left; nothing to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except KeyboardInterrupt:
+        return fail("interrupted", "run the command again; a re-run resumes from staged rows.")

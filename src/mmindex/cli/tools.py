@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from mmindex.cli.common import settings_from
+from mmindex.cli.common import add_common, emit, flags_of, settings_from
 
 
 def cmd_make_tiny_model(args: argparse.Namespace) -> int:
@@ -19,16 +19,29 @@ def cmd_make_tiny_model(args: argparse.Namespace) -> int:
 
 def cmd_models(args: argparse.Namespace) -> int:
     from mmindex.backends import ALIASES
+    from mmindex.backends.availability import weights_status
 
-    for spec, (backend, model_id) in ALIASES.items():
-        print(f"{spec:<24} {backend:<22} {model_id}")
+    rows = [{"spec": spec, "backend": backend, "model_id": model_id,
+             "weights": weights_status(spec)}
+            for spec, (backend, model_id) in ALIASES.items()
+            if backend != "hash" or args.all]  # the hash test double is internal
+    width = max(len(r["spec"]) for r in rows)
+    human = "\n".join(f"{r['spec']:<{width}}  {r['backend']:<22} {r['model_id']}\n"
+                       f"{'':<{width}}  weights: {r['weights']}" for r in rows)
+    emit(rows, args.json, human + "\n\nAlso: st:ID_OR_PATH, qwen3-vl:ID_OR_PATH, or a local "
+                                  "model directory (see the README's model table).")
     return 0
 
 
 def cmd_config(args: argparse.Namespace) -> int:
-    from mmindex.cli.configdoc import config_table, effective
+    from mmindex.cli.configdoc import config_table, effective, effective_text
+    from mmindex.config import value_sources
 
-    print(config_table() if args.markdown else effective(settings_from(args)))
+    if args.markdown:
+        print(config_table())
+        return 0
+    info = effective(settings_from(args), value_sources(flags_of(args)))
+    emit(info, args.json, effective_text(info))
     return 0
 
 
@@ -46,12 +59,17 @@ def register(sub: Any) -> None:
                    help="tiny (seconds, tests) or 2b (the real model's compute cost)")
     t.set_defaults(fn=cmd_make_tiny_model)
 
-    m = sub.add_parser("models", help="list the model specs")
+    m = sub.add_parser("models", help="the model specs and whether their weights are here")
+    m.add_argument("--all", action="store_true", help="include internal test doubles")
+    m.add_argument("--json", action="store_true", help="print one JSON object")
     m.set_defaults(fn=cmd_models)
 
-    c = sub.add_parser("config", help="print the effective settings (or the reference table)")
-    c.add_argument("--markdown", action="store_true", help="the README's reference table")
-    c.add_argument("--db", help="LanceDB URI (default from settings)")
+    c = sub.add_parser("config", help="the settings in force and where each comes from",
+                       description="Print every setting, its value and its source (flag, "
+                                   "environment, settings file or default).")
+    c.add_argument("--markdown", action="store_true",
+                   help="print the reference table of all settings instead (the README's)")
+    add_common(c)
     c.set_defaults(fn=cmd_config)
 
     b = sub.add_parser("bench", help="run the benchmark suite from the checkout "

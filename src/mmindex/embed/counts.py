@@ -8,17 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
-_NUMBERS = ("seen", "embedded", "skipped_unchanged", "reused_staged")
+_NUMBERS = ("seen", "embedded", "skipped_unchanged", "reused_staged", "truncated")
 
 
 @dataclass(kw_only=True)
 class Counts:
-    """Items seen, embedded, skipped (unchanged, or reused from staging) and quarantined."""
+    """Items seen, embedded, skipped (unchanged, or reused from staging), embedded truncated,
+    and quarantined."""
 
     seen: int = 0
     embedded: int = 0
     skipped_unchanged: int = 0
     reused_staged: int = 0
+    truncated: int = 0  # embedded from their first tokens: longer than the model reads
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
 
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import logging
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -16,12 +17,15 @@ from mmindex.embed.changes import HashIndex
 from mmindex.embed.counts import Counts, Progress
 from mmindex.embed.gpu import GpuSampler
 from mmindex.embed.rows import RowBuffer
+from mmindex.embed.summary import reasons_text
 from mmindex.embed.throughput import Meter
 from mmindex.errors import ItemError
 from mmindex.index import ledger
 from mmindex.index.staging import Staging
 from mmindex.index.tables import read_hashes
 from mmindex.items import BadRecord, Cost, Item
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(kw_only=True)
@@ -43,6 +47,7 @@ class GroupEmbedder:
         self.fingerprint = fingerprint
         self.meter = Meter()
         self.counts = Counts()
+        self.policy: Any = None  # the media data roots, set per source by run()
         self._bad: list[dict[str, Any]] = []
 
     def result(self, group: int) -> GroupResult:
@@ -63,6 +68,10 @@ class GroupEmbedder:
             total: int | None = None) -> None:
         from mmindex.embed.batching import iter_batches
         from mmindex.embed.stream import Streamer
+        from mmindex.extract import MediaPolicy, parent_of
+
+        self.policy = MediaPolicy.for_source(parent_of(src.uri), self.s.media_roots,
+                                             self.s.media_url_schemes)
 
         known = HashIndex(read_hashes(self.db, staging.table), staging.hashes())
         buffer = RowBuffer(staging, self.run_id, self.emb.model_id, staging.dims,
@@ -98,6 +107,10 @@ class GroupEmbedder:
         buffer.flush()
         staging.remove(sorted(known.stale_staged - buffer.replaced))
         report()
+        if self.counts.quarantined:
+            log.warning("%s: %d of %d items quarantined (%s); their reasons are in the "
+                        "_quarantine table", self.index, self.counts.quarantined,
+                        self.counts.seen, reasons_text(self.counts.quarantine_reasons))
 
     def _todo(self, chunks: Iterator[list], known: HashIndex) -> Iterator[LoadedItem]:
         """Read media, hash, drop unchanged/bad items; yield the ones to embed with their cost."""
@@ -149,8 +162,8 @@ class GroupEmbedder:
         if item.is_empty:
             return ItemError("empty_item", "the item has no text, no image and no video")
         try:
-            blobs = read_blobs(item, storage_options=self.s.storage_options,
-                               max_bytes=self.s.max_media_bytes)
+            blobs = read_blobs(item, storage_options=self.s.fsspec_options(),
+                               max_bytes=self.s.max_media_bytes, policy=self.policy)
             for ref in item.images:
                 check_image_limits(blobs[ref], self.s.max_image_pixels)
             return blobs
@@ -162,10 +175,17 @@ class GroupEmbedder:
         if item.media and not {"image", "video"} & self.emb.modalities and not item.text.strip():
             raise ItemError("unsupported_format",
                             f"{self.emb.backend} embeds text only; this item has only media")
+        size = len(item.text.encode())
+        if size > self.s.max_text_bytes:  # before any tokenizer sees it: 5 MB took 70 s, 1.8 GB
+            raise ItemError("text_too_long", f"{size:,} bytes > max_text_bytes="
+                            f"{self.s.max_text_bytes:,} (not tokenised)")
         cost = self.emb.estimate_cost(li)
-        if len(item.text.encode()) > self.s.max_text_tokens:  # tokens <= bytes: check only then
-            n = self.emb.estimate_cost(LoadedItem(Item(item.id, item.text), {}, li.seq)).tokens
-            if n > self.s.max_text_tokens:
-                raise ItemError("text_too_long",
-                                f"{n} tokens > max_text_tokens={self.s.max_text_tokens}")
+        limit, model_max = self.s.max_text_tokens, self.emb.max_tokens
+        if size > min(limit, model_max or limit):  # tokens <= bytes: count only then
+            n = self.emb.count_tokens(item.text)  # the real length, not the capped estimate
+            if n > limit and self.s.text_overflow == "quarantine":
+                raise ItemError("text_too_long", f"{n:,} tokens > max_text_tokens={limit:,} "
+                                "(text_overflow=quarantine)")
+            if model_max and n > model_max or n > limit:
+                self.counts.truncated += 1  # the model reads the first tokens only: recorded
         return cost

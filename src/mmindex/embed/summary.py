@@ -20,7 +20,8 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
         f"seen {result['seen']}, embedded {result['embedded']}, skipped unchanged "
         f"{result['skipped_unchanged']}, reused from staging {result['reused_staged']}, "
         f"quarantined {result['quarantined']} ({reasons_text(result['quarantine_reasons'])})",
-        f"inserted {result['inserted']}, updated {result['updated']}, deleted {result['deleted']}",
+        f"inserted {result['inserted']}, updated {result['updated']}, deleted {result['deleted']}"
+        f", truncated {result.get('truncated', 0)} (text longer than the model reads)",
         f"{tp['items_per_s']:.2f} items/s, {tp['tokens_per_s']:.0f} tokens/s, batch latency p50 "
         f"{tp['batch_p50_s']:.3f} s / p95 {tp['batch_p95_s']:.3f} s",
         f"preprocessing {tp['preprocess_s']:.1f} s, model {tp['model_s']:.1f} s, read "

@@ -6,10 +6,12 @@
   rankings (query id -> [(doc id, score)]) and qrels; the gate policy and its decision.
 - :mod:`~mmindex.evaluation.runner` / :mod:`~mmindex.evaluation.report`: where evaluation meets
   the index: search a version with its own model, score, decide, promote or reject, record.
+- :mod:`~mmindex.evaluation.fusion_sweep`: the candidate's hybrid fusion, chosen on the golden set.
 """
 
 from __future__ import annotations
 
+from mmindex.evaluation.fusion_sweep import FusionChoice, choose_fusion
 from mmindex.evaluation.gate import Check, GateDecision, GatePolicy, Significance, decide
 from mmindex.evaluation.golden import (
     GoldenQuery,
@@ -35,11 +37,13 @@ __all__ = [
     "Check",
     "EvalMetrics",
     "EvalReport",
+    "FusionChoice",
     "GateDecision",
     "GatePolicy",
     "GoldenQuery",
     "GoldenSet",
     "Significance",
+    "choose_fusion",
     "decide",
     "evaluate_index",
     "evaluate_run",

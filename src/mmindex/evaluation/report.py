@@ -24,6 +24,7 @@ class EvalReport:
     decision: GateDecision | None = None
     action: str = "none"  # promoted | rejected | none | already-production
     regressed: list[dict[str, Any]] = field(default_factory=list)
+    fusion: dict[str, Any] | None = None  # FusionChoice.to_dict(): the hybrid fusion chosen
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -37,6 +38,7 @@ class EvalReport:
                 "passed": self.decision.passed, "reasons": self.decision.reasons,
                 "mode": self.decision.mode, "deltas": self.decision.deltas},
             "regressed": self.regressed,
+            "fusion": self.fusion,
         }
 
     def to_markdown(self) -> str:
@@ -70,9 +72,24 @@ def render_markdown(r: EvalReport) -> str:
                 f"{m.aggregate.get(k, 0) - p.get(k, 0):+.4f}" for k in SHOWN) + " |")
     if prod is None:
         lines += ["", "No production version to compare with (first run of this index)."]
+    if r.fusion:
+        lines += _fusion_lines(r.fusion)
     if r.regressed:
         lines += ["", "## Most regressed queries (nDCG@10)", "",
                   "| query | text | candidate | production | Δ |", "|---|---|---|---|---|"]
         lines += [f"| {q['query']} | {str(q['text'] or '')[:60]} | {q['candidate']:.3f} | "
                   f"{q['production']:.3f} | {q['delta']:+.3f} |" for q in r.regressed]
     return "\n".join(lines) + "\n"
+
+
+def _fusion_lines(f: dict[str, Any]) -> list[str]:
+    """The hybrid fusion chosen on the golden set, its sweep, and its gain over either side."""
+    best = max(f["sides"].items(), key=lambda kv: kv[1]["ndcg@10"], default=None)
+    lines = ["", f"## Hybrid fusion: `{f['chosen']}` (chosen on this golden set by nDCG@10)", ""]
+    if best:
+        lines += [f"nDCG@10 {f['sweep'][f['chosen']]['ndcg@10']:.4f} vs {best[0]} alone "
+                  f"{best[1]['ndcg@10']:.4f} ({f['gain_ndcg@10']:+.4f}).", ""]
+    lines += ["| fusion | nDCG@10 | hit@5 | MRR@10 |", "|---|---|---|---|"]
+    lines += [f"| {s} | {m['ndcg@10']:.4f} | {m['hit@5']:.4f} | {m['mrr@10']:.4f} |"
+              for s, m in f["sweep"].items()]
+    return lines

@@ -1,16 +1,20 @@
 """Evaluate an index version on a golden set, gate it against production, record everything.
 
 This is where evaluation meets the index: it searches (vector, full-text, hybrid) with the
-index's own model, scores with :mod:`mmindex.evaluation.metrics`, asks
+index's own model, chooses the candidate's hybrid fusion on the golden set
+(:mod:`mmindex.evaluation.fusion_sweep`; production is scored with the fusion it serves), scores
+with :mod:`mmindex.evaluation.metrics`, asks
 :func:`mmindex.evaluation.gate.decide`, optionally applies the decision (promote / reject), and
 appends the result to the ``_evaluations`` table (metrics per mode, per-query values, the golden
-set's version, the decision and both versions' metrics).
+set's version, the decision, both versions' metrics, and on the hybrid row the chosen ``fusion``
+and its sweep: what :func:`mmindex.index.fusion.fusion_of` reads back for searches of that version).
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
@@ -18,25 +22,29 @@ import pyarrow as pa
 from mmindex import index as ix
 from mmindex.config import Settings
 from mmindex.errors import ConfigError, GoldenSetError
+from mmindex.evaluation.fusion_sweep import choose_fusion
 from mmindex.evaluation.gate import GatePolicy, decide
 from mmindex.evaluation.golden import GoldenSet, load_golden
 from mmindex.evaluation.metrics import EvalMetrics, evaluate_run
 from mmindex.evaluation.report import EvalReport
-from mmindex.index import ledger
-from mmindex.search import Index, open_index
+from mmindex.index import fusion, ledger
+from mmindex.search import Index, latest_candidate, open_index
 
-EVALUATIONS = "_evaluations"
+EVALUATIONS = fusion.EVALUATIONS
 DEPTH = 100  # results per query: enough for recall@100
 
 
-def golden_run(idx: Index, golden: GoldenSet, mode: str, vectors: Any) -> dict[str, list]:
+def golden_run(idx: Index, golden: GoldenSet, mode: str, vectors: Any,
+               tick: Callable[[], None] | None = None) -> dict[str, list]:
     """The ranking of every golden query in ``mode`` (top :data:`DEPTH`), query id -> hits;
-    ``vectors`` are the queries' vectors (None where the model cannot embed one)."""
+    ``vectors`` are the queries' vectors (None where the model cannot embed one); ``tick`` is
+    called after each query (a progress bar)."""
     run: dict[str, list] = {}
     for q, vec in zip(golden.queries, vectors, strict=True):
-        if mode == "fts" and not q.text:
-            continue
-        run[q.id] = idx.ranked(q.text, vec, k=DEPTH, mode=mode)
+        if not (mode == "fts" and not q.text):
+            run[q.id] = idx.ranked(q.text, vec, k=DEPTH, mode=mode)
+        if tick:
+            tick()
     return run
 
 
@@ -53,11 +61,15 @@ def query_vectors(idx: Index, golden: GoldenSet) -> list[Any]:
     return vectors
 
 
-def score_index(idx: Index, golden: GoldenSet, modes: list[str]) -> dict[str, EvalMetrics]:
-    """Metrics of ``idx`` on ``golden`` for each search mode (queries embedded once)."""
-    vectors = query_vectors(idx, golden) if any(m != "fts" for m in modes) else [None] * len(
-        golden.queries)
-    return {m: evaluate_run(golden_run(idx, golden, m, vectors), golden.qrels,
+def score_index(idx: Index, golden: GoldenSet, modes: list[str],
+                vectors: list[Any] | None = None,
+                tick: Callable[[], None] | None = None) -> dict[str, EvalMetrics]:
+    """Metrics of ``idx`` on ``golden`` for each search mode (queries embedded once, unless
+    ``vectors`` are given); hybrid with ``idx.fusion``."""
+    if vectors is None:
+        vectors = query_vectors(idx, golden) if any(m != "fts" for m in modes) else [None] * len(
+            golden.queries)
+    return {m: evaluate_run(golden_run(idx, golden, m, vectors, tick), golden.qrels,
                             golden_version=golden.version, mode=m) for m in modes}
 
 
@@ -95,13 +107,15 @@ def evaluate_index(settings: Settings, index: str, *, queries: str, qrels: str,
                    version: int | None = None, table: str | None = None,
                    modes: list[str] | None = None, gate: bool = True,
                    promote: bool = False, run_id: str | None = None,
-                   dims: list[int] | None = None) -> EvalReport:
+                   dims: list[int] | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> EvalReport:
     """Evaluate ``index`` at ``version`` (default: production) and gate it.
 
     Args:
         promote: apply the decision: pass -> production moves to the candidate; fail -> the
             candidate is tagged rejected and production is untouched.
         dims: also report exact search at these Matryoshka dims (modes ``vector@<d>``).
+        progress: called with (searches done, searches in all) as the golden queries run.
 
     Raises:
         GoldenSetError: the golden set is empty, unreadable, or matches no item of the index.
@@ -116,12 +130,28 @@ def evaluate_index(settings: Settings, index: str, *, queries: str, qrels: str,
     modes = list(dict.fromkeys([*(modes or settings.eval_modes), policy.mode] if gate
                                else (modes or settings.eval_modes)))
     db = ix.connect(settings)
+    if version is None and ledger.production(db, index) is None:
+        # a new index: nothing promoted yet, so the candidate is the newest committed version
+        table, version = latest_candidate(db, index) or (table, version)
     cand = open_index(index, settings.db, version=version, table=table, settings=settings)
     _check_overlap(cand, golden)
+    searches = len(modes) * len(golden.queries) * (2 if ledger.production(db, index) else 1)
+    done = [0]
+
+    def tick() -> None:
+        done[0] += 1
+        if progress:
+            progress(done[0], searches)
+    vectors = query_vectors(cand, golden) if any(m != "fts" for m in modes) else None
+    choice = choose_fusion(cand, golden, vectors) if "hybrid" in modes else None
     report = EvalReport(uuid.uuid4().hex[:12], index, cand.table_name, cand.version,
                         {"name": golden.name, "version": golden.version,
                          "queries": len(golden.queries), "sources": list(golden.sources)},
-                        score_index(cand, golden, modes))
+                        score_index(cand, golden, modes, vectors, tick))
+    if choice is not None:
+        choice.sides = {m: {k: report.metrics[m].aggregate[k] for k in choice.sweep[choice.chosen]}
+                        for m in ("vector", "fts") if m in report.metrics}
+        report.fusion = choice.to_dict()
     if dims:
         report.metrics.update(score_dims(cand, golden, dims))
     prod = ledger.production(db, index)
@@ -130,8 +160,9 @@ def evaluate_index(settings: Settings, index: str, *, queries: str, qrels: str,
     if prod is not None and not is_prod:
         pidx = open_index(index, settings.db, version=int(prod["version"]),
                           table=prod["table_name"], settings=settings)
+        pidx.fusion = fusion.fusion_of(db, pidx.table_name, pidx.version) or fusion.DEFAULT
         report.production = {"table": pidx.table_name, "version": pidx.version,
-                             "metrics": score_index(pidx, golden, modes)}
+                             "metrics": score_index(pidx, golden, modes, tick=tick)}
     if gate:
         report.decision = decide(report.metrics,
                                  report.production["metrics"] if report.production else None,
@@ -186,7 +217,10 @@ def _record(db: Any, report: EvalReport) -> None:
             "per_query": json.dumps(m.per_query, sort_keys=True),
             "production": json.dumps(report.to_dict()["production"], default=str),
             "decision": json.dumps(report.to_dict()["decision"], default=str),
-            "action": report.action, "at": ledger.now()})
+            "action": report.action, "at": ledger.now(),
+            "fusion": report.fusion["chosen"] if report.fusion and mode == "hybrid" else None,
+            "fusion_sweep": (json.dumps(report.fusion, sort_keys=True)
+                             if report.fusion and mode == "hybrid" else None)})
     fields = {k: pa.string() for k in rows[0]} | {"version": pa.int64(),
                                                    "at": pa.timestamp("us", tz="UTC")}
     ledger.append(db, EVALUATIONS, fields, rows)

@@ -4,6 +4,9 @@
 - :mod:`~mmindex.index.tables`: table names, the row schema, SQL filter helpers.
 - :mod:`~mmindex.index.staging` / :mod:`~mmindex.index.commit`: a run's rows wait in staging and
   reach the index table in one commit; full-text and ANN indexes.
+- :mod:`~mmindex.index.analysis` / :mod:`~mmindex.index.fulltext`: Korean-aware text analysis
+  and the two full-text columns (``text``, ``fts_text``) searched together;
+  :mod:`~mmindex.index.fusion`: LanceDB's hybrid query and the fusion chosen per version.
 - :mod:`~mmindex.index.ledger`: append-only ``_runs``, ``_quarantine`` and ``_registry`` tables.
 - :mod:`~mmindex.index.promotion`: promote, reject, rollback (the production pointer and tags).
 - :mod:`~mmindex.index.maintenance`, :mod:`~mmindex.index.versions`: cleanup and the history.

@@ -10,12 +10,13 @@ staging table for the next run to merge.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 
+from mmindex.index import fulltext
 from mmindex.index.staging import Staging
 from mmindex.index.tables import index_schema, table_exists
 
@@ -40,41 +41,48 @@ def commit_staged(
     delete_missing: bool,
     fts: bool,
     ann_min_rows: int,
+    fts_fields: Sequence[str] = (),
 ) -> CommitResult:
     """Merge the staged rows into the index table in one ``merge_insert``; apply deletions.
 
     Args:
         seen_ids: every id the source holds now (good and quarantined); with
             ``delete_missing`` rows whose id is not among them are deleted.
-        fts: (re)build the full-text index on ``text``.
+        fts: (re)build the full-text indexes and analyse ``fts_text`` (see
+            :mod:`mmindex.index.fulltext`).
         ann_min_rows: build the ANN vector index once the table has this many rows.
+        fts_fields: metadata fields analysed into ``fts_text`` with the text. A table whose
+            ``fts_text`` was made otherwise is re-analysed first (no re-embedding).
     """
     name, dims = staging.table, staging.dims
+    spec = fulltext.FtsSpec.current(fts_fields) if fts else None
+    schema = fulltext.table_schema(index_schema(dims), spec)
     inserted = updated = deleted = 0
     created = not table_exists(db, name)
+    reanalysed = False
     if created:
         # first run: no merge; the staged rows are copied in bounded pieces
-        tbl = db.create_table(name, schema=index_schema(dims))
-        for piece in _pieces(staging.reader(), tbl.schema, FIRST_WRITE_ROWS):
-            tbl.add(piece)
+        tbl = db.create_table(name, schema=schema)
+        for piece in _pieces(staging.reader(), index_schema(dims), FIRST_WRITE_ROWS):
+            tbl.add(fulltext.with_fts_text(piece, spec))
         inserted = tbl.count_rows()
-    elif staging.count():
-        tbl = db.open_table(name)
-        res = (
-            tbl.merge_insert("id").when_matched_update_all().when_not_matched_insert_all()
-            .execute(staging.reader())
-        )
-        inserted, updated = res.num_inserted_rows, res.num_updated_rows
     else:
         tbl = db.open_table(name)
+        reanalysed = fulltext.reanalyse_if_stale(tbl, spec)
+    if not created and staging.count():
+        res = (
+            tbl.merge_insert("id").when_matched_update_all().when_not_matched_insert_all()
+            .execute(fulltext.analysed(staging.reader(), schema, spec))
+        )
+        inserted, updated = res.num_inserted_rows, res.num_updated_rows
     if delete_missing and seen_ids is not None and not created and _has_missing(tbl, seen_ids):
         res = tbl.merge_insert("id").when_not_matched_by_source_delete().execute(
             pa.table({"id": pa.array(seen_ids, pa.string())})
         )
         deleted = res.num_deleted_rows
     rows = tbl.count_rows()
-    if inserted or updated or deleted or not tbl.list_indices():
-        build_indexes(tbl, fts=fts, ann_min_rows=ann_min_rows, rows=rows)
+    if inserted or updated or deleted or reanalysed or not tbl.list_indices():
+        build_indexes(tbl, fts=fts, ann_min_rows=ann_min_rows, rows=rows, reanalysed=reanalysed)
     staging.drop()
     return CommitResult(name, tbl.version, inserted, updated, deleted, rows)
 
@@ -114,8 +122,9 @@ def _has_missing(tbl: Any, seen_ids: pa.Array) -> bool:
     return ids.join(seen, on="id", how="anti").height > 0
 
 
-def build_indexes(tbl: Any, *, fts: bool, ann_min_rows: int, rows: int) -> None:
-    """Full-text index on ``text`` always (cheap); an IVF_PQ index once the table is large.
+def build_indexes(tbl: Any, *, fts: bool, ann_min_rows: int, rows: int,
+                  reanalysed: bool = False) -> None:
+    """Full-text indexes always (cheap); an IVF_PQ index once the table is large.
 
     Below ``ann_min_rows`` exact (brute-force) search is fast and exact, so no ANN index is
     built. IVF_PQ partitions ~ sqrt(rows) and 1 sub-vector per 16 dims (``mmindex bench`` case
@@ -126,19 +135,16 @@ def build_indexes(tbl: Any, *, fts: bool, ann_min_rows: int, rows: int) -> None:
     1% change cost as much as a full build. The vector index is retrained when the table has grown
     by more than ``RETRAIN_GROWTH`` since it was trained.
     """
-    from lancedb.index import FTS, IvfPq
+    from lancedb.index import IvfPq
 
     if not rows:
         return
     indexes = tbl.list_indices()
-    has_fts = any(ix.index_type == "FTS" for ix in indexes)
     vec = next((ix for ix in indexes if "vector" in ix.columns), None)
     if indexes:
         optimize_indices(tbl)  # incremental: existing indexes take the new rows
-    if fts and not has_fts:
-        # a bounded build: the inverted index spills to disk instead of growing with the corpus
-        tbl.create_index("text", config=FTS(with_position=False, memory_limit=FTS_MEMORY_MB),
-                         replace=True)
+    if fts:  # where missing; fts_text's rebuilt whole after a re-analysis of every row
+        fulltext.create_fts_indexes(tbl, replace_analysed=reanalysed)
     if rows >= ann_min_rows and (vec is None or vec.num_indexed_rows * RETRAIN_GROWTH < rows):
         dims = tbl.schema.field("vector").type.list_size
         config = IvfPq(
@@ -150,7 +156,6 @@ def build_indexes(tbl: Any, *, fts: bool, ann_min_rows: int, rows: int) -> None:
 
 
 RETRAIN_GROWTH = 1.2
-FTS_MEMORY_MB = 64
 
 
 def optimize_indices(tbl: Any) -> None:

@@ -9,6 +9,7 @@ event, so moving production is one atomic append.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import json
 import subprocess
@@ -19,6 +20,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from mmindex.index.db import storage_guard
 from mmindex.index.tables import sql_str, table_exists
 
 RUNS, QUARANTINE, REGISTRY = "_runs", "_quarantine", "_registry"
@@ -30,8 +32,8 @@ RUN_FIELDS: dict[str, pa.DataType] = {
     "model": pa.string(), "model_id": pa.string(), "dims": pa.int32(), "version": pa.int64(),
     "code_version": pa.string(), "config": pa.string(), "error": pa.string(),
     "seen": pa.int64(), "embedded": pa.int64(), "skipped_unchanged": pa.int64(),
-    "reused_staged": pa.int64(), "quarantined": pa.int64(), "inserted": pa.int64(),
-    "updated": pa.int64(), "deleted": pa.int64(), "rows": pa.int64(),
+    "reused_staged": pa.int64(), "quarantined": pa.int64(), "truncated": pa.int64(),
+    "inserted": pa.int64(), "updated": pa.int64(), "deleted": pa.int64(), "rows": pa.int64(),
     "items_per_s": pa.float64(), "tokens_per_s": pa.float64(), "batches": pa.int64(),
     "batch_p50_s": pa.float64(), "batch_p95_s": pa.float64(), "preprocess_s": pa.float64(),
     "model_s": pa.float64(), "read_s": pa.float64(), "write_s": pa.float64(),
@@ -70,17 +72,23 @@ def code_version() -> str:
 
 
 def append(db: Any, name: str, fields: dict[str, pa.DataType], rows: list[dict]) -> None:
+    """Append ``rows`` to the ledger table ``name`` (created on first use).
+
+    Raises:
+        StorageError: the store refused the write (full disk, read-only, unreachable).
+    """
     if not rows:
         return
     schema = pa.schema([pa.field(k, t) for k, t in fields.items()])
     data = pa.Table.from_pylist([{k: r.get(k) for k in fields} for r in rows], schema=schema)
-    if table_exists(db, name):
-        _add(db.open_table(name), data)
-    else:
-        try:
-            db.create_table(name, data)
-        except ValueError:  # created meanwhile by a concurrent run
+    with storage_guard("append to", f"{db.uri}/{name}"):
+        if table_exists(db, name):
             _add(db.open_table(name), data)
+        else:
+            try:
+                db.create_table(name, data)
+            except ValueError:  # created meanwhile by a concurrent run
+                _add(db.open_table(name), data)
 
 
 def _add(tbl: Any, data: pa.Table) -> None:
@@ -114,6 +122,18 @@ def record_run(db: Any, row: dict[str, Any]) -> None:
     append(db, RUNS, RUN_FIELDS, [row])
 
 
+def close_stale_runs(db: Any, index: str, by: str, status: str = "crashed") -> list[str]:
+    """Mark every run of ``index`` still ``running`` as ``status``: called by a run that holds
+    the index's writer slot, so no other run of it can be alive (its process was killed, the
+    machine rebooted). Returns their run ids."""
+    stale = [r for r in runs(db, index) if r.get("status") == "running" and r["run_id"] != by]
+    for r in stale:
+        record_run(db, {"run_id": r["run_id"], "index": index, "status": status,
+                        "error": f"the run stopped without finishing (found by run {by} at its "
+                                 "start); a re-run reuses what it staged"})
+    return [r["run_id"] for r in stale]
+
+
 def runs(db: Any, index: str | None = None) -> list[dict[str, Any]]:
     """Latest state of every run (of ``index``), oldest first."""
     tbl = _read(db, RUNS, f"`index` = {sql_str(index)}" if index else None)
@@ -126,6 +146,23 @@ def runs(db: Any, index: str | None = None) -> list[dict[str, Any]]:
             **{k: v for k, v in r.items() if v is not None},
         }
     return sorted(latest.values(), key=lambda r: r["started_at"] or r["at"])
+
+
+def indexes(db: Any) -> list[str]:
+    """Names of the indexes any run was recorded for, sorted."""
+    tbl = _read(db, RUNS)
+    return [] if tbl is None else sorted(set(tbl.column("index").to_pylist()))
+
+
+def no_such_index(db: Any, name: str) -> str:
+    """The message for an index name nothing was ever written to, with the names there are."""
+    known = indexes(db)
+    close = difflib.get_close_matches(name, known, n=1)
+    return (f"no index named {name!r} in {db.uri}"
+            + (f" (did you mean {close[0]!r}?)" if close else "")
+            + ". Help: " + (f"the indexes here are {', '.join(known)}; " if known else
+                            "nothing was embedded into this database yet; ")
+            + "check --index and --db (or the `db` setting).")
 
 
 def get_run(db: Any, run_id: str) -> dict[str, Any] | None:

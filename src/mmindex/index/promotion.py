@@ -45,8 +45,11 @@ def _tagged(db: Any, table: str, version: int, *tags: str) -> Any:
 
 def promote(db: Any, index: str, table: str, version: int, *, run_id: str | None = None,
             actor: str = "gate", reason: str = "", details: Any = None) -> dict[str, Any]:
-    """Make ``table@version`` the production version of ``index``."""
-    _tagged(db, table, version, f"promoted-v{version}", PRODUCTION_TAG)
+    """Make ``table@version`` the production version of ``index`` (a manual promote of a
+    rejected candidate overrules the gate: the version loses its ``rejected-v<N>`` tag)."""
+    tbl = _tagged(db, table, version, f"promoted-v{version}", PRODUCTION_TAG)
+    if f"rejected-v{version}" in tbl.tags.list():
+        tbl.tags.delete(f"rejected-v{version}")
     return ledger.record_event(db, index=index, action="promote", table_name=table,
                                version=version, run_id=run_id, actor=actor, reason=reason,
                                details=details)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mmindex.errors import IndexNotFoundError
 from mmindex.index import ledger
 from mmindex.index.tables import table_exists
 
@@ -12,12 +13,18 @@ def describe_versions(db: Any, index: str) -> dict[str, Any]:
     """Runs of ``index`` in ``db`` (newest last) with their version and gate decision, plus
     production."""
     events = ledger.events(db, index)
-    decisions = {e["run_id"]: e["action"] for e in events if e.get("run_id")}
     prod = ledger.production(db, index)
+    if prod is None and not events and not ledger.runs(db, index):
+        raise IndexNotFoundError(ledger.no_such_index(db, index))
+    # the latest decision about each version wins: a manual promote after a rejection shows
+    # "promote", not "reject"
+    decisions = {(e["table_name"], e["version"]): e["action"] for e in events
+                 if e["action"] in ("promote", "reject")}
     runs = [
         {
             "run_id": r["run_id"], "table": r.get("table_name"), "version": r.get("version"),
-            "status": r.get("status"), "decision": decisions.get(r["run_id"]),
+            "status": r.get("status"),
+            "decision": decisions.get((r.get("table_name"), r.get("version"))),
             "started_at": r.get("started_at"), "model": r.get("model"),
             "embedded": r.get("embedded", 0), "skipped_unchanged": r.get("skipped_unchanged", 0),
             "quarantined": r.get("quarantined", 0), "deleted": r.get("deleted", 0),

@@ -1,0 +1,131 @@
+"""A model bake-off: embed one source with several models, score each on one golden set.
+
+What the users' own comparison of embedding models did by hand: each model gets its own table
+(``<index>__<model>__d<dims>``, as any model change does), is evaluated in every search mode
+without the gate (nothing is promoted), and is reported with its embedding time per 1,000 items
+and the size of its index on disk. ``mmindex compare`` prints the table; the ``compare`` flow
+publishes it as a Prefect artifact.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from mmindex.config import Settings
+from mmindex.errors import GoldenSetError, MMIndexError
+
+SHOWN = ("ndcg@10", "hit@5", "mrr@10")
+
+
+@dataclass
+class ModelResult:
+    """One model's row group of the bake-off."""
+
+    model: str
+    table: str | None = None
+    version: int | None = None
+    embedded: int = 0
+    seen: int = 0
+    embed_s: float = 0.0
+    s_per_1k: float | None = None  # None when nothing was embedded (all unchanged)
+    index_mib: float | None = None  # None for object-store databases
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)  # mode -> metric -> value
+    error: str | None = None
+
+
+@dataclass
+class CompareReport:
+    """Every model's result, in the order asked."""
+
+    source: str
+    golden: str
+    results: list[ModelResult]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "golden": self.golden,
+                "results": [asdict(r) for r in self.results]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CompareReport:
+        return cls(d["source"], d["golden"], [ModelResult(**r) for r in d["results"]])
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One flat row per (model, mode): what the table and the artifact show."""
+        out = []
+        for r in self.results:
+            for mode, m in (r.metrics or {"-": {}}).items():
+                out.append({"model": r.model, "mode": mode,
+                            **{k: m.get(k) for k in SHOWN},
+                            "s/1k items": r.s_per_1k, "index MiB": r.index_mib,
+                            "note": r.error or ("" if r.embedded else "unchanged: not timed")})
+        return out
+
+    def to_text(self) -> str:
+        head = ["model", "mode", *SHOWN, "s/1k items", "index MiB", "note"]
+        body = [[_fmt(row[h]) for h in head] for row in self.rows()]
+        widths = [max(len(x) for x in col) for col in zip(head, *body, strict=False)]
+        line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True))  # noqa: E731
+        return "\n".join([line(head), line(["-" * w for w in widths]), *map(line, body)]).rstrip()
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "n/a"
+    return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+def compare_models(settings: Settings, source: str, models: list[str], *, queries: str,
+                   qrels: str, index: str = "compare", fields: list[str] | None = None,
+                   format: str | None = None, modes: list[str] | None = None) -> CompareReport:
+    """Embed ``source`` with each of ``models`` into ``index`` and score each on the golden set.
+
+    A model that cannot be loaded (weights not on this machine) or fails its run is reported
+    with its error and the others go on; a spec that cannot be parsed fails before any work.
+
+    Raises:
+        ConfigError: a malformed model spec, bad settings or index name.
+        GoldenSetError: a broken golden set.
+    """
+    from mmindex.backends import parse_spec
+    from mmindex.evaluation.runner import evaluate_index
+    from mmindex.pipeline import run_embed
+
+    for spec in models:
+        parse_spec(spec)  # a typo fails now, not after an hour of the other models
+    results = []
+    for spec in models:
+        r = ModelResult(spec)
+        try:
+            s = settings.with_overrides(model=spec)
+            t0 = time.perf_counter()
+            run = run_embed(source, index, s, fields=fields, format=format)
+            r.embed_s = round(time.perf_counter() - t0, 3)
+            r.table, r.version, r.embedded, r.seen = run.table, run.version, run.embedded, run.seen
+            if run.embedded:
+                r.s_per_1k = round(r.embed_s / run.embedded * 1000, 2)
+            r.index_mib = _table_mib(s.db, run.table)
+            report = evaluate_index(s, index, queries=queries, qrels=qrels, version=run.version,
+                                    table=run.table, modes=modes, gate=False, promote=False)
+            r.metrics = {m: {k: e.aggregate.get(k, 0.0) for k in SHOWN}
+                         for m, e in report.metrics.items()}
+        except GoldenSetError:
+            raise
+        except MMIndexError as exc:
+            r.error = f"{type(exc).__name__}: {exc}".split(" Help:")[0]
+        results.append(r)
+    return CompareReport(source, queries, results)
+
+
+def _table_mib(db: str, table: str) -> float | None:
+    """Bytes under the table's directory (all its versions) for a local database."""
+    from mmindex.extract.filesystem import is_local, normalize
+
+    if not is_local(db):
+        return None
+    root = os.path.join(normalize(db), f"{table}.lance")
+    total = sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(root)
+                for f in files)
+    return round(total / 2**20, 2)
