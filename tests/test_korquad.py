@@ -6,8 +6,8 @@ The dev file is CC BY-ND 2.0 KR, so it is converted at run time into a temporary
 questions are searched exactly, and nDCG@10 / hit@5 reproduce the figures the dataset's README
 states (read from that README) within +-0.01.
 
-About 12-15 minutes on the 2 shared vCPUs here, nearly all of it the 4-bit e5 (one thread,
-~500 tokens/s, 300k paragraph tokens); USE takes under a minute.
+Measured on the 2 shared vCPUs here: 669 s, of which the 4-bit e5 645 s (one thread, ~500
+tokens/s over 300k paragraph tokens) and USE 23 s.
 """
 
 from __future__ import annotations
