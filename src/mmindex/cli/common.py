@@ -60,6 +60,26 @@ def add_common(sp: argparse.ArgumentParser, model: bool = False) -> None:
                         help="Matryoshka dims to keep (default: the model's full size)")
 
 
+def add_prefect_choice(sp: argparse.ArgumentParser, flow: str) -> None:
+    """``--prefect`` / ``--no-prefect``: run the Prefect flow ``flow`` or the library (default:
+    the flow when a Prefect API is configured)."""
+    how = sp.add_mutually_exclusive_group()
+    how.add_argument("--prefect", dest="prefect", action="store_true", default=None,
+                     help=f"run the Prefect `{flow}` flow (default when a Prefect API is "
+                          "configured)")
+    how.add_argument("--no-prefect", dest="prefect", action="store_false",
+                     help="run the library directly (default without a Prefect API)")
+
+
+def add_progress_choice(sp: argparse.ArgumentParser) -> None:
+    """``--progress`` / ``--no-progress`` (default: a bar when stderr is a terminal)."""
+    bar = sp.add_mutually_exclusive_group()
+    bar.add_argument("--progress", dest="progress", action="store_true", default=None,
+                     help="show a progress bar on stderr (default: when it is a terminal)")
+    bar.add_argument("--no-progress", dest="progress", action="store_false",
+                     help="no progress bar")
+
+
 def int_list(text: str) -> list[int]:
     """``128,256`` -> [128, 256] (an argparse ``type``: a bad list is a usage error)."""
     try:

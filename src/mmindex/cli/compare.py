@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mmindex.cli.common import add_common, emit, settings_from
+from mmindex.cli.common import add_common, add_prefect_choice, emit, settings_from
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -58,10 +58,6 @@ def register(sub: Any) -> None:
                    help="manifest format (default: from the file name)")
     c.add_argument("--field", action="append", metavar="KEY=COLUMN", help="field mapping")
     c.add_argument("--out", help="also write the results as JSON to this file")
-    how = c.add_mutually_exclusive_group()
-    how.add_argument("--prefect", dest="prefect", action="store_true", default=None,
-                     help="run the Prefect `compare` flow (default when an API is configured)")
-    how.add_argument("--no-prefect", dest="prefect", action="store_false",
-                     help="run the library directly (default without a Prefect API)")
+    add_prefect_choice(c, "compare")
     add_common(c)
     c.set_defaults(fn=cmd_compare)

@@ -16,6 +16,8 @@ from mmindex.cli.common import (
     EXIT_OK,
     EXIT_REJECTED,
     add_common,
+    add_prefect_choice,
+    add_progress_choice,
     emit,
     settings_from,
 )
@@ -103,15 +105,7 @@ def register(sub: Any) -> None:
                    help="items gone from the source (default: the `deletion_policy` setting)")
     e.add_argument("--queries", help="golden queries: evaluate the candidate and gate promotion")
     e.add_argument("--qrels", help="golden qrels (with --queries)")
-    how = e.add_mutually_exclusive_group()
-    how.add_argument("--prefect", dest="prefect", action="store_true", default=None,
-                     help="run the Prefect flow (default when a Prefect API is configured)")
-    how.add_argument("--no-prefect", dest="prefect", action="store_false",
-                     help="run the library directly (default without a Prefect API)")
-    bar = e.add_mutually_exclusive_group()
-    bar.add_argument("--progress", dest="progress", action="store_true", default=None,
-                     help="show a progress bar on stderr (default: when it is a terminal)")
-    bar.add_argument("--no-progress", dest="progress", action="store_false",
-                     help="no progress bar")
+    add_prefect_choice(e, "embed")
+    add_progress_choice(e)
     add_common(e, model=True)
     e.set_defaults(fn=cmd_embed)

@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from mmindex.cli.common import EXIT_OK, EXIT_REJECTED, add_common, emit, int_list, settings_from
+from mmindex.cli.common import (
+    EXIT_OK,
+    EXIT_REJECTED,
+    add_common,
+    add_progress_choice,
+    emit,
+    int_list,
+    settings_from,
+)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -72,11 +80,7 @@ def register(sub: Any) -> None:
     e.add_argument("--no-gate", action="store_true", help="metrics only, no gate decision")
     e.add_argument("--promote", action="store_true",
                    help="apply the gate decision: promote on pass, mark rejected on fail")
-    bar = e.add_mutually_exclusive_group()
-    bar.add_argument("--progress", dest="progress", action="store_true", default=None,
-                     help="show a progress bar on stderr (default: when it is a terminal)")
-    bar.add_argument("--no-progress", dest="progress", action="store_false",
-                     help="no progress bar")
+    add_progress_choice(e)
     add_common(e)
     e.set_defaults(fn=cmd_evaluate)
 
