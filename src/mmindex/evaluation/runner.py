@@ -130,12 +130,16 @@ def evaluate_index(settings: Settings, index: str, *, queries: str, qrels: str,
     modes = list(dict.fromkeys([*(modes or settings.eval_modes), policy.mode] if gate
                                else (modes or settings.eval_modes)))
     db = ix.connect(settings)
-    if version is None and ledger.production(db, index) is None:
+    prod = ledger.production(db, index)
+    if version is None and prod is None:
         # a new index: nothing promoted yet, so the candidate is the newest committed version
         table, version = latest_candidate(db, index) or (table, version)
     cand = open_index(index, settings.db, version=version, table=table, settings=settings)
     _check_overlap(cand, golden)
-    searches = len(modes) * len(golden.queries) * (2 if ledger.production(db, index) else 1)
+    is_prod = prod is not None and (prod["table_name"], prod["version"]) == (cand.table_name,
+                                                                            cand.version)
+    scored_prod = prod is not None and not is_prod  # production is scored beside the candidate
+    searches = len(modes) * len(golden.queries) * (2 if scored_prod else 1)
     done = [0]
 
     def tick() -> None:
@@ -154,13 +158,10 @@ def evaluate_index(settings: Settings, index: str, *, queries: str, qrels: str,
         report.fusion = choice.to_dict()
     if dims:
         report.metrics.update(score_dims(cand, golden, dims))
-    prod = ledger.production(db, index)
-    is_prod = prod is not None and (prod["table_name"], prod["version"]) == (cand.table_name,
-                                                                            cand.version)
-    if prod is not None and not is_prod:
+    if scored_prod:
+        # opened with the fusion it serves (open_index reads it from _evaluations)
         pidx = open_index(index, settings.db, version=int(prod["version"]),
                           table=prod["table_name"], settings=settings)
-        pidx.fusion = fusion.fusion_of(db, pidx.table_name, pidx.version) or fusion.DEFAULT
         report.production = {"table": pidx.table_name, "version": pidx.version,
                              "metrics": score_index(pidx, golden, modes, tick=tick)}
     if gate:
