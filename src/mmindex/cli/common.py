@@ -30,6 +30,16 @@ def emit(obj: Any, as_json: bool, human: str) -> None:
     print(json.dumps(obj, indent=2, default=str, ensure_ascii=False) if as_json else human)
 
 
+def note_settings_file() -> None:
+    """Say on stderr which settings file is in force (it depends on the working directory)."""
+    from mmindex.config import config_file
+
+    path = config_file()
+    where = (f"settings from {path.resolve()}" if path.is_file() else
+             f"no settings file ({path} not found): built-in defaults and MMINDEX_* variables")
+    print(f"mmindex: {where}", file=sys.stderr)
+
+
 def fail(message: str, help_text: str) -> int:
     """Print ``mmindex: error: MESSAGE`` and ``Help: HELP`` to stderr; the error exit status."""
     print(f"mmindex: error: {message}\nHelp: {help_text}", file=sys.stderr)

@@ -7,11 +7,17 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mmindex.cli.common import add_common, add_prefect_choice, emit, settings_from
+from mmindex.cli.common import (
+    add_common,
+    add_prefect_choice,
+    emit,
+    note_settings_file,
+    settings_from,
+)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from mmindex.cli.embed import note_settings_file
+    from mmindex.cli.launch import run_compare_flow, wants_flow
     from mmindex.errors import ConfigError
     from mmindex.index import check_index_name
 
@@ -22,14 +28,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     check_index_name(args.index)
     s = settings_from(args)
     note_settings_file()
-    use_flow = args.prefect
-    if use_flow is None:
-        from mmindex.cli.launch import prefect_api_configured
-
-        use_flow = prefect_api_configured()
-    if use_flow:
-        from mmindex.cli.launch import run_compare_flow
-
+    if wants_flow(args.prefect):
         report = run_compare_flow(args, s, models)
     else:
         from mmindex.compare import compare_models

@@ -9,7 +9,6 @@ and shows in the Prefect UI.
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from mmindex.cli.common import (
@@ -19,11 +18,13 @@ from mmindex.cli.common import (
     add_prefect_choice,
     add_progress_choice,
     emit,
+    note_settings_file,
     settings_from,
 )
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
+    from mmindex.cli.launch import run_embed_flow, wants_flow
     from mmindex.errors import ConfigError
     from mmindex.index import check_index_name
 
@@ -33,14 +34,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
     check_index_name(args.index)  # a typo fails before any model loads
     s = settings_from(args, token_budget=args.token_budget, deletion_policy=args.deletion_policy)
     note_settings_file()
-    use_flow = args.prefect
-    if use_flow is None:
-        from mmindex.cli.launch import prefect_api_configured
-
-        use_flow = prefect_api_configured()
-    if use_flow:
-        from mmindex.cli.launch import run_embed_flow
-
+    if wants_flow(args.prefect):
         result = run_embed_flow(args, s)
     else:
         result = run_library(args, s)
@@ -63,16 +57,6 @@ def run_library(args: argparse.Namespace, s: Any) -> dict[str, Any]:
             s, args.index, queries=args.queries, qrels=args.qrels, version=result["version"],
             table=result["table"], promote=True, run_id=result["run_id"]).to_dict()
     return result
-
-
-def note_settings_file() -> None:
-    """Say on stderr which settings file is in force (it depends on the working directory)."""
-    from mmindex.config import config_file
-
-    path = config_file()
-    where = (f"settings from {path.resolve()}" if path.is_file() else
-             f"no settings file ({path} not found): built-in defaults and MMINDEX_* variables")
-    print(f"mmindex: {where}", file=sys.stderr)
 
 
 def human_summary(result: dict[str, Any]) -> str:

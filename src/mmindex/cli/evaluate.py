@@ -12,12 +12,12 @@ from mmindex.cli.common import (
     add_progress_choice,
     emit,
     int_list,
+    note_settings_file,
     settings_from,
 )
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from mmindex.cli.embed import note_settings_file
     from mmindex.evaluation.runner import evaluate_index
 
     s = settings_from(args)

@@ -69,9 +69,12 @@ def run_benchmarks(cases: list[str] | None, out: Path, quick: bool) -> None:
     run_bench(cases, out, quick=quick)
 
 
-def prefect_api_configured() -> bool:
-    """Whether Prefect has an API to report to (``PREFECT_API_URL`` or the active profile);
-    without one a flow would start a temporary local server first (20-30 s here)."""
+def wants_flow(choice: bool | None) -> bool:
+    """``--prefect`` (True) / ``--no-prefect`` (False), else the flow exactly when Prefect has an
+    API to report to (``PREFECT_API_URL`` or the active profile): without one a flow would start
+    a temporary local server first."""
+    if choice is not None:
+        return choice
     from prefect.settings import get_current_settings
 
     return bool(get_current_settings().api.url)
