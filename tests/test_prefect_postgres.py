@@ -274,6 +274,8 @@ def test_a_failed_or_crashed_nightly_posts_to_the_alert_webhook(
             time.sleep(0.5)
     finally:
         receiver.shutdown()
-    texts = sorted(p["text"] for p in posts)
+    texts = [p["text"] for p in posts]
     assert len(texts) == 2, posts
-    assert "is Crashed: killed" in texts[0] and "is Failed: boom" in texts[1], texts
+    # one POST per run, whichever arrives first (the runs' names are random)
+    assert sum("is Crashed: killed" in x for x in texts) == 1, texts
+    assert sum("is Failed: boom" in x for x in texts) == 1, texts
