@@ -29,6 +29,7 @@ from mmindex.errors import ConfigError
 
 DEVICES = "auto, cpu, mps, cuda or cuda:N"
 SECRET_FIELDS = ("storage_options", "db_storage_options")
+SECRET_VALUES = ("voyage_api_key",)  # single secret values: recorded as "set", never in clear
 
 
 def config_file() -> Path:
@@ -63,6 +64,22 @@ class Settings(BaseSettings):
     dims: int | None = Field(None, description="Matryoshka dims to keep (None = full)")
     document_instruction: str | None = Field(None, description="Override the document instruction")
     query_instruction: str | None = Field(None, description="Override the query instruction")
+
+    # remote-code and API backends (docs/model-families.md)
+    trust_remote_code_dirs: list[str] = Field(
+        default_factory=list,
+        description="Local model folders whose own Python code may run (trust_remote_code): "
+                    "jina-clip-v2 / jina-embeddings-v4 load only from a folder listed here")
+    voyage_api_key: SecretStr | None = Field(
+        None, description="Voyage AI API key (voyage-multimodal-3); secret: shown and recorded "
+                          "masked, never written to _runs or logs")
+    voyage_base_url: str = Field(
+        "https://api.voyageai.com/v1",
+        description="Voyage AI API base URL (requests go to BASE/multimodalembeddings)")
+    api_timeout_s: float = Field(60.0, gt=0, description="Seconds one API request may take")
+    api_max_retries: int = Field(
+        5, ge=0, description="Retries of an API request after HTTP 429 (waiting Retry-After), "
+                             "5xx or a timeout (exponential backoff); 4xx fails at once")
 
     # batching
     token_budget: int = Field(16384, description="Max padded tokens per batch (n x longest)")
@@ -190,14 +207,19 @@ class Settings(BaseSettings):
         (in memory; never recorded, printed or logged)."""
         data = self.model_dump(mode="json")
         data.update(storage_options=self.fsspec_options(), db_storage_options=self.lance_options())
+        for name in SECRET_VALUES:
+            value = getattr(self, name)
+            data[name] = value.get_secret_value() if value is not None else None
         return data
 
     @staticmethod
     def redact(data: dict[str, Any]) -> dict[str, Any]:
         """Settings as JSON with each secret option replaced by the word ``set``: which options
         were given, never their values (lineage in ``_runs``, reports)."""
-        return {k: ({o: "set" for o in v} if k in SECRET_FIELDS and isinstance(v, dict) else v)
-                for k, v in data.items()}
+        out = {k: ({o: "set" for o in v} if k in SECRET_FIELDS and isinstance(v, dict) else v)
+               for k, v in data.items()}
+        out.update({k: "set" for k in SECRET_VALUES if out.get(k) is not None})
+        return out
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the non-None ``overrides`` applied (validated).

@@ -105,7 +105,7 @@ def run_embedder(s: Settings) -> Embedder:
         set_model_threads(s.model_threads)
     return load_embedder(s.model, device=s.device, cache_dir=s.cache_dir,
                          document_instruction=s.document_instruction,
-                         query_instruction=s.query_instruction)
+                         query_instruction=s.query_instruction, settings=s)
 
 
 def _source(s: Settings, source: str, fmt: str | None, fields: Any):

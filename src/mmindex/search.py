@@ -47,6 +47,7 @@ class Index:
     cache_dir: Path | None = None
     device: str = "auto"
     fusion: str = "rrf"  # hybrid's reranker, chosen per version by the evaluation (index.fusion)
+    settings: Any = field(default=None, repr=False)  # API keys, trusted dirs (load_embedder)
     _fts: Any = field(default=None, init=False, repr=False, compare=False)
 
     def to_polars(self, expand_metadata: bool = False):
@@ -76,7 +77,7 @@ class Index:
         from mmindex.backends import load_embedder
 
         return load_embedder(self.model, device=self.device, cache_dir=self.cache_dir,
-                             query_instruction=self.query_instruction)
+                             query_instruction=self.query_instruction, settings=self.settings)
 
     def embed_query(self, text: str | None = None, image: str | Path | None = None) -> np.ndarray:
         """The query vector, embedded with this index's model and its query instruction."""
@@ -268,7 +269,8 @@ def open_index(name: str, db: str | None = None, *, version: int | None = None,
 
     return Index(name, table_name, ver, run["model"], int(run["dims"]), tbl, qi,
                  settings.cache_dir, settings.device,
-                 fusion=fusion.fusion_of(conn, table_name, ver) or fusion.DEFAULT)
+                 fusion=fusion.fusion_of(conn, table_name, ver) or fusion.DEFAULT,
+                 settings=settings)
 
 
 def _query_instruction(run: dict[str, Any]) -> str | None:

@@ -14,6 +14,15 @@ spec                          backend                  weights
 ``qwen3-vl-embedding-8b``     qwen3-vl                 ``Qwen/Qwen3-VL-Embedding-8B`` (hub cache)
 ``tiny-qwen3-vl``             qwen3-vl                 random weights, built offline on first use
 ``hash``                      hash                     deterministic test double (no model)
+``vlm2vec-qwen2vl-2b``        vlm (recipe)             ``TIGER-Lab/VLM2Vec-Qwen2VL-2B`` (hub cache)
+``gme-qwen2-vl-2b``           vlm (recipe)             ``Alibaba-NLP/gme-Qwen2-VL-2B-Instruct``
+``tiny-qwen2-vl``             vlm (recipe)             random weights, built offline on first use
+``jina-clip-v2``              jina (remote code)       ``jinaai/jina-clip-v2``, folder allowed in
+                                                       ``trust_remote_code_dirs``
+``jina-embeddings-v4``        jina (remote code)       ``jinaai/jina-embeddings-v4``, likewise
+``voyage-multimodal-3``       voyage (HTTP API)        none: Voyage AI's API, ``voyage_api_key``
+``vlm:ID_OR_PATH[#RECIPE]``   vlm (recipe)             a hub id (cached) or a local directory
+``jina:PATH``                 jina (remote code)       an allowed local directory
 ``st:ID_OR_PATH``             sentence-transformers    a hub id (cached) or a local directory
 ``qwen3-vl:ID_OR_PATH``       qwen3-vl                 a hub id (cached) or a local directory
 a local directory             detected from its files  ``config.json`` of Qwen3-VL -> qwen3-vl,
@@ -27,6 +36,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mmindex.backends.base import Embedder
 from mmindex.errors import ConfigError
@@ -45,9 +55,18 @@ ALIASES: dict[str, tuple[str, str]] = {
     "qwen3-vl-embedding-8b": ("qwen3-vl", "Qwen/Qwen3-VL-Embedding-8B"),
     "tiny-qwen3-vl": ("qwen3-vl", "tiny"),
     "hash": ("hash", "hash"),
+    # generic VLM embedders: one recipe file each (backends/recipes/, docs/model-families.md)
+    "vlm2vec-qwen2vl-2b": ("vlm", "TIGER-Lab/VLM2Vec-Qwen2VL-2B"),
+    "gme-qwen2-vl-2b": ("vlm", "Alibaba-NLP/gme-Qwen2-VL-2B-Instruct"),
+    "tiny-qwen2-vl": ("vlm", "tiny"),
+    # their own modelling code: only from a folder listed in trust_remote_code_dirs
+    "jina-clip-v2": ("jina", "jinaai/jina-clip-v2"),
+    "jina-embeddings-v4": ("jina", "jinaai/jina-embeddings-v4"),
+    "voyage-multimodal-3": ("voyage", "voyage-multimodal-3"),
 }
 PREFIXES = {"st": "sentence-transformers", "sentence-transformers": "sentence-transformers",
-            "qwen3-vl": "qwen3-vl", "hash": "hash"}
+            "qwen3-vl": "qwen3-vl", "hash": "hash", "vlm": "vlm", "jina": "jina",
+            "voyage": "voyage"}
 
 
 @dataclass(frozen=True)
@@ -121,8 +140,12 @@ def set_model_threads(n: int) -> None:
 
 def load_embedder(spec: str, *, device: str = "auto", cache_dir: Path | None = None,
                   document_instruction: str | None = None,
-                  query_instruction: str | None = None, reuse: bool = True) -> Embedder:
+                  query_instruction: str | None = None, reuse: bool = True,
+                  settings: Any = None) -> Embedder:
     """Load (once per process) the embedder for ``spec``.
+
+    ``settings`` (a :class:`~mmindex.config.Settings`) carries what the remote-code and API
+    backends need: ``trust_remote_code_dirs``, the Voyage key and URL, API timeouts.
 
     Raises:
         ConfigError: the spec is malformed.
@@ -135,7 +158,8 @@ def load_embedder(spec: str, *, device: str = "auto", cache_dir: Path | None = N
                 _CACHE[key] = _FACTORIES[spec.lower()]()
             return _CACHE[key]
     ms = parse_spec(spec)
-    key = (ms.backend, ms.model_id, device, str(cache_dir), document_instruction, query_instruction)
+    key = (ms.backend, ms.model_id, device, str(cache_dir), document_instruction, query_instruction,
+           _options_key(ms.backend, settings))
     with _LOCK:
         if reuse and key in _CACHE:
             return _CACHE[key]
@@ -171,8 +195,55 @@ def load_embedder(spec: str, *, device: str = "auto", cache_dir: Path | None = N
             from mmindex.backends.fake import HashEmbedder
 
             emb = HashEmbedder()
+        elif ms.backend in ("vlm", "jina", "voyage"):
+            emb = _load_family(ms, device, cache_dir, document_instruction, query_instruction,
+                               settings)
         else:  # pragma: no cover - parse_spec guards this
             raise ConfigError(f"unknown backend {ms.backend}")
         if reuse:
             _CACHE[key] = emb
         return emb
+
+
+def _options_key(backend: str, settings: Any) -> tuple:
+    """The settings that change what a backend loads (part of the load cache's key)."""
+    if settings is None or backend not in ("jina", "voyage"):
+        return ()
+    if backend == "jina":
+        return tuple(settings.trust_remote_code_dirs)
+    key = settings.voyage_api_key
+    return (key.get_secret_value() if key else None, settings.voyage_base_url,
+            settings.api_timeout_s, settings.api_max_retries)
+
+
+def _load_family(ms: ModelSpec, device: str, cache_dir: Path | None,
+                 document_instruction: str | None, query_instruction: str | None,
+                 settings: Any) -> Embedder:
+    """The recipe-driven VLM, Jina remote-code and Voyage API backends (issue 15)."""
+    if settings is None:
+        from mmindex.config import Settings
+
+        settings = Settings()
+    if ms.backend == "voyage":
+        from mmindex.backends.voyage import VoyageEmbedder
+
+        key = settings.voyage_api_key
+        return VoyageEmbedder(ms.model_id, api_key=key.get_secret_value() if key else None,
+                              base_url=settings.voyage_base_url,
+                              timeout_s=settings.api_timeout_s,
+                              max_retries=settings.api_max_retries)
+    if ms.backend == "jina":
+        from mmindex.backends.jina import JinaEmbedder
+
+        return JinaEmbedder(ms.model_id, allowed_dirs=settings.trust_remote_code_dirs,
+                            device=device)
+    from mmindex.backends.vlm import VLMEmbedder
+
+    model_id, _, recipe = ms.model_id.partition("#")
+    if model_id == "tiny":
+        from mmindex.backends.tinyqwen2vl import ensure_tiny_qwen2vl
+
+        model_id = str(ensure_tiny_qwen2vl(cache_dir))
+    return VLMEmbedder(model_id, recipe=recipe or None, device=device,
+                       document_instruction=document_instruction,
+                       query_instruction=query_instruction)
