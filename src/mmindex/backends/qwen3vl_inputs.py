@@ -83,8 +83,10 @@ def _image_format_error(ref: str, blob: bytes, item_id: str, cause: Exception) -
                      "re-export or replace the file.", item_id)
 
 
-def decode_image(ref: str, blob: bytes, item_id: str, min_pixels: int, max_pixels: int) -> Any:
-    """Decode fully, composite RGBA on white, resize by the recipe's rules."""
+def decode_image(ref: str, blob: bytes, item_id: str, min_pixels: int, max_pixels: int,
+                 patch_size: int = PATCH) -> Any:
+    """Decode fully, composite RGBA on white, resize by the recipe's rules (sides multiples of
+    ``patch_size`` x 2: 16 for Qwen3-VL, 14 for Qwen2-VL)."""
     from PIL import Image, UnidentifiedImageError
     from qwen_vl_utils import fetch_image
 
@@ -98,7 +100,7 @@ def decode_image(ref: str, blob: bytes, item_id: str, min_pixels: int, max_pixel
         raise _image_format_error(ref, blob, item_id, exc) from exc
     try:
         return fetch_image({"image": image, "min_pixels": min_pixels, "max_pixels": max_pixels},
-                           image_patch_size=PATCH)
+                           image_patch_size=patch_size)
     except ValueError as exc:  # aspect ratio over 200:1 (smart_resize)
         raise ItemError("unsupported_format", f"{ref}: {exc}. Help: crop the image.",
                         item_id) from exc

@@ -1,0 +1,159 @@
+"""Embedding recipes: how a generic VLM embedder turns an item into a vector, as data.
+
+A recipe is a small TOML file (``backends/recipes/*.toml`` ships some; a model folder may hold
+its own ``embedding_recipe.toml``). Keys::
+
+    name = "gme-qwen2-vl"
+    models = ["Alibaba-NLP/gme-Qwen2-VL-2B-Instruct"]   # hub ids it is the recipe of
+    architecture = "qwen2-vl"                   # qwen2-vl | qwen2.5-vl (the base model class)
+    template = "...{instruction}...{images}...{text}..."   # the whole prompt, as a string
+    [templates]                                 # optional: per content kind, over `template`
+    text = "..."; image = "..."; image_text = "..."
+    image_placeholder = "<|vision_start|><|image_pad|><|vision_end|>"  # one per image
+    image_separator = ""                        # between placeholders of several images
+    pooling = "last"                            # last | mean | eos
+    normalize = true                            # L2
+    max_length = 1800                           # tokens (longer text is truncated)
+    min_pixels = 3136; max_pixels = 1003520     # resize bounds (sides multiples of 28)
+    [instructions]
+    document = "..."; query = "..."
+
+Pooling: ``last`` is the hidden state of the last real token (attention mask), ``eos`` appends
+the tokenizer's EOS token to every prompt and pools it, ``mean`` averages the real tokens.
+Which recipe a model gets, first found: the spec's ``#RECIPE`` (a shipped name or a .toml path),
+the folder's ``embedding_recipe.toml``, the shipped recipe listing the hub id in ``models``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mmindex.errors import ConfigError, ModelUnavailableError
+
+RECIPES_DIR = Path(__file__).parent / "recipes"
+FOLDER_RECIPE = "embedding_recipe.toml"
+ARCHITECTURES = {"qwen2-vl": "Qwen2VLModel", "qwen2.5-vl": "Qwen2_5_VLModel"}
+POOLINGS = ("last", "mean", "eos")
+KINDS = ("text", "image", "image_text")
+_KEYS = {"name", "models", "architecture", "template", "templates", "image_placeholder",
+         "image_separator", "pooling", "normalize", "max_length", "min_pixels", "max_pixels",
+         "instructions", "source", "notes"}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A parsed recipe (see the module docstring for the keys)."""
+
+    name: str
+    architecture: str
+    templates: dict[str, str]
+    instructions: dict[str, str]
+    image_placeholder: str
+    image_separator: str = ""
+    pooling: str = "last"
+    normalize: bool = True
+    max_length: int = 8192
+    min_pixels: int = 4 * 28 * 28
+    max_pixels: int = 1280 * 28 * 28
+    models: tuple[str, ...] = ()
+    path: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def prompt(self, role: str, text: str | None, images: int) -> str:
+        """The prompt of one item: the template of its content kind, filled in."""
+        kind = "image_text" if images and text else "image" if images else "text"
+        placeholders = self.image_separator.join([self.image_placeholder] * images)
+        return self.templates[kind].format(instruction=self.instructions[role],
+                                           images=placeholders, text=text or "")
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {"recipe": self.name, "templates": self.templates,
+                "instructions": self.instructions, "image_placeholder": self.image_placeholder,
+                "image_separator": self.image_separator, "pooling": self.pooling,
+                "normalize": self.normalize, "max_length": self.max_length,
+                "min_pixels": self.min_pixels, "max_pixels": self.max_pixels}
+
+
+def shipped_recipe_path(name: str) -> Path:
+    return RECIPES_DIR / f"{name}.toml"
+
+
+def shipped_recipes() -> list[str]:
+    return sorted(p.stem for p in RECIPES_DIR.glob("*.toml"))
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Parse and check one recipe file.
+
+    Raises:
+        ConfigError: unreadable, unknown keys, a bad pooling/architecture, a template that does
+            not render.
+    """
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"recipe {path}: cannot read it ({exc}). Help: fix the TOML.") from None
+    bad = sorted(set(data) - _KEYS)
+    if bad:
+        raise ConfigError(f"recipe {path}: unknown keys {bad}. Help: see docs/model-families.md.")
+    templates = {k: data.get("templates", {}).get(k, data.get("template")) for k in KINDS}
+    problems = [f"no template for {k} items" for k, v in templates.items() if not v]
+    if data.get("architecture") not in ARCHITECTURES:
+        problems.append(f"architecture must be one of {', '.join(ARCHITECTURES)}")
+    if data.get("pooling", "last") not in POOLINGS:
+        problems.append(f"pooling must be one of {', '.join(POOLINGS)}")
+    instructions = data.get("instructions", {})
+    if set(instructions) != {"document", "query"}:
+        problems.append("[instructions] needs exactly document and query")
+    if not data.get("image_placeholder"):
+        problems.append("image_placeholder is required")
+    if problems:
+        raise ConfigError(f"recipe {path}: {'; '.join(problems)}. Help: see "
+                          "docs/model-families.md for the keys.")
+    recipe = Recipe(
+        name=data.get("name", path.stem), architecture=data["architecture"],
+        templates=templates, instructions=dict(instructions),
+        image_placeholder=data["image_placeholder"],
+        image_separator=data.get("image_separator", ""), pooling=data.get("pooling", "last"),
+        normalize=bool(data.get("normalize", True)), max_length=int(data.get("max_length", 8192)),
+        min_pixels=int(data.get("min_pixels", 4 * 28 * 28)),
+        max_pixels=int(data.get("max_pixels", 1280 * 28 * 28)),
+        models=tuple(data.get("models", ())), path=str(path))
+    try:
+        for role in ("document", "query"):
+            recipe.prompt(role, "x", 1), recipe.prompt(role, "x", 0), recipe.prompt(role, None, 2)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ConfigError(f"recipe {path}: a template does not render ({exc!r}). Help: use "
+                          "only {instruction}, {images} and {text}; write { as {{.") from None
+    return recipe
+
+
+def find_recipe(model_dir: Path, model_id: str, explicit: str | None = None) -> Recipe:
+    """The recipe of a model (order in the module docstring).
+
+    Raises:
+        ConfigError: the named recipe does not exist or is invalid.
+        ModelUnavailableError: no recipe is known for this model.
+    """
+    if explicit:
+        path = Path(explicit).expanduser()
+        if path.suffix == ".toml" and path.is_file():
+            return load_recipe(path)
+        if shipped_recipe_path(explicit).is_file():
+            return load_recipe(shipped_recipe_path(explicit))
+        raise ConfigError(f"no recipe {explicit!r}: neither a .toml file nor one of "
+                          f"{', '.join(shipped_recipes())}.")
+    if (model_dir / FOLDER_RECIPE).is_file():
+        return load_recipe(model_dir / FOLDER_RECIPE)
+    for name in shipped_recipes():
+        recipe = load_recipe(shipped_recipe_path(name))
+        if model_id in recipe.models:
+            return recipe
+    raise ModelUnavailableError(
+        f"{model_id}: no embedding recipe. Help: put an {FOLDER_RECIPE} in the model folder, or "
+        f"name one: --model 'vlm:{model_id}#RECIPE' with RECIPE one of "
+        f"{', '.join(shipped_recipes())} or a .toml path (docs/model-families.md).")
