@@ -1,0 +1,242 @@
+"""The ``jina`` backend: jina-clip-v2 and jina-embeddings-v4, which ship their own model code.
+
+Their Hugging Face folders hold Python modelling code that ``trust_remote_code=True`` runs, so
+this backend loads a folder only when all of these hold, and says which one failed otherwise:
+
+1. the folder is on disk (a local directory or the Hugging Face cache; never downloaded);
+2. it is *explicitly allowed*: it lies in a folder listed in ``trust_remote_code_dirs``
+   (a setting; nothing is allowed by default) -- :class:`~mmindex.errors.ConfigError` if not;
+3. its code is on disk too: every module that ``config.json``'s ``auto_map`` names is in the
+   folder, or in the cached code repository it points to (``jinaai/jina-clip-implementation``
+   for jina-clip-v2), which must be allowed as well -- :class:`ModelUnavailableError` if not.
+
+Only then is ``trust_remote_code=True`` passed, with ``local_files_only=True``. The model is used
+through Jina's own API: ``encode_text`` / ``encode_image``. jina-clip-v2's shape
+(``encode_text(sentences, task=...)``: queries with ``task="retrieval.query"``, documents without)
+and jina-embeddings-v4's (``encode_text(texts=..., task="retrieval", prompt_name="query" |
+"passage")``) are told apart by the signature. An item with text and images gets the mean of its
+unit text vector and unit image vectors, renormalised (one vector per item, as the index
+stores); video items are quarantined.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mmindex.backends import qwen3vl_inputs as qi
+from mmindex.backends.base import Embedder, LoadedItem, Role
+from mmindex.backends.qwen3vl_loading import resolve_model_dir, weights_digest
+from mmindex.errors import ConfigError, ItemError, ModelUnavailableError
+from mmindex.items import Cost
+
+CHARS_PER_TOKEN = 3  # cost estimate only
+
+
+def _inside(path: Path, allowed: Sequence[str]) -> bool:
+    real = path.resolve()
+    for a in allowed:
+        root = Path(a).expanduser().resolve()
+        if real == root or root in real.parents:
+            return True
+    return False
+
+
+def code_folders(model_dir: Path) -> list[Path]:
+    """The folders whose Python code loading ``model_dir`` runs (``auto_map``), checked on disk.
+
+    Raises:
+        ModelUnavailableError: no ``auto_map`` (not a remote-code model) or a module missing.
+    """
+    try:
+        config = json.loads((model_dir / "config.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelUnavailableError(f"{model_dir}: no readable config.json ({exc}).") from None
+    refs = [v for v in (config.get("auto_map") or {}).values() for v in
+            (v if isinstance(v, list) else [v]) if v]
+    if not refs:
+        raise ModelUnavailableError(
+            f"{model_dir}: config.json has no auto_map, so this is not a Jina remote-code model "
+            "folder. Help: point at the jina-clip-v2 / jina-embeddings-v4 folder.")
+    folders = []
+    for ref in refs:
+        repo, _, target = ref.rpartition("--")
+        module = target.rsplit(".", 1)[0]
+        folder = model_dir if not repo else _cached_repo(repo, module, model_dir)
+        if not (folder / f"{module.replace('.', '/')}.py").is_file():
+            raise ModelUnavailableError(
+                f"{model_dir}: its code {module}.py is not in {folder}. Help: copy the complete "
+                "model folder, Python files included (hf download on a machine with internet).")
+        folders.append(folder)
+    return sorted(set(folders))
+
+
+def _cached_repo(repo: str, module: str, model_dir: Path) -> Path:
+    from huggingface_hub import try_to_load_from_cache
+
+    hit = try_to_load_from_cache(repo, f"{module.replace('.', '/')}.py")
+    if not isinstance(hit, str):
+        raise ModelUnavailableError(
+            f"{model_dir} takes its code from {repo}, which is not in the Hugging Face cache and "
+            f"is never downloaded. Help: on a machine with internet run `hf download {repo}` and "
+            "copy it into HF_HOME/hub here.")
+    return Path(hit).parent
+
+
+@dataclass
+class JinaInput:
+    """One decoded item: its text (or None) and its RGB images."""
+
+    text: str | None
+    images: list[Any] = field(default_factory=list)
+    tokens: int = 0
+
+
+@dataclass
+class JinaBatch:
+    items: list[JinaInput]
+    role: Role
+
+    @property
+    def num_tokens(self) -> int:
+        return sum(x.tokens for x in self.items)
+
+    padded_tokens = num_tokens
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+class JinaEmbedder(Embedder):
+    """A Jina remote-code model from an allowed local folder (rules in the module docstring).
+
+    Raises:
+        ConfigError: the folder (or the code it uses) is not in ``allowed_dirs``.
+        ModelUnavailableError: the folder or its code is not on disk, or it does not load.
+    """
+
+    backend = "jina"
+    modalities = frozenset({"text", "image"})
+
+    def __init__(self, model_id_or_path: str, *, allowed_dirs: Sequence[str],
+                 device: str = "auto"):
+        from mmindex.backends.device import resolve_device
+
+        self.model_id = model_id_or_path
+        self.model_dir, commit = resolve_model_dir(model_id_or_path)
+        for folder in [self.model_dir, *code_folders(self.model_dir)]:
+            if not _inside(folder, allowed_dirs):
+                raise ConfigError(
+                    f"{model_id_or_path} runs Python code from {folder}, which is not an allowed "
+                    "folder. Help: after reviewing that code, add the folder to "
+                    "trust_remote_code_dirs (mmindex.toml, or MMINDEX_TRUST_REMOTE_CODE_DIRS='"
+                    f'["{folder}"]\'); nothing is allowed by default.')
+        self.revision = commit or weights_digest(self.model_dir)
+        self.device = resolve_device(device)
+        try:
+            from transformers import AutoModel
+
+            self.model = AutoModel.from_pretrained(
+                str(self.model_dir), trust_remote_code=True, local_files_only=True).to(
+                self.device).eval()
+        except (OSError, ValueError, ImportError, KeyError) as exc:
+            raise ModelUnavailableError(f"cannot load {self.model_dir}: {exc}") from exc
+        self.v4_shape = "prompt_name" in inspect.signature(self.model.encode_text).parameters
+        self.full_dims = int(self._texts(["dims probe"], "document").shape[1])
+
+    def fingerprint(self) -> dict[str, Any]:
+        local = self.model_dir.name if Path(self.model_id).expanduser().is_dir() else None
+        return {"backend": self.backend, "model": local or self.model_id,
+                "revision": self.revision, "api": "v4" if self.v4_shape else "clip-v2",
+                "fusion": "mean of unit text and image vectors"}
+
+    def estimate_cost(self, loaded: LoadedItem) -> Cost:
+        item = loaded.item
+        return Cost(tokens=len(item.text.encode()) // CHARS_PER_TOKEN + 1 + 256 * len(item.images))
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.encode()) // CHARS_PER_TOKEN + 1
+
+    def decode(self, loaded: LoadedItem) -> JinaInput:
+        item = loaded.item
+        if item.is_empty:
+            raise ItemError("empty_item", "no text or image. Help: fix or drop the row.", item.id)
+        if item.video:
+            raise ItemError("unsupported_format", f"{item.video}: the jina backend does not embed "
+                            "video. Help: use qwen3-vl-embedding-2b for video.", item.id)
+        images = [_rgb(ref, qi.media_bytes(loaded, ref), item.id) for ref in item.images]
+        return JinaInput(item.text if item.text.strip() else None, images,
+                         self.count_tokens(item.text))
+
+    def collate(self, decoded: Sequence[JinaInput], role: Role = "document") -> JinaBatch:
+        if role not in ("document", "query"):
+            raise ConfigError(f"unknown role {role!r}. Help: use 'document' or 'query'.")
+        return JinaBatch(list(decoded), role)
+
+    def _texts(self, texts: list[str], role: Role) -> np.ndarray:
+        if self.v4_shape:
+            out = self.model.encode_text(texts=texts, task="retrieval",
+                                         prompt_name="query" if role == "query" else "passage")
+        elif role == "query":
+            out = self.model.encode_text(texts, task="retrieval.query")
+        else:
+            out = self.model.encode_text(texts)
+        return _unit(out)
+
+    def _images(self, images: list[Any]) -> np.ndarray:
+        if self.v4_shape:
+            return _unit(self.model.encode_image(images=images, task="retrieval"))
+        return _unit(self.model.encode_image(images))
+
+    def forward(self, batch: JinaBatch) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            texts = [x.text for x in batch.items if x.text is not None]
+            images = [im for x in batch.items for im in x.images]
+            tv = iter(self._texts(texts, batch.role) if texts else [])
+            iv = iter(self._images(images) if images else [])
+            out = []
+            for x in batch.items:
+                parts = ([next(tv)] if x.text is not None else []) + [next(iv) for _ in x.images]
+                out.append(np.mean(parts, axis=0))
+        return _unit(np.stack(out))
+
+
+def _rgb(ref: str, blob: bytes, item_id: str) -> Any:
+    """Decode fully (the model resizes itself); transparent pixels on white."""
+    import io
+
+    from PIL import Image
+
+    try:
+        image = Image.open(io.BytesIO(blob))
+        image.load()
+    except Image.DecompressionBombError as exc:
+        raise ItemError("media_too_large", f"{ref}: {exc}. Help: downscale it.", item_id) from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ItemError("corrupt_media", f"{ref}: cannot decode the image ({exc}). Help: "
+                        "re-export it as PNG or JPEG.", item_id) from None
+    if image.mode in ("RGBA", "LA", "P", "PA"):
+        image = image.convert("RGBA")
+        white = Image.new("RGB", image.size, (255, 255, 255))
+        white.paste(image, mask=image.getchannel("A"))
+        return white
+    return image.convert("RGB")
+
+
+def _unit(vectors: Any) -> np.ndarray:
+    """Rows as float32 unit vectors, whatever the model returned (array, tensor, list of them)."""
+    if isinstance(vectors, list | tuple):
+        vectors = [v.float().cpu().numpy() if hasattr(v, "cpu") else np.asarray(v)
+                   for v in vectors]
+    elif hasattr(vectors, "cpu"):
+        vectors = vectors.float().cpu().numpy()
+    v = np.asarray(vectors, dtype=np.float32).reshape(len(vectors), -1)
+    return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
