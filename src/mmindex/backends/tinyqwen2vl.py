@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 SEED = 20250115
-BUILDER_VERSION = 1
+BUILDER_VERSION = 2  # 2: weights saved in bf16
 DIRNAME = "tiny-qwen2-vl"
 MARKER = "mmindex-build.json"
 PIXELS = dict(min_pixels=4 * 28 * 28, max_pixels=256 * 28 * 28)
@@ -66,7 +66,7 @@ def build_tiny_qwen2vl(out_dir: str | os.PathLike[str]) -> Path:
     with torch.random.fork_rng():
         torch.manual_seed(SEED)
         model = Qwen2VLForConditionalGeneration(qwen2vl_config())
-    model.save_pretrained(out, safe_serialization=True)
+    model.to(torch.bfloat16).save_pretrained(out, safe_serialization=True)  # the released dtype
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir()), local_files_only=True)
     mean, std = [0.48145466, 0.4578275, 0.40821073], [0.26862954, 0.26130258, 0.27577711]
     size = {"shortest_edge": PIXELS["min_pixels"], "longest_edge": PIXELS["max_pixels"]}
