@@ -125,6 +125,10 @@ def test_the_key_is_masked_in_settings_and_redacted_records():
     assert s.transport()["voyage_api_key"] == KEY  # a worker can rebuild the settings...
     assert Settings.redact(s.transport())["voyage_api_key"] == "set"  # ...records say "set"
     assert Settings(**s.transport()).voyage_api_key.get_secret_value() == KEY
+    from mmindex.cli.configdoc import effective, effective_text
+
+    shown = effective_text(effective(s, {k: "default" for k in Settings.model_fields}))
+    assert KEY not in shown and 'voyage_api_key' in shown and '"**********"' in shown
 
 
 def _cli(*args: str, env: dict) -> subprocess.CompletedProcess:
@@ -188,3 +192,23 @@ def test_embed_run_over_the_sample_through_the_stub_never_records_the_key(stub, 
 
     run = ledger.runs(connect(Settings(db=str(db))), "vs")[-1]
     assert json.loads(run["config"])["settings"]["voyage_api_key"] == "set"
+
+
+def test_an_outage_fails_the_run_and_the_rerun_resumes_from_staged_rows(stub, tmp_path):
+    from mmindex.index import connect, ledger
+    from mmindex.pipeline import run_embed
+
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps({"id": f"d{i}", "text": f"document {i}"}) + "\n"
+                                for i in range(10)))
+    settings = Settings(db=str(tmp_path / "db"), model="voyage-multimodal-3",
+                        voyage_api_key=KEY, voyage_base_url=stub.base_url, api_max_retries=1,
+                        max_batch_items=4, stage_rows=1, prep_workers=1)
+    stub.fail_after = 1  # the first batch is answered, then the service is down
+    with pytest.raises(StorageError, match="still failing after 1 retries"):
+        run_embed(str(manifest), "out", settings)
+    assert ledger.runs(connect(settings), "out")[-1]["status"] == "failed"
+    stub.fail_after, before = None, len(stub.requests)
+    result = run_embed(str(manifest), "out", settings).to_dict()
+    assert result["inserted"] == 10 and result["reused_staged"] == 4  # nothing asked twice
+    assert sum(len(r["inputs"]) for r in stub.requests[before:]) == 6

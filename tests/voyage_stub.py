@@ -64,6 +64,8 @@ class VoyageStub:
     def __init__(self, api_key: str = "test-key"):
         self.api_key = api_key
         self.faults: list[tuple[int, str | None]] = []
+        self.fail_after: int | None = None  # after this many answered requests: 503 forever
+        self.answered = 0
         self.requests: list[dict] = []  # accepted and refused request bodies, in order
         self.headers: list[dict] = []
         self.statuses: list[int] = []
@@ -104,9 +106,12 @@ class VoyageStub:
             status, retry_after = self.faults.pop(0)
             extra = {"retry-after": retry_after} if retry_after is not None else {}
             return status, {"detail": f"injected {status}"}, extra
+        if self.fail_after is not None and self.answered >= self.fail_after:
+            return 503, {"detail": "injected outage"}, {}
         problem = _invalid(body)
         if problem:
             return 400, {"detail": problem}, {}
+        self.answered += 1
         data = [{"object": "embedding", "index": i,
                  "embedding": stub_vector(x["content"], body.get("input_type")).tolist()}
                 for i, x in enumerate(body["inputs"])]

@@ -12,6 +12,11 @@ its implementations, and the specs users type (``--model SPEC``).
 - :mod:`~mmindex.backends.fake`: the deterministic ``hash`` test double.
 - :mod:`~mmindex.backends.tinymodel`: random-weight Qwen3-VL checkpoints built offline.
 - :mod:`~mmindex.backends.device`: the one device resolver, pinned copies to the device.
+- :mod:`~mmindex.backends.vlm` (+ ``vlm_recipe``, ``recipes/*.toml``, ``tinyqwen2vl``): generic
+  VLM embedders driven by a recipe file (VLM2Vec, GME on Qwen2-VL).
+- :mod:`~mmindex.backends.jina`: jina-clip-v2 / jina-embeddings-v4, remote code from allowed
+  folders only.
+- :mod:`~mmindex.backends.voyage` (+ ``apiclient``: retries, rate limits): voyage-multimodal-3.
 """
 
 from __future__ import annotations
