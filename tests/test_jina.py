@@ -100,6 +100,13 @@ def test_missing_folder_or_code_is_a_clear_model_error(tmp_path):
     with pytest.raises(ModelUnavailableError, match="modeling_gone.py is not in"):
         load_embedder(f"jina:{plain}", device="cpu", reuse=False,
                       settings=Settings(trust_remote_code_dirs=[str(tmp_path)]))
+    # allowed, but its code needs a package this environment lacks (jina-embeddings-v4: peft)
+    needs = build(tmp_path / "tiny_jina_needs", "TinyJinaClip")
+    code = needs / "modeling_tiny_jina.py"
+    code.write_text("import mmindex_no_such_package  # noqa\n" + code.read_text())
+    with pytest.raises(ModelUnavailableError, match="mmindex_no_such_package"):
+        load_embedder(f"jina:{needs}", device="cpu", reuse=False,
+                      settings=Settings(trust_remote_code_dirs=[str(tmp_path)]))
 
 
 def _unit(v):
