@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import resource
 import re
 import tempfile
 import time
@@ -168,12 +169,17 @@ def measure(name: str, source: str, settings: Any, golden: dict, figures: list[d
     from mmindex.search import open_index
 
     t0 = time.perf_counter()
+    c0 = resource.getrusage(resource.RUSAGE_CHILDREN)  # the tesseract processes, once reaped
     r = run_embed(source, name, settings)
+    c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = c1.ru_utime + c1.ru_stime - c0.ru_utime - c0.ru_stime
     out: dict[str, Any] = {"config": name, "embedded": r.embedded,
                            "quarantined": r.quarantine_reasons, "embed_s": round(
                                time.perf_counter() - t0, 1),
                            "ocr_images": r.throughput.ocr_images,
                            "ocr_s_per_image": round(r.throughput.ocr_s_per_image, 3),
+                           "ocr_cpu_s_per_image": round(cpu / max(1, r.throughput.ocr_images),
+                                                        3),
                            "metrics": {}}
     if not r.embedded:  # nothing searchable: every query scores 0 (measured, not assumed)
         out["metrics"] = {f"{lang}/{m}": {"ndcg@10": 0.0, "hit@5": 0.0, "ms_per_query": None}

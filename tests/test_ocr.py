@@ -59,7 +59,8 @@ def fts_ids(db: str, index: str, text: str) -> list[str]:
 
 
 def test_ocr_reads_korean_and_english_words_from_a_rendered_image(tmp_path):
-    png = render(tmp_path / "fig.png", ["세포분열의 단계를 설명하시오", "The penguin swims in cold water"])
+    png = render(tmp_path / "fig.png",
+                 ["세포분열의 단계를 설명하시오", "The penguin swims in cold water"])
     text = Ocr("kor+eng", timeout_s=60).read(png.read_bytes())
     for word in ("세포분열의", "단계를", "설명하시오", "penguin", "swims", "cold", "water"):
         assert word in text, text
@@ -107,6 +108,7 @@ def test_an_image_only_item_is_found_by_a_word_printed_in_it_only_with_ocr(figur
     assert fts_ids(s.db, "figs", "엽록체") == ["fig-ko"]  # the Korean analyser, on OCR text
     assert fts_ids(s.db, "figs", "광합성") == ["fig-ko"]
     assert fts_ids(s.db, "figs", "mitochondria") == ["fig-en"]
+    assert fts_ids(s.db, "figs", "producing") == ["fig-en"]  # English stemming of figure text
     rows = {r["id"]: r for r in mmindex.open_index("figs", s.db).to_polars().to_dicts()}
     assert "엽록체" in rows["fig-ko"]["ocr_text"] and rows["fig-ko"]["text"] == ""
     assert rows["txt-1"]["ocr_text"] is None  # no image: nothing OCR'd, its own text unchanged
@@ -168,3 +170,28 @@ def test_ocr_on_without_tesseract_fails_the_run_at_once_with_what_to_install(
         assert not (tmp_path / "db").exists() or not ix.table_exists(ix.connect(s), "figs")
     finally:
         ocr_module._installed.cache_clear()
+
+
+def test_character_accuracy_of_the_evaluation():
+    from bench.ocr import char_accuracy
+
+    assert char_accuracy("세포분열의  단계", "세포분열의 단계") == 1.0  # whitespace collapsed
+    assert char_accuracy("세포분얼의 단계", "세포분열의 단계") == pytest.approx(1 - 1 / 8)
+    assert char_accuracy("", "abc") == 0.0 and char_accuracy("x" * 50, "abc") == 0.0
+
+
+@pytest.mark.slow
+def test_the_ocr_evaluation_finds_figures_only_with_ocr(tmp_path):
+    # python -m bench.ocr at a small size (about 30 s here): the figures cannot be found
+    # without OCR, and with it full text finds most of them
+    from bench.korquad import DEV_FILE, KORQUAD
+    from bench.ocr import main
+
+    if not (KORQUAD / DEV_FILE).is_file():
+        pytest.skip(f"KorQuAD dev is not at {KORQUAD} (beside the checkout, CI only)")
+    out = tmp_path / "ocr.json"
+    assert main(["--ko", "6", "--en", "6", "--distractors", "6", "--out", str(out)]) == 0
+    rows = {r["config"]: r for r in json.loads(out.read_text())["results"]}
+    assert rows["no-ocr"]["embedded"] == 0
+    assert rows["ocr"]["metrics"]["all/fts"]["hit@5"] >= 0.8
+    assert rows["ocr"]["char_accuracy_ko"] > 0.8 and rows["ocr"]["ocr_s_per_image"] > 0
