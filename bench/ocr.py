@@ -26,8 +26,8 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import resource
 import re
+import resource
 import tempfile
 import time
 from pathlib import Path
