@@ -185,10 +185,12 @@ def test_the_ocr_evaluation_finds_figures_only_with_ocr(tmp_path):
     # python -m bench.ocr at a small size (about 30 s here): the figures cannot be found
     # without OCR, and with it full text finds most of them
     from bench.korquad import DEV_FILE, KORQUAD
+    from bench.models import VASWANI
     from bench.ocr import main
 
-    if not (KORQUAD / DEV_FILE).is_file():
-        pytest.skip(f"KorQuAD dev is not at {KORQUAD} (beside the checkout, CI only)")
+    if not (KORQUAD / DEV_FILE).is_file() or not VASWANI.is_dir():
+        pytest.skip(f"KorQuAD dev / Vaswani are not at {KORQUAD.parent} (beside the checkout, "
+                    "CI only)")
     out = tmp_path / "ocr.json"
     assert main(["--ko", "6", "--en", "6", "--distractors", "6", "--out", str(out)]) == 0
     rows = {r["config"]: r for r in json.loads(out.read_text())["results"]}
