@@ -197,3 +197,27 @@ def test_the_ocr_evaluation_finds_figures_only_with_ocr(tmp_path):
     assert rows["no-ocr"]["embedded"] == 0
     assert rows["ocr"]["metrics"]["all/fts"]["hit@5"] >= 0.8
     assert rows["ocr"]["char_accuracy_ko"] > 0.8 and rows["ocr"]["ocr_s_per_image"] > 0
+
+
+def test_the_cli_as_a_user_runs_it(figures, tmp_path):
+    # MMINDEX_OCR=true mmindex embed ... --json, then a full-text search that shows the figure's
+    # OCR text for an image-only hit
+    import os
+    import sys
+
+    _, source = figures
+    env = dict(os.environ, MMINDEX_CONFIG=os.devnull, MMINDEX_DB=str(tmp_path / "db"),
+               MMINDEX_OCR="true")
+
+    def cli(*args: str) -> str:
+        p = subprocess.run([sys.executable, "-m", "mmindex", *args], capture_output=True,
+                           text=True, env=env, timeout=300)
+        assert p.returncode == 0, p.stderr[-2000:]
+        return p.stdout
+
+    out = json.loads(cli("embed", source, "--index", "figs", "--model", "hash", "--no-prefect",
+                         "--json"))
+    assert out["throughput"]["ocr_images"] == 2 and out["throughput"]["ocr_s_per_image"] > 0
+    shown = cli("search", "--index", "figs", "--version", str(out["version"]), "--mode", "fts",
+                "엽록체")
+    assert "fig-ko  [ocr] 광합성은 엽록체에서 일어난다" in shown
