@@ -110,7 +110,8 @@ THROUGHPUT_ROWS = (
     ("model (s)", "model_s"), ("read + hash (s)", "read_s"), ("write (s)", "write_s"),
     ("wall (s)", "wall_s"), ("batches", "batches"), ("peak RSS (MiB)", "peak_rss_mb"),
     ("peak GPU (MiB)", "peak_gpu_mb"), ("GPU utilisation, mean (%)", "gpu_util_mean_pct"),
-    ("GPU memory used, max (MiB)", "gpu_mem_used_max_mb"),
+    ("GPU memory used, max (MiB)", "gpu_mem_used_max_mb"), ("OCR images", "ocr_images"),
+    ("OCR s per image", "ocr_s_per_image"),
 )
 
 

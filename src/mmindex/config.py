@@ -133,6 +133,13 @@ class Settings(BaseSettings):
         64_000_000, description="Images with more pixels (before resize) are quarantined"
     )
 
+    # figure text (OCR; see docs/ocr.md)
+    ocr: bool = Field(False, description="OCR each item's images with tesseract into ocr_text, "
+                      "searched by full text and appended to the text a model reads")
+    ocr_languages: str = Field("kor+eng", description="tesseract languages for ocr (-l)")
+    ocr_timeout_s: float = Field(60.0, gt=0, description="Seconds one image may take to OCR "
+                                 "before its item is quarantined (ocr_failed)")
+
     # index
     deletion_policy: Literal["keep", "delete"] = Field(
         "delete", description="Items gone from the source: delete their rows, or keep them"

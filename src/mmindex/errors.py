@@ -36,6 +36,7 @@ QUARANTINE_REASONS = (
     "media_too_large",  # over the configured byte or pixel limit
     "bad_record",  # a manifest row that cannot become an item (no id, wrong types)
     "embed_failed",  # the model raised on this item alone (after batch bisection)
+    "ocr_failed",  # tesseract failed or timed out on one of the item's images (setting ocr)
 )
 
 

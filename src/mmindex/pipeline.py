@@ -125,6 +125,7 @@ def plan_run(source: str, index: str, settings: Settings, *, run_id: str | None 
         StorageError: source or database unreachable (transient).
     """
     ix.check_index_name(index)  # before the model loads: a typo fails in a second
+    ocr = _ocr_fingerprint(settings)  # tesseract missing: fail before the model loads too
     emb = run_embedder(settings)
     dims = settings.dims or emb.full_dims
     if not 1 <= dims <= emb.full_dims:
@@ -144,7 +145,8 @@ def plan_run(source: str, index: str, settings: Settings, *, run_id: str | None 
         settings = settings.with_overrides(token_budget=fitted["token_budget"])
     plan = RunPlan(run_id or uuid.uuid4().hex[:12], index, src.uri, table, dims, total, groups,
                    settings.transport(), format, fields, src.describe(),
-                   model_id=emb.model_id, fingerprint={**emb.fingerprint(), "dims": dims},
+                   model_id=emb.model_id,
+                   fingerprint={**emb.fingerprint(), "dims": dims, **ocr},
                    gpu_budget=fitted)
     db = ix.connect(settings)
     # the caller holds the writer slot: a run of this index still "running" is dead
@@ -152,6 +154,14 @@ def plan_run(source: str, index: str, settings: Settings, *, run_id: str | None 
         log.warning("%s: run %s had stopped without finishing: marked crashed", index, stale)
     ledger.record_run(db, _lineage(plan, "running"))
     return plan
+
+
+def _ocr_fingerprint(s: Settings) -> dict[str, Any]:
+    """With ``ocr`` on, tesseract's version, languages and mode: part of every item's hash, so
+    turning OCR on (or upgrading tesseract) re-embeds; nothing when off (hashes as before)."""
+    from mmindex.extract import Ocr
+
+    return {"ocr": Ocr(s.ocr_languages, s.ocr_timeout_s).fingerprint()} if s.ocr else {}
 
 
 def _lineage(plan: RunPlan, status: str) -> dict[str, Any]:

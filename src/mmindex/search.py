@@ -152,8 +152,10 @@ class Index:
             return pl.DataFrame({"id": [], "score": []},
                                 schema={"id": pl.String, "score": pl.Float64})
         ids = [h[0] for h in hits]
+        cols = ["id", "text", "images", "video", "metadata"]
+        cols += [c for c in (ix.OCR_TEXT,) if c in self.table.schema.names]  # setting ocr
         rows = pl.from_arrow(self.table.search().where(ix.id_filter(ids))
-                             .select(["id", "text", "images", "video", "metadata"])
+                             .select(cols)
                              .limit(len(ids)).to_arrow())
         order = pl.DataFrame({"id": ids, "score": [float(h[1]) for h in hits],
                               "rank": list(range(1, len(ids) + 1))})

@@ -33,7 +33,9 @@ Role = Literal["document", "query"]
 class LoadedItem:
     """An item with its media bytes read (by the pipeline's reader stage) and its position.
 
-    ``blobs`` maps each media reference of ``item.media`` to its bytes.
+    ``blobs`` maps each media reference of ``item.media`` to its bytes. With OCR on (setting
+    ``ocr``), ``ocr_text`` is the text found in the images, ``item.text`` is what the model reads
+    (the item's text with ``ocr_text`` appended) and ``own_text`` the item's text alone.
     """
 
     item: Item
@@ -41,6 +43,8 @@ class LoadedItem:
     seq: int = 0
     content_hash: str = ""
     cost: Cost | None = None
+    ocr_text: str | None = None
+    own_text: str | None = None
 
 
 class Embedder(abc.ABC):

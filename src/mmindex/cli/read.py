@@ -15,14 +15,21 @@ def cmd_search(args: argparse.Namespace) -> int:
     df = idx.search(args.text, image=args.image, k=args.k, mode=args.mode)
     rows = [
         {"rank": i + 1, "id": r["id"], "score": round(float(r["score"]), 6), "text": r["text"],
-         "images": r["images"], "video": r["video"]}
+         "images": r["images"], "video": r["video"], "ocr_text": r.get("ocr_text")}
         for i, r in enumerate(df.iter_rows(named=True))
     ]
     human = f"{idx.name} (table {idx.table_name} v{idx.version}, {args.mode}):\n" + "\n".join(
-        f"{r['rank']:>3}. {r['score']:.4f}  {r['id']}  {(r['text'] or '')[:80]}" for r in rows)
+        f"{r['rank']:>3}. {r['score']:.4f}  {r['id']}  {_shown(r)[:80]}" for r in rows)
     emit({"index": idx.name, "version": idx.version, "mode": args.mode, "results": rows},
          args.json, human)
     return 0
+
+
+def _shown(row: dict[str, Any]) -> str:
+    """A hit's text, or for an image-only item the text OCR found in its figure, marked."""
+    if row["text"] or not row.get("ocr_text"):
+        return row["text"] or ""
+    return "[ocr] " + " ".join(row["ocr_text"].split())
 
 
 def cmd_versions(args: argparse.Namespace) -> int:

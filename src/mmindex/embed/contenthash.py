@@ -7,6 +7,8 @@ different inputs can produce the same byte stream:
 1. ``version``: the encoding version (:data:`HASH_VERSION`).
 2. ``fingerprint``: the embedder fingerprint as canonical JSON (sorted keys, no spaces,
    UTF-8). Any change of model, revision, instruction or resize rule re-embeds everything.
+   With ``ocr`` on, an item with images is hashed with the OCR engine, languages and mode in its
+   fingerprint (``embed/group.py``): turning OCR on re-embeds those items, and no others.
 3. ``text``: the item's text, UTF-8.
 4. ``image:0``, ``image:1``, ...: the bytes of each image, in order; then ``video`` with the
    video's bytes. The position and kind are in the frame name, so reordering images or moving a

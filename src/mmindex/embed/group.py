@@ -1,4 +1,5 @@
-"""The work of one group: read media, hash, skip unchanged, quarantine bad items, embed, stage."""
+"""The work of one group: read media, hash, skip unchanged, OCR figures (setting ``ocr``),
+quarantine bad items, embed, stage."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from mmindex.backends.base import Embedder, LoadedItem
@@ -45,6 +46,9 @@ class GroupEmbedder:
                  fingerprint: dict[str, Any]):
         self.run_id, self.index, self.emb, self.s, self.db = run_id, index, emb, settings, db
         self.fingerprint = fingerprint
+        # OCR (its engine, languages) changes only what items with images read: an item without
+        # one hashes the same with OCR on or off, so turning it on re-embeds the figures alone
+        self._no_ocr = {k: v for k, v in fingerprint.items() if k != "ocr"}
         self.meter = Meter()
         self.counts = Counts()
         self.policy: Any = None  # the media data roots, set per source by run()
@@ -117,6 +121,9 @@ class GroupEmbedder:
         from mmindex.embed.contenthash import content_hash
 
         pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="mmindex-io")
+        # tesseract runs one process per image on one thread: as many at once as prep threads
+        ocr_pool = (ThreadPoolExecutor(max_workers=max(1, self.s.prep_workers),
+                                       thread_name_prefix="mmindex-ocr") if self.s.ocr else None)
         seq = 0
         try:
             for chunk in chunks:
@@ -134,7 +141,8 @@ class GroupEmbedder:
                     if isinstance(got, ItemError):
                         self.quarantine(item.id, got, item.media)
                     else:
-                        hashes[item.id] = content_hash(item, got, self.fingerprint)
+                        hashes[item.id] = content_hash(
+                            item, got, self.fingerprint if item.images else self._no_ocr)
                 status = known.classify(hashes)
                 todo = []
                 for item, got in zip(goods, loaded, strict=True):
@@ -144,17 +152,61 @@ class GroupEmbedder:
                     elif st == "staged":
                         self.counts.reused_staged += 1
                     elif st == "embed":
-                        li = LoadedItem(item, got, seq, hashes[item.id])
-                        seq += 1
-                        try:
-                            li.cost = self._cost(li)
-                            todo.append(li)
-                        except ItemError as e:
-                            self.quarantine(item.id, e, item.media)
+                        todo.append(LoadedItem(item, got, 0, hashes[item.id]))
+                if ocr_pool is not None:  # after the hash: unchanged items are never OCR'd again
+                    todo = self._read_figures(todo, ocr_pool)
+                ready = []
+                for li in todo:
+                    li.seq = seq
+                    seq += 1
+                    try:
+                        li.cost = self._cost(li)
+                        ready.append(li)
+                    except ItemError as e:
+                        self.quarantine(li.item.id, e, li.item.media)
                 self.meter.add_time("read", time.perf_counter() - t0)
-                yield from todo
+                yield from ready
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
+            if ocr_pool is not None:
+                ocr_pool.shutdown(wait=False, cancel_futures=True)
+
+    def _read_figures(self, todo: list[LoadedItem], pool: ThreadPoolExecutor) -> list[LoadedItem]:
+        """OCR the images of the items to embed, side by side; the items whose OCR failed are
+        quarantined (their figure text would be missing from the index), the others get
+        ``ocr_text`` and read it appended to their text."""
+        from mmindex.extract import Ocr, with_ocr_text
+
+        ocr = Ocr(self.s.ocr_languages, self.s.ocr_timeout_s)
+
+        def one(job: tuple[LoadedItem, str]) -> str | ItemError:
+            li, ref = job
+            t0 = time.perf_counter()
+            try:
+                return ocr.read(li.blobs[ref], ref, li.item.id)
+            except ItemError as e:
+                return e
+            finally:
+                self.meter.add_time("ocr", time.perf_counter() - t0)
+                self.meter.add_time("ocr_images", 1)
+
+        jobs = [(li, ref) for li in todo for ref in dict.fromkeys(li.item.images)]
+        found: dict[tuple[str, str], str | ItemError] = {
+            (li.item.id, ref): got for (li, ref), got in zip(jobs, pool.map(one, jobs),
+                                                             strict=True)}
+        out = []
+        for li in todo:
+            got = [found[li.item.id, ref] for ref in dict.fromkeys(li.item.images)]
+            bad = next((g for g in got if isinstance(g, ItemError)), None)
+            if bad is not None:
+                self.quarantine(li.item.id, bad, li.item.media)
+                continue
+            if got:
+                texts = [str(g) for g in got]
+                li.ocr_text, li.own_text = "\n\n".join(t for t in texts if t), li.item.text
+                li.item = replace(li.item, text=with_ocr_text(li.item.text, texts))
+            out.append(li)
+        return out
 
     def _load(self, item: Item) -> dict[str, bytes] | ItemError:
         from mmindex.extract.media import check_image_limits, read_blobs

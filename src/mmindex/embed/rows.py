@@ -24,7 +24,8 @@ def to_rows(items: list[LoadedItem], vectors: np.ndarray, *, run_id: str, model_
         {
             "id": [li.item.id for li in items],
             "vector": pa.FixedSizeListArray.from_arrays(flat, dims),
-            "text": [li.item.text for li in items],
+            "text": [li.item.text if li.own_text is None else li.own_text for li in items],
+            "ocr_text": [li.ocr_text for li in items],
             "images": [list(li.item.images) for li in items],
             "video": [li.item.video for li in items],
             "metadata": [json.dumps(li.item.metadata, ensure_ascii=False, sort_keys=True,

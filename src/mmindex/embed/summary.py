@@ -27,7 +27,8 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
         f"preprocessing {tp['preprocess_s']:.1f} s, model {tp['model_s']:.1f} s, read "
         f"{tp['read_s']:.1f} s, write {tp['write_s']:.1f} s, wall {tp['wall_s']:.1f} s, "
         f"peak RSS {tp['peak_rss_mb']:.0f} MiB",
-    ]
+    ] + ([f"OCR: {tp['ocr_images']} images, {tp['ocr_s_per_image']:.3f} s per image "
+          f"({tp['ocr_s']:.1f} s in all)"] if tp.get("ocr_images") else [])
 
 
 def summary_markdown(result: dict[str, Any]) -> str:

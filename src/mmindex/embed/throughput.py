@@ -7,6 +7,9 @@ Definitions (the README's metrics table uses the same words):
   queue waits excluded); p50/p95 over the run's batches.
 - preprocess_s / model_s / read_s / write_s: summed stage times. Stages overlap (preprocessing runs
   in worker threads while the model works), so they can add up to more than the wall time.
+- ocr_images / ocr_s / ocr_s_per_image: images OCR'd (setting ``ocr``), the seconds tesseract
+  took summed over them (images run side by side, so this can exceed the wall time), and their
+  mean: the cost of figure text per image.
 - peak_rss_mb: the process's peak resident memory (high-water mark since it started);
   peak_gpu_mb: torch's peak allocated CUDA memory, when a GPU is used.
 - gpu_util_mean_pct / gpu_mem_used_max_mb: ``nvidia-smi`` samples every 0.5 s while groups ran
@@ -52,6 +55,9 @@ class Throughput:
     model_s: float = 0.0
     read_s: float = 0.0
     write_s: float = 0.0
+    ocr_images: int = 0
+    ocr_s: float = 0.0
+    ocr_s_per_image: float = 0.0
     peak_rss_mb: float = 0.0
     peak_gpu_mb: float = 0.0
     gpu_util_mean_pct: float | None = None
@@ -107,6 +113,7 @@ class Meter:
             items = sum(b.items for b in self.batches)
             tokens = sum(b.tokens for b in self.batches)
             lat = [b.latency_s for b in self.batches]
+            ocr_images, ocr_s = int(self.stages.get("ocr_images", 0)), self.stages.get("ocr", 0.0)
             return Throughput(
                 items=items,
                 tokens=tokens,
@@ -120,6 +127,9 @@ class Meter:
                 model_s=sum(b.model_s for b in self.batches),
                 read_s=self.stages.get("read", 0.0),
                 write_s=self.stages.get("write", 0.0),
+                ocr_images=ocr_images,
+                ocr_s=ocr_s,
+                ocr_s_per_image=ocr_s / ocr_images if ocr_images else 0.0,
                 peak_rss_mb=peak_rss_mb(),
                 peak_gpu_mb=peak_gpu_mb(),
                 gpu_util_mean_pct=self.gpu.util_mean,

@@ -8,6 +8,7 @@
   failure is the item's (quarantine) or the system's (fail the run).
 - :mod:`~mmindex.extract.access`: which media a manifest may make the worker read (data roots,
   URL schemes, regular files), read within bounds.
+- :mod:`~mmindex.extract.ocr`: figure text, the words printed in an image (tesseract, optional).
 - :mod:`~mmindex.extract.filesystem`: fsspec filesystems for local paths and object stores.
 """
 
@@ -23,6 +24,7 @@ from mmindex.extract.filesystem import (
     storage_error,
 )
 from mmindex.extract.media import check_image_limits, image_header, read_blob, read_blobs
+from mmindex.extract.ocr import Ocr, with_ocr_text
 from mmindex.extract.sources import FORMATS, Source, open_source
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "FORMATS",
     "FieldMap",
     "MediaPolicy",
+    "Ocr",
     "Source",
     "check_image_limits",
     "filesystem_for",
@@ -42,4 +45,5 @@ __all__ = [
     "read_blob",
     "read_blobs",
     "storage_error",
+    "with_ocr_text",
 ]

@@ -25,6 +25,7 @@ from mmindex.index.maintenance import maintain
 from mmindex.index.promotion import PRODUCTION_TAG, promote, reject, rollback, set_tag
 from mmindex.index.staging import Staging
 from mmindex.index.tables import (
+    OCR_TEXT,
     check_index_name,
     id_filter,
     index_schema,
@@ -38,6 +39,7 @@ from mmindex.index.versions import describe_versions
 
 __all__ = [
     "CommitResult",
+    "OCR_TEXT",
     "PRODUCTION_TAG",
     "Staging",
     "build_indexes",

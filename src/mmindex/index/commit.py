@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from mmindex.index import fulltext
 from mmindex.index.staging import Staging
-from mmindex.index.tables import index_schema, table_exists
+from mmindex.index.tables import OCR_TEXT, index_schema, table_exists
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,8 @@ def commit_staged(
         inserted = tbl.count_rows()
     else:
         tbl = db.open_table(name)
+        if OCR_TEXT not in tbl.schema.names:  # a table written before OCR existed: null for all
+            tbl.add_columns({OCR_TEXT: "CAST(NULL AS STRING)"})
         reanalysed = fulltext.reanalyse_if_stale(tbl, spec)
     if not created and staging.count():
         res = (

@@ -39,6 +39,7 @@ RUN_FIELDS: dict[str, pa.DataType] = {
     "model_s": pa.float64(), "read_s": pa.float64(), "write_s": pa.float64(),
     "wall_s": pa.float64(), "peak_rss_mb": pa.float64(), "peak_gpu_mb": pa.float64(),
     "gpu_util_mean_pct": pa.float64(), "gpu_mem_used_max_mb": pa.float64(),
+    "ocr_images": pa.int64(), "ocr_s": pa.float64(), "ocr_s_per_image": pa.float64(),
 }
 QUARANTINE_FIELDS: dict[str, pa.DataType] = {
     "run_id": pa.string(), "index": pa.string(), "item_id": pa.string(), "reason": pa.string(),

@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from mmindex.index.db import storage_guard
 from mmindex.index.tables import (
+    OCR_TEXT,
     STAGING_PREFIX,
     delete_ids,
     hash_batches,
@@ -34,7 +35,8 @@ class Staging:
         """Rows staged by an earlier, interrupted run (reused when their hash still matches)."""
         if self._tbl is None:
             return iter(())
-        if self._tbl.schema.field("vector").type.list_size != self.dims:
+        if (self._tbl.schema.field("vector").type.list_size != self.dims
+                or OCR_TEXT not in self._tbl.schema.names):  # staged by an older mmindex
             self.drop()
             return iter(())
         return hash_batches(self._tbl)

@@ -19,6 +19,7 @@ import pyarrow as pa
 from mmindex.errors import ConfigError, IndexNotFoundError
 
 STAGING_PREFIX = "_staging__"
+OCR_TEXT = "ocr_text"
 _SLUG = re.compile(r"[^a-z0-9.-]+")
 
 
@@ -29,6 +30,7 @@ def index_schema(dims: int) -> pa.Schema:
             pa.field("id", pa.string(), nullable=False),
             pa.field("vector", pa.list_(pa.float32(), dims)),
             pa.field("text", pa.string()),
+            pa.field(OCR_TEXT, pa.string()),  # text found in the images (setting ocr), or null
             pa.field("images", pa.list_(pa.string())),
             pa.field("video", pa.string()),
             pa.field("metadata", pa.string()),  # JSON object of the manifest's extra columns
