@@ -57,6 +57,8 @@ ALIASES: dict[str, tuple[str, str]] = {
     "tiny-colqwen2": ("colqwen2", "tiny"),
     "hash": ("hash", "hash"),
 }
+#: backends whose tables also hold token vectors (``multivector`` column, MaxSim search)
+MULTIVECTOR_BACKENDS = frozenset({"colpali", "colqwen2"})
 PREFIXES = {"st": "sentence-transformers", "sentence-transformers": "sentence-transformers",
             "qwen3-vl": "qwen3-vl", "hash": "hash", "colpali": "colpali",
             "colqwen2": "colqwen2"}

@@ -10,17 +10,19 @@ import pyarrow as pa
 
 from mmindex.backends.base import LoadedItem
 from mmindex.embed.throughput import Meter
+from mmindex.index import multivector
 from mmindex.index.ledger import now
 from mmindex.index.staging import Staging
 from mmindex.index.tables import index_schema
 
 
 def to_rows(items: list[LoadedItem], vectors: np.ndarray, *, run_id: str, model_id: str,
-            dims: int) -> pa.Table:
-    """Index rows (see :func:`mmindex.index.tables.index_schema`) for embedded items."""
+            dims: int, multivector_dims: int | None = None) -> pa.Table:
+    """Index rows (see :func:`mmindex.index.tables.index_schema`) for embedded items; with
+    ``multivector_dims``, also each item's token vectors (``LoadedItem.multivector``)."""
     at = now()
     flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1))
-    return pa.table(
+    table = pa.table(
         {
             "id": [li.item.id for li in items],
             "vector": pa.FixedSizeListArray.from_arrays(flat, dims),
@@ -37,6 +39,10 @@ def to_rows(items: list[LoadedItem], vectors: np.ndarray, *, run_id: str, model_
         },
         schema=index_schema(dims),
     )
+    if multivector_dims is None:
+        return table
+    return table.append_column(multivector.field(multivector_dims), multivector.column(
+        [li.multivector for li in items], multivector_dims))
 
 
 class RowBuffer:
@@ -52,7 +58,8 @@ class RowBuffer:
 
     def add(self, items: list[LoadedItem], vectors: np.ndarray) -> None:
         self._parts.append(to_rows(items, vectors, run_id=self.run_id, model_id=self.model_id,
-                                   dims=self.dims))
+                                   dims=self.dims,
+                                   multivector_dims=self.staging.multivector_dims))
         self._n += len(items)
         if self._n >= self.stage_rows:
             self.flush()
