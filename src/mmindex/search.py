@@ -98,12 +98,13 @@ class Index:
                  for i in range(0, len(items), batch)]
         return np.concatenate(parts) if parts else np.zeros((0, self.dims), np.float32)
 
-    def embed_query_tokens(self, text: str | None = None,
-                           image: str | Path | None = None) -> np.ndarray:
+    def embed_query_tokens(self, text: str | None = None, image: str | Path | None = None):
         """The query's token vectors ``(tokens, d)`` (a multi-vector model's indexes only)."""
         from mmindex.backends.base import embed_items_multi
+        from mmindex.index.multivector import require
         from mmindex.items import Item
 
+        require(self.table)  # before loading a model that cannot make token vectors
         item = Item(id="q", text=text or "", images=(str(image),) if image else ())
         return embed_items_multi(self.embedder(), [item], role="query")[0]
 
@@ -115,19 +116,18 @@ class Index:
         (exact below the size where one is built); ``fts`` BM25 over ``text`` and the
         Korean-analysed ``fts_text`` (summed); ``hybrid`` LanceDB's hybrid query with this
         version's :attr:`fusion` over the top ``max(k, 100)`` of each side (a query with no text
-        or no vector falls back to the side it has); ``multivector`` MaxSim over the token vectors
-        (``vector``: the query's tokens, else ``text``'s are embedded; see
-        :mod:`mmindex.index.multivector`).
+        or no vector falls back to the side it has); ``multivector`` MaxSim (``vector``: the
+        query's token vectors, else ``text``'s; :mod:`mmindex.index.multivector`).
         """
         from mmindex.index import fulltext, fusion, multivector
 
         if mode not in MODES:
             raise ConfigError(f"mode {mode!r}: use one of {', '.join(MODES)}")
         if mode == "multivector":
-            tokens = vector if np.ndim(vector) == 2 else self.embed_query_tokens(text) if text \
-                else None
-            return [] if tokens is None else multivector.search(
-                self.table, tokens, k=k, first_stage=self.first_stage)
+            if np.ndim(vector) != 2:  # a pooled vector, or none: the text's token vectors
+                vector = self.embed_query_tokens(text) if text else None
+            return [] if vector is None else multivector.search(
+                self.table, vector, k=k, first_stage=self.first_stage)
         if mode in ("fts", "hybrid"):
             if self._fts is None:
                 self._fts = fulltext.FtsSearch.of(self.table)
@@ -143,8 +143,7 @@ class Index:
         if vector is None:
             return []
         q = self.table.search(np.asarray(vector, np.float32), vector_column_name="vector")
-        q = q.distance_type("cosine")
-        q = q.select(["id", "_distance"]).limit(k)
+        q = q.distance_type("cosine").select(["id", "_distance"]).limit(k)
         if mode != "ann":  # vector, or hybrid without text
             q = q.bypass_vector_index()
         else:  # ann: PQ distances are coarse; re-rank 10x candidates exactly (bench: recall@10

@@ -53,6 +53,20 @@ def dims_of(tbl: Any) -> int | None:
     return int(schema.field(COLUMN).type.value_type.list_size)
 
 
+def require(tbl: Any) -> int:
+    """The table's token-vector dimension.
+
+    Raises:
+        ConfigError: the table has no multivector column; the message says what to do.
+    """
+    dims = dims_of(tbl)
+    if dims is None:
+        raise ConfigError("this index has no multivector column: it was not embedded by a "
+                          "multi-vector model. Help: use --mode vector/fts/hybrid here, or embed "
+                          "with --model colpali-v1.3 / colqwen2-v1.0 / tiny-colpali.")
+    return dims
+
+
 def maxsim(query: np.ndarray, doc: np.ndarray) -> float:
     """Late-interaction score of one document for one query (both token matrices)."""
     if not len(doc):
@@ -72,12 +86,8 @@ def search(tbl: Any, query: np.ndarray, *, k: int, first_stage: int = 0,
     Raises:
         ConfigError: the table has no multivector column or the dimensions differ.
     """
-    dims = dims_of(tbl)
+    dims = require(tbl)
     q = np.asarray(query, np.float32)
-    if dims is None:
-        raise ConfigError("this index has no multivector column: it was not embedded by a "
-                          "multi-vector model. Help: use --mode vector/fts/hybrid here, or embed "
-                          "with --model colpali-v1.3 / colqwen2-v1.0 / tiny-colpali.")
     if q.ndim != 2 or q.shape[1] != dims:
         raise ConfigError(f"query token vectors {q.shape}: the index's are {dims}-dimensional")
     if first_stage <= 0:
@@ -90,7 +100,7 @@ def search(tbl: Any, query: np.ndarray, *, k: int, first_stage: int = 0,
         mean = q.mean(0)
         pooled = mean / max(float(np.linalg.norm(mean)), 1e-12)
     cand = (tbl.search(np.asarray(pooled, np.float32), vector_column_name="vector")
-            .distance_type("cosine").bypass_vector_index().select(["id", COLUMN])
+            .distance_type("cosine").bypass_vector_index().select(["id", "_distance", COLUMN])
             .limit(max(first_stage, k)).to_arrow())
     scored = [(i, maxsim(q, np.asarray(d, np.float32).reshape(-1, dims)))
               for i, d in zip(cand["id"].to_pylist(), cand[COLUMN].to_pylist(), strict=True)]
