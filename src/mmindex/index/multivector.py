@@ -45,6 +45,15 @@ def column(tokens: list[np.ndarray], dims: int) -> pa.Array:
     return pa.ListArray.from_arrays(offsets, vectors, type=field(dims).type)
 
 
+def token_arrays(values: pa.ChunkedArray | pa.Array, dims: int) -> list[np.ndarray]:
+    """Per-row ``(tokens, dims)`` numpy views of a multivector column (no Python lists:
+    ``to_pylist`` made re-scoring 100 rows of 128 tokens take ~0.3 s)."""
+    arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    flat = arr.values.flatten().to_numpy(zero_copy_only=False).reshape(-1, dims)
+    offsets = arr.offsets.to_numpy()
+    return [flat[offsets[i]:offsets[i + 1]] for i in range(len(arr))]
+
+
 def dims_of(tbl: Any) -> int | None:
     """Token-vector dimension of the table's multivector column; None when it has none."""
     schema = tbl.schema
@@ -102,7 +111,7 @@ def search(tbl: Any, query: np.ndarray, *, k: int, first_stage: int = 0,
     cand = (tbl.search(np.asarray(pooled, np.float32), vector_column_name="vector")
             .distance_type("cosine").bypass_vector_index().select(["id", "_distance", COLUMN])
             .limit(max(first_stage, k)).to_arrow())
-    scored = [(i, maxsim(q, np.asarray(d, np.float32).reshape(-1, dims)))
-              for i, d in zip(cand["id"].to_pylist(), cand[COLUMN].to_pylist(), strict=True)]
+    scored = [(i, maxsim(q, d)) for i, d in zip(cand["id"].to_pylist(),
+                                                 token_arrays(cand[COLUMN], dims), strict=True)]
     scored.sort(key=lambda x: x[1], reverse=True)
     return scored[:k]
