@@ -18,8 +18,9 @@ from mmindex.backends import embed_items, embed_items_multi, load_embedder
 from mmindex.config import Settings
 from mmindex.errors import ConfigError
 from mmindex.index import connect, ledger
+from mmindex.index.tables import STAGING_PREFIX
 from mmindex.items import Item
-from mmindex.pipeline import run_embed
+from mmindex.pipeline import embed_group, plan_run, run_embed
 from mmindex.search import open_index
 
 EXACT = 0.999999
@@ -101,6 +102,19 @@ def test_a_run_stores_token_vectors_beside_the_pooled_vector(tmp_path, cache, co
     after = _rows(s, run.table)
     assert after["t1"]["text"] == "Cell division makes two cells"
     assert after["p1"]["multivector"] == rows["p1"]["multivector"]  # untouched rows kept
+
+
+def test_an_interrupted_run_resumes_from_its_staged_token_vectors(tmp_path, cache,
+                                                                  corpus) -> None:
+    s = _settings(tmp_path, cache)
+    plan = plan_run(str(corpus), "pages", s)  # staged every group, died before the commit
+    for g in range(len(plan.groups)):
+        embed_group(plan, g)
+    staged = _rows(s, STAGING_PREFIX + plan.table)
+    resumed = run_embed(str(corpus), "pages", s)
+    assert (resumed.reused_staged, resumed.embedded, resumed.rows) == (5, 0, 5)
+    rows = _rows(s, resumed.table)
+    assert rows["p2"]["multivector"] == staged["p2"]["multivector"]
 
 
 def test_multivector_search_ranks_by_maxsim(tmp_path, cache, corpus) -> None:
