@@ -153,6 +153,18 @@ def test_an_image_query_finds_its_own_page_first(tmp_path, cache, corpus) -> Non
     assert abs(hits["score"][0] - n_tokens) < 1e-3  # every query token meets itself: cosine 1
 
 
+def test_the_single_vector_modes_work_on_a_multi_vector_table(tmp_path, cache, corpus) -> None:
+    # two vector columns: LanceDB would refuse to guess which one a plain search means
+    s = _settings(tmp_path, cache)
+    run = run_embed(str(corpus), "pages", s)
+    idx = open_index("pages", version=run.version, settings=s)
+    for mode in ("vector", "ann", "hybrid"):
+        hits = idx.search(image=corpus.parent / "img/page1.png", text="page one caption",
+                          mode=mode, k=3)
+        assert hits["id"][0] == "p1", mode
+    assert idx.search("caption", mode="fts")["id"].to_list() == ["p1"]
+
+
 def test_multivector_mode_on_a_single_vector_index_says_what_to_do(tmp_path, cache,
                                                                    corpus) -> None:
     s = _settings(tmp_path, cache, "hash")
