@@ -117,6 +117,24 @@ def test_an_interrupted_run_resumes_from_its_staged_token_vectors(tmp_path, cach
     assert rows["p2"]["multivector"] == staged["p2"]["multivector"]
 
 
+def test_token_vectors_are_staged_by_bytes_not_only_by_rows(tmp_path, cache, corpus,
+                                                            monkeypatch) -> None:
+    from mmindex.embed import rows
+
+    def staged_writes(s: Settings, index: str) -> int:
+        plan = plan_run(str(corpus), index, s)
+        for g in range(len(plan.groups)):
+            embed_group(plan, g)
+        tbl = connect(s).open_table(STAGING_PREFIX + plan.table)
+        return len(tbl.list_versions()) - 1  # the first version is the empty table
+
+    s = _settings(tmp_path, cache, max_batch_items=1)  # five batches of one item
+    assert staged_writes(s, "rows") == 1  # 5 rows < stage_rows: one write at the end
+    monkeypatch.setattr(rows, "STAGE_BYTES", 1)  # as if each page held 256 MiB of tokens
+    assert staged_writes(s, "bytes") == 5  # written batch by batch: memory stays bounded
+    assert run_embed(str(corpus), "bytes", s).rows == 5
+
+
 def test_multivector_search_ranks_by_maxsim(tmp_path, cache, corpus) -> None:
     s = _settings(tmp_path, cache)
     run = run_embed(str(corpus), "pages", s)
