@@ -1,6 +1,6 @@
 """Multi-vector (MaxSim) search: LanceDB's multivector search vs the pooled first stage.
 
-``python -m bench.multivector [--docs 2000] [--tokens 128] [--dims 128] [--queries 50]``
+``python -m bench.multivector [--docs 2000] [--tokens 128] [--dims 128] [--queries 50] [--ivf]``
 
 A LanceDB table on disk laid out as a late-interaction run writes it (``vector`` = pooled,
 ``multivector`` = token vectors; :mod:`mmindex.index.multivector`). Synthetic documents: each has
@@ -8,7 +8,9 @@ a few topics, its tokens are noisy copies of them (as a page's patches are of it
 queries are a few noisy tokens of one document's topics. Ground truth is exact MaxSim in numpy.
 For LanceDB's multivector search over every row, and for the pooled first stage re-scored by
 MaxSim at N = 20, 100, 500: p50/p95 latency one query at a time and recall@10 against the truth.
-Ratios come from the same run.
+``--ivf`` then builds LanceDB's IVF_PQ index on the multivector column (64 partitions, 8
+sub-vectors, cosine) and measures it at a few nprobes/refine settings. Ratios come from the same
+run.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--tokens", type=int, default=128)
     p.add_argument("--dims", type=int, default=128)
     p.add_argument("--queries", type=int, default=50)
+    p.add_argument("--ivf", action="store_true", help="also measure an IVF_PQ index")
     a = p.parse_args(argv)
     corpus, topics, own, rng = make_corpus(a.docs, a.tokens, a.dims)
     pooled = _unit(np.stack([c.mean(0) for c in corpus]))
@@ -66,16 +69,38 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{a.docs} docs x {a.tokens} tokens x {a.dims} dims; {a.queries} queries of 12 "
               f"tokens; written in {write_s:.1f} s")
         print(f"{'search':<28} {'p50 ms':>8} {'p95 ms':>8} {'recall@10':>10}")
-        for name, stage in [("lancedb multivector (all)", 0), ("pooled top 20 + MaxSim", 20),
-                            ("pooled top 100 + MaxSim", 100), ("pooled top 500 + MaxSim", 500)]:
-            times, hits = [], 0
-            for q, want in zip(queries, truth, strict=True):
-                t0 = time.perf_counter()
-                got = mv.search(tbl, q, k=10, first_stage=stage)
-                times.append(time.perf_counter() - t0)
-                hits += len({int(i) for i, _ in got} & want)
-            print(f"{name:<28} {percentile(times, 50) * 1e3:>8.1f} "
-                  f"{percentile(times, 95) * 1e3:>8.1f} {hits / (10 * len(queries)):>10.3f}")
+        cases = [(f"pooled top {n} + MaxSim", lambda q, n=n: mv.search(tbl, q, k=10,
+                                                                       first_stage=n))
+                 for n in (20, 100, 500)]
+        _measure([("lancedb multivector (all)", lambda q: mv.search(tbl, q, k=10)), *cases],
+                 queries, truth)
+        if a.ivf:
+            from lancedb.index import IvfPq
+
+            t0 = time.perf_counter()
+            tbl.create_index(mv.COLUMN, config=IvfPq(distance_type="cosine", num_partitions=64,
+                                                     num_sub_vectors=8))
+            print(f"IVF_PQ on {mv.COLUMN} built in {time.perf_counter() - t0:.1f} s")
+
+            def ivf(q, nprobes, refine):
+                b = (tbl.search(q, vector_column_name=mv.COLUMN).distance_type("cosine")
+                     .select(["id", "_distance"]).limit(10).nprobes(nprobes))
+                b = b.refine_factor(refine) if refine else b
+                return [(i, 0.0) for i in b.to_arrow()["id"].to_pylist()]
+            _measure([(f"ivf_pq nprobes {n} refine {r}", lambda q, n=n, r=r: ivf(q, n, r))
+                      for n, r in ((8, None), (16, 10), (32, 10))], queries, truth)
+
+
+def _measure(cases, queries, truth) -> None:
+    for name, fn in cases:
+        times, hits = [], 0
+        for q, want in zip(queries, truth, strict=True):
+            t0 = time.perf_counter()
+            got = fn(q)
+            times.append(time.perf_counter() - t0)
+            hits += len({int(i) for i, _ in got} & want)
+        print(f"{name:<28} {percentile(times, 50) * 1e3:>8.1f} "
+              f"{percentile(times, 95) * 1e3:>8.1f} {hits / (10 * len(queries)):>10.3f}")
 
 
 if __name__ == "__main__":

@@ -100,8 +100,10 @@ def search(tbl: Any, query: np.ndarray, *, k: int, first_stage: int = 0,
     if q.ndim != 2 or q.shape[1] != dims:
         raise ConfigError(f"query token vectors {q.shape}: the index's are {dims}-dimensional")
     if first_stage <= 0:
+        # exhaustive even if someone built an index on the column: IVF_PQ there measured
+        # recall@10 0.02-0.27 (python -m bench.multivector --ivf, docs/late-interaction.md)
         res = (tbl.search(q, vector_column_name=COLUMN).distance_type("cosine")
-               .select(["id", "_distance"]).limit(k).to_arrow())
+               .bypass_vector_index().select(["id", "_distance"]).limit(k).to_arrow())
         n = float(len(q))
         return [(i, n - d) for i, d in zip(res["id"].to_pylist(), res["_distance"].to_pylist(),
                                            strict=True)]
