@@ -232,3 +232,12 @@ def test_compare_tiny_colpali_with_tiny_qwen3_vl_over_the_sample(tmp_path, cache
     assert colpali["error"] is None and colpali["embedded"] == colpali["seen"] == 84
     assert 0 <= colpali["metrics"]["multivector"]["ndcg@10"] <= 1
     assert colpali["index_mib"] > results["tiny-qwen3-vl"]["index_mib"]  # the token vectors
+
+
+def test_the_multivector_benchmark_runs_and_its_exhaustive_search_is_exact(capsys) -> None:
+    from bench import multivector as bench_mv
+
+    bench_mv.main(["--docs", "40", "--tokens", "8", "--dims", "16", "--queries", "3"])
+    lines = {line[:28].strip(): line.split() for line in capsys.readouterr().out.splitlines()}
+    assert lines["lancedb multivector (all)"][-1] == "1.000"  # recall@10 against numpy MaxSim
+    assert lines["pooled top 500 + MaxSim"][-1] == "1.000"  # 500 > 40 rows: all re-scored
