@@ -180,3 +180,24 @@ def test_a_local_checkpoint_directory_is_detected_by_its_config(family_dir) -> N
     family, path = family_dir
     ms = parse_spec(str(path))
     assert (ms.backend, ms.model_id) == (family, str(path.resolve()))
+
+
+def test_a_hub_id_loads_from_the_hugging_face_cache_offline(family_dir, tmp_path, monkeypatch,
+                                                            media) -> None:
+    import shutil
+
+    from mmindex.backends import load_embedder
+
+    family, path = family_dir
+    hub_id = {"colpali": "vidore/colpali-v1.3-hf", "colqwen2": "vidore/colqwen2-v1.0-hf"}[family]
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "hub" / f"models--{hub_id.replace('/', '--')}"
+    shutil.copytree(path, repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "hub"))
+    spec = {"colpali": "colpali-v1.3", "colqwen2": "colqwen2-v1.0"}[family]
+    emb = load_embedder(spec, device="cpu", reuse=False)
+    assert (emb.backend, emb.revision, emb.fingerprint()["model"]) == (family, commit, hub_id)
+    tokens = embed_items_multi(emb, [_loaded(Item("p", "", images=(str(media["page"]),)))])[0]
+    assert tokens.shape[1] == emb.multivector_dims
