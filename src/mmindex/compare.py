@@ -89,7 +89,7 @@ def compare_models(settings: Settings, source: str, models: list[str], *, querie
         ConfigError: a malformed model spec, bad settings or index name.
         GoldenSetError: a broken golden set.
     """
-    from mmindex.backends import parse_spec
+    from mmindex.backends import MULTIVECTOR_BACKENDS, parse_spec
     from mmindex.evaluation.runner import evaluate_index
     from mmindex.pipeline import run_embed
 
@@ -107,8 +107,11 @@ def compare_models(settings: Settings, source: str, models: list[str], *, querie
             if run.embedded:
                 r.s_per_1k = round(r.embed_s / run.embedded * 1000, 2)
             r.index_mib = _table_mib(s.db, run.table)
+            # a late-interaction model is also scored by MaxSim over its token vectors
+            mv = ["multivector"] if parse_spec(spec).backend in MULTIVECTOR_BACKENDS else []
             report = evaluate_index(s, index, queries=queries, qrels=qrels, version=run.version,
-                                    table=run.table, modes=modes, gate=False, promote=False)
+                                    table=run.table, modes=modes or [*s.eval_modes, *mv],
+                                    gate=False, promote=False)
             r.metrics = {m: {k: e.aggregate.get(k, 0.0) for k in SHOWN}
                          for m, e in report.metrics.items()}
         except GoldenSetError:

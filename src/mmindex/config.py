@@ -162,6 +162,9 @@ class Settings(BaseSettings):
     eval_modes: list[str] = Field(
         default_factory=lambda: ["vector", "fts", "hybrid"], description="Search modes evaluated"
     )
+    multivector_first_stage: int = Field(
+        0, ge=0, description="multivector search: re-score the pooled vector's top N by MaxSim "
+                             "(0: LanceDB's MaxSim over every row)")
 
     # the nightly deployment's defaults (paths relative to the repo / working directory)
     nightly_source: str = Field(

@@ -67,6 +67,7 @@ class RunPlan:
     model_id: str = ""
     fingerprint: dict[str, Any] = field(default_factory=dict)  # hashed into every item's hash
     gpu_budget: dict[str, Any] | None = None  # how the token budget was fitted to the GPU
+    multivector_dims: int | None = None  # a late-interaction model's token vectors (colpali)
     started_at: float = field(default_factory=time.time)
 
     def settings_obj(self) -> Settings:
@@ -147,7 +148,7 @@ def plan_run(source: str, index: str, settings: Settings, *, run_id: str | None 
                    settings.transport(), format, fields, src.describe(),
                    model_id=emb.model_id,
                    fingerprint={**emb.fingerprint(), "dims": dims, **ocr},
-                   gpu_budget=fitted)
+                   gpu_budget=fitted, multivector_dims=emb.multivector_dims)
     db = ix.connect(settings)
     # the caller holds the writer slot: a run of this index still "running" is dead
     for stale in ledger.close_stale_runs(db, index, by=plan.run_id):
@@ -185,7 +186,7 @@ def embed_group(plan: RunPlan, group: int, progress=None) -> GroupResult:
     s = plan.settings_obj()
     emb = run_embedder(s)
     db = ix.connect(s)
-    staging = ix.Staging(db, plan.table, plan.dims)
+    staging = ix.Staging(db, plan.table, plan.dims, plan.multivector_dims)
     start, end = plan.groups[group]
     src = _source(s, plan.source, plan.format, plan.fields)
     worker = GroupEmbedder(plan.run_id, plan.index, emb, s, db, plan.fingerprint)
@@ -198,7 +199,7 @@ def commit_run(plan: RunPlan, groups: list[GroupResult]) -> EmbedResult:
     """Merge the staged rows into the index once; deletions; indexes; record the run."""
     s = plan.settings_obj()
     db = ix.connect(s)
-    staging = ix.Staging(db, plan.table, plan.dims)
+    staging = ix.Staging(db, plan.table, plan.dims, plan.multivector_dims)
     r = EmbedResult(run_id=plan.run_id, index=plan.index, table=plan.table)
     meter = Meter()
     for g in groups:

@@ -28,8 +28,8 @@ from mmindex import index as ix
 from mmindex.errors import ConfigError, IndexNotFoundError
 from mmindex.index import ledger
 
-Mode = Literal["vector", "ann", "fts", "hybrid"]
-MODES = ("vector", "ann", "fts", "hybrid")
+Mode = Literal["vector", "ann", "fts", "hybrid", "multivector"]
+MODES = ("vector", "ann", "fts", "hybrid", "multivector")
 ANN_NPROBES, ANN_REFINE = 20, 10
 
 
@@ -48,6 +48,7 @@ class Index:
     device: str = "auto"
     fusion: str = "rrf"  # hybrid's reranker, chosen per version by the evaluation (index.fusion)
     settings: Any = field(default=None, repr=False)  # API keys, trusted dirs (load_embedder)
+    first_stage: int = 0  # multivector: re-score the pooled top N (0: MaxSim over every row)
     _fts: Any = field(default=None, init=False, repr=False, compare=False)
 
     def to_polars(self, expand_metadata: bool = False):
@@ -98,6 +99,16 @@ class Index:
                  for i in range(0, len(items), batch)]
         return np.concatenate(parts) if parts else np.zeros((0, self.dims), np.float32)
 
+    def embed_query_tokens(self, text: str | None = None, image: str | Path | None = None):
+        """The query's token vectors ``(tokens, d)`` (a multi-vector model's indexes only)."""
+        from mmindex.backends.base import embed_items_multi
+        from mmindex.index.multivector import require
+        from mmindex.items import Item
+
+        require(self.table)  # before loading a model that cannot make token vectors
+        item = Item(id="q", text=text or "", images=(str(image),) if image else ())
+        return embed_items_multi(self.embedder(), [item], role="query")[0]
+
     def ranked(self, text: str | None, vector: np.ndarray | None, *, k: int = 10,
                mode: Mode = "vector") -> list[tuple[str, float]]:
         """``[(id, score)]`` best first: the ranking that search and evaluation share.
@@ -106,12 +117,18 @@ class Index:
         (exact below the size where one is built); ``fts`` BM25 over ``text`` and the
         Korean-analysed ``fts_text`` (summed); ``hybrid`` LanceDB's hybrid query with this
         version's :attr:`fusion` over the top ``max(k, 100)`` of each side (a query with no text
-        or no vector falls back to the side it has).
+        or no vector falls back to the side it has); ``multivector`` MaxSim (``vector``: the
+        query's token vectors, else ``text``'s; :mod:`mmindex.index.multivector`).
         """
-        from mmindex.index import fulltext, fusion
+        from mmindex.index import fulltext, fusion, multivector
 
         if mode not in MODES:
             raise ConfigError(f"mode {mode!r}: use one of {', '.join(MODES)}")
+        if mode == "multivector":
+            if np.ndim(vector) != 2:  # a pooled vector, or none: the text's token vectors
+                vector = self.embed_query_tokens(text) if text else None
+            return [] if vector is None else multivector.search(
+                self.table, vector, k=k, first_stage=self.first_stage)
         if mode in ("fts", "hybrid"):
             if self._fts is None:
                 self._fts = fulltext.FtsSearch.of(self.table)
@@ -126,8 +143,8 @@ class Index:
                 return list(zip(res["id"].to_pylist(), res["_score"].to_pylist(), strict=True))
         if vector is None:
             return []
-        q = self.table.search(np.asarray(vector, np.float32)).distance_type("cosine")
-        q = q.select(["id", "_distance"]).limit(k)
+        q = self.table.search(np.asarray(vector, np.float32), vector_column_name="vector")
+        q = q.distance_type("cosine").select(["id", "_distance"]).limit(k)
         if mode != "ann":  # vector, or hybrid without text
             q = q.bypass_vector_index()
         else:  # ann: PQ distances are coarse; re-rank 10x candidates exactly (bench: recall@10
@@ -145,7 +162,9 @@ class Index:
         """
         import polars as pl
 
-        if vector is None and mode != "fts":
+        if vector is None and mode == "multivector":
+            vector = self.embed_query_tokens(text, image)
+        elif vector is None and mode != "fts":
             vector = self.embed_query(text, image)
         hits = self.ranked(text, vector, k=k, mode=mode)
         if not hits:
@@ -272,7 +291,7 @@ def open_index(name: str, db: str | None = None, *, version: int | None = None,
     return Index(name, table_name, ver, run["model"], int(run["dims"]), tbl, qi,
                  settings.cache_dir, settings.device,
                  fusion=fusion.fusion_of(conn, table_name, ver) or fusion.DEFAULT,
-                 settings=settings)
+                 settings=settings, first_stage=settings.multivector_first_stage)
 
 
 def _query_instruction(run: dict[str, Any]) -> str | None:

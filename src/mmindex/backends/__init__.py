@@ -11,6 +11,8 @@ its implementations, and the specs users type (``--model SPEC``).
 - :mod:`~mmindex.backends.textonly`: what text-only backends share (media policy, string batches).
 - :mod:`~mmindex.backends.fake`: the deterministic ``hash`` test double.
 - :mod:`~mmindex.backends.tinymodel`: random-weight Qwen3-VL checkpoints built offline.
+- :mod:`~mmindex.backends.colpali` (+ ``colpali_tiny``): ColPali / ColQwen2 multi-vector late
+  interaction (token vectors and a pooled vector), and their offline random-weight twins.
 - :mod:`~mmindex.backends.device`: the one device resolver, pinned copies to the device.
 - :mod:`~mmindex.backends.vlm` (+ ``vlm_recipe``, ``recipes/*.toml``, ``tinyqwen2vl``): generic
   VLM embedders driven by a recipe file (VLM2Vec, GME on Qwen2-VL).
@@ -21,10 +23,19 @@ its implementations, and the specs users type (``--model SPEC``).
 
 from __future__ import annotations
 
-from mmindex.backends.base import Embedder, LoadedItem, Role, embed_items, truncate_normalize
+from mmindex.backends.base import (
+    Embedder,
+    LoadedItem,
+    MultiVectors,
+    Role,
+    embed_items,
+    embed_items_multi,
+    truncate_normalize,
+)
 from mmindex.backends.device import resolve_device
 from mmindex.backends.registry import (
     ALIASES,
+    MULTIVECTOR_BACKENDS,
     ModelSpec,
     load_embedder,
     model_slug,
@@ -37,9 +48,12 @@ __all__ = [
     "ALIASES",
     "Embedder",
     "LoadedItem",
+    "MULTIVECTOR_BACKENDS",
     "ModelSpec",
+    "MultiVectors",
     "Role",
     "embed_items",
+    "embed_items_multi",
     "load_embedder",
     "model_slug",
     "parse_spec",

@@ -10,6 +10,10 @@ model (infinity's encode_pre / encode_core / encode_post):
 ``forward(batch)``        model   (n, full_dims) float32, L2-normalised
 ========================  ======  ==================================================
 
+Multi-vector (late-interaction) models also set :attr:`Embedder.multivector_dims` and implement
+``forward_multi(batch)``: a :class:`MultiVectors` with the pooled vectors ``forward`` returns
+and each item's token vectors; the pipeline stores both (see :mod:`mmindex.backends.colpali`).
+
 :func:`embed_items` chains them for callers that just want vectors (queries, tests).
 Matryoshka truncation and re-normalisation happen in :func:`truncate_normalize`, outside the
 backends, so every backend gets it the same way.
@@ -45,6 +49,21 @@ class LoadedItem:
     cost: Cost | None = None
     ocr_text: str | None = None
     own_text: str | None = None
+    #: The item's token vectors ``(tokens, multivector_dims)`` once a multi-vector model ran.
+    multivector: np.ndarray | None = None
+
+
+@dataclass
+class MultiVectors:
+    """What a multi-vector model returns for one batch.
+
+    Attributes:
+        pooled: ``(n, full_dims)`` float32, L2-normalised single vectors (the first stage).
+        tokens: per item, ``(tokens_i, multivector_dims)`` float32 L2-normalised token vectors.
+    """
+
+    pooled: np.ndarray
+    tokens: list[np.ndarray]
 
 
 class Embedder(abc.ABC):
@@ -89,6 +108,13 @@ class Embedder(abc.ABC):
     #: The longest input the model reads; longer text is truncated by the model (None: unknown).
     max_tokens: int | None = None
 
+    #: Token-vector dimension of a multi-vector (late-interaction) model; None for the others.
+    multivector_dims: int | None = None
+
+    def forward_multi(self, batch: Any) -> MultiVectors:
+        """Pooled vectors and per-item token vectors (multi-vector models only)."""
+        raise NotImplementedError(f"{self.backend} is not a multi-vector model")
+
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` as a document, *not* capped at :attr:`max_tokens` (the limit
         check needs the real length). Backends with a tokenizer override this; the default is
@@ -129,3 +155,16 @@ def embed_items(
     ]
     decoded = [embedder.decode(x) for x in loaded]
     return truncate_normalize(embedder.forward(embedder.collate(decoded, role)), dims)
+
+
+def embed_items_multi(embedder: Embedder, items: Sequence[Item | LoadedItem],
+                      role: Role = "document") -> list[np.ndarray]:
+    """Token vectors of a few items (a multi-vector model), in order; see :func:`embed_items`."""
+    from mmindex.extract.media import read_blobs
+
+    loaded = [
+        x if isinstance(x, LoadedItem) else LoadedItem(item=x, blobs=read_blobs(x), seq=i)
+        for i, x in enumerate(items)
+    ]
+    decoded = [embedder.decode(x) for x in loaded]
+    return embedder.forward_multi(embedder.collate(decoded, role)).tokens

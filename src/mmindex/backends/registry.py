@@ -13,6 +13,10 @@ spec                          backend                  weights
 ``qwen3-vl-embedding-2b``     qwen3-vl                 ``Qwen/Qwen3-VL-Embedding-2B`` (hub cache)
 ``qwen3-vl-embedding-8b``     qwen3-vl                 ``Qwen/Qwen3-VL-Embedding-8B`` (hub cache)
 ``tiny-qwen3-vl``             qwen3-vl                 random weights, built offline on first use
+``colpali-v1.3``              colpali                  ``vidore/colpali-v1.3-hf`` (hub cache)
+``colqwen2-v1.0``             colqwen2                 ``vidore/colqwen2-v1.0-hf`` (hub cache)
+``tiny-colpali``              colpali                  random weights, built offline on first use
+``tiny-colqwen2``             colqwen2                 random weights, built offline on first use
 ``hash``                      hash                     deterministic test double (no model)
 ``vlm2vec-qwen2vl-2b``        vlm (recipe)             ``TIGER-Lab/VLM2Vec-Qwen2VL-2B`` (hub cache)
 ``gme-qwen2-vl-2b``           vlm (recipe)             ``Alibaba-NLP/gme-Qwen2-VL-2B-Instruct``
@@ -25,7 +29,9 @@ spec                          backend                  weights
 ``jina:PATH``                 jina (remote code)       an allowed local directory
 ``st:ID_OR_PATH``             sentence-transformers    a hub id (cached) or a local directory
 ``qwen3-vl:ID_OR_PATH``       qwen3-vl                 a hub id (cached) or a local directory
+``colpali:ID_OR_PATH``        colpali / colqwen2       a hub id (cached) or a local directory
 a local directory             detected from its files  ``config.json`` of Qwen3-VL -> qwen3-vl,
+                                                       of ColPali/ColQwen2 -> colpali/colqwen2,
                                                        ``modules.json`` -> sentence-transformers
 ============================  =======================  ============================================
 """
@@ -54,6 +60,11 @@ ALIASES: dict[str, tuple[str, str]] = {
     "qwen3-vl-embedding-2b": ("qwen3-vl", "Qwen/Qwen3-VL-Embedding-2B"),
     "qwen3-vl-embedding-8b": ("qwen3-vl", "Qwen/Qwen3-VL-Embedding-8B"),
     "tiny-qwen3-vl": ("qwen3-vl", "tiny"),
+    # multi-vector late interaction (backends.colpali): token vectors + a pooled vector
+    "colpali-v1.3": ("colpali", "vidore/colpali-v1.3-hf"),
+    "colqwen2-v1.0": ("colqwen2", "vidore/colqwen2-v1.0-hf"),
+    "tiny-colpali": ("colpali", "tiny"),
+    "tiny-colqwen2": ("colqwen2", "tiny"),
     "hash": ("hash", "hash"),
     # generic VLM embedders: one recipe file each (backends/recipes/, docs/model-families.md)
     "vlm2vec-qwen2vl-2b": ("vlm", "TIGER-Lab/VLM2Vec-Qwen2VL-2B"),
@@ -64,9 +75,11 @@ ALIASES: dict[str, tuple[str, str]] = {
     "jina-embeddings-v4": ("jina", "jinaai/jina-embeddings-v4"),
     "voyage-multimodal-3": ("voyage", "voyage-multimodal-3"),
 }
+#: backends whose tables also hold token vectors (``multivector`` column, MaxSim search)
+MULTIVECTOR_BACKENDS = frozenset({"colpali", "colqwen2"})
 PREFIXES = {"st": "sentence-transformers", "sentence-transformers": "sentence-transformers",
             "qwen3-vl": "qwen3-vl", "hash": "hash", "vlm": "vlm", "jina": "jina",
-            "voyage": "voyage"}
+            "voyage": "voyage", "colpali": "colpali", "colqwen2": "colqwen2"}
 
 
 @dataclass(frozen=True)
@@ -94,18 +107,31 @@ def parse_spec(spec: str) -> ModelSpec:
         if (path / "modules.json").is_file():
             return ModelSpec(s, "sentence-transformers", str(path.resolve()))
         if (path / "config.json").is_file():
-            return ModelSpec(s, "qwen3-vl", str(path.resolve()))
+            return ModelSpec(s, _config_backend(path), str(path.resolve()))
         raise ConfigError(
             f"{s}: a directory with neither modules.json (sentence-transformers) nor config.json "
             "(Qwen3-VL). Help: point --model at a model directory, or use st:PATH / qwen3-vl:PATH."
         )
     if "/" in s:  # a hub id: guess the backend from the name
-        backend = "qwen3-vl" if "qwen3-vl" in s.lower() else "sentence-transformers"
+        low = s.lower()
+        backend = ("qwen3-vl" if "qwen3-vl" in low else "colqwen2" if "colqwen2" in low
+                   else "colpali" if "colpali" in low else "sentence-transformers")
         return ModelSpec(s, backend, s)
     raise ConfigError(
         f"unknown model spec {spec!r}. Help: use one of {', '.join(ALIASES)}, a local directory, "
         "a hub id (org/name), or st:ID / qwen3-vl:ID."
     )
+
+
+def _config_backend(path: Path) -> str:
+    """``colpali``/``colqwen2`` for a late-interaction checkpoint, else ``qwen3-vl``."""
+    import json
+
+    try:
+        model_type = json.loads((path / "config.json").read_text()).get("model_type")
+    except (OSError, ValueError, AttributeError):
+        model_type = None
+    return model_type if model_type in ("colpali", "colqwen2") else "qwen3-vl"
 
 
 def model_slug(spec: str) -> str:
@@ -191,6 +217,15 @@ def load_embedder(spec: str, *, device: str = "auto", cache_dir: Path | None = N
             emb = Qwen3VLEmbedder(model_id, device=device,
                                   document_instruction=document_instruction,
                                   query_instruction=query_instruction)
+        elif ms.backend in ("colpali", "colqwen2"):
+            from mmindex.backends.colpali import LateInteractionEmbedder
+
+            model_id = ms.model_id
+            if model_id == "tiny":
+                from mmindex.backends.colpali_tiny import ensure_tiny_late_interaction
+
+                model_id = str(ensure_tiny_late_interaction(ms.backend, cache_dir))
+            emb = LateInteractionEmbedder(model_id, device=device)
         elif ms.backend == "hash":
             from mmindex.backends.fake import HashEmbedder
 

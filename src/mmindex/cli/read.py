@@ -53,8 +53,10 @@ def register(sub: Any) -> None:
     s.add_argument("--index", required=True, help="index name")
     s.add_argument("--image", help="image query (path)")
     s.add_argument("-k", type=int, default=10, help="results to return (default 10)")
-    s.add_argument("--mode", default="vector", choices=["vector", "ann", "fts", "hybrid"],
-                   help="search mode (default vector)")
+    s.add_argument("--mode", default="vector",
+                   choices=["vector", "ann", "fts", "hybrid", "multivector"],
+                   help="search mode (default vector; multivector: MaxSim over the token "
+                        "vectors of a ColPali/ColQwen2 index)")
     s.add_argument("--version", type=int, help="read this version instead of production")
     add_common(s)
     s.set_defaults(fn=cmd_search)

@@ -10,17 +10,19 @@ import pyarrow as pa
 
 from mmindex.backends.base import LoadedItem
 from mmindex.embed.throughput import Meter
+from mmindex.index import multivector
 from mmindex.index.ledger import now
 from mmindex.index.staging import Staging
 from mmindex.index.tables import index_schema
 
 
 def to_rows(items: list[LoadedItem], vectors: np.ndarray, *, run_id: str, model_id: str,
-            dims: int) -> pa.Table:
-    """Index rows (see :func:`mmindex.index.tables.index_schema`) for embedded items."""
+            dims: int, multivector_dims: int | None = None) -> pa.Table:
+    """Index rows (see :func:`mmindex.index.tables.index_schema`) for embedded items; with
+    ``multivector_dims``, also each item's token vectors (``LoadedItem.multivector``)."""
     at = now()
     flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1))
-    return pa.table(
+    table = pa.table(
         {
             "id": [li.item.id for li in items],
             "vector": pa.FixedSizeListArray.from_arrays(flat, dims),
@@ -38,10 +40,20 @@ def to_rows(items: list[LoadedItem], vectors: np.ndarray, *, run_id: str, model_
         },
         schema=index_schema(dims),
     )
+    if multivector_dims is None:
+        return table
+    return table.append_column(multivector.field(multivector_dims), multivector.column(
+        [li.multivector for li in items], multivector_dims))
+
+
+#: Buffered bytes that also trigger a staging write: 8,192 ColPali pages of token vectors
+#: (~0.5 MiB each) would otherwise wait in memory as 4 GiB.
+STAGE_BYTES = 256 * 2**20
 
 
 class RowBuffer:
-    """Collects embedded rows and appends them to staging ``stage_rows`` at a time."""
+    """Collects embedded rows and appends them to staging ``stage_rows`` (or
+    :data:`STAGE_BYTES`) at a time."""
 
     def __init__(self, staging: Staging, run_id: str, model_id: str, dims: int, stage_rows: int,
                  meter: Meter, stale: set[str]):
@@ -49,13 +61,15 @@ class RowBuffer:
         self.stage_rows, self.meter, self.stale = stage_rows, meter, stale
         self.replaced: set[str] = set()
         self._parts: list[pa.Table] = []
-        self._n = 0
+        self._n = self._bytes = 0
 
     def add(self, items: list[LoadedItem], vectors: np.ndarray) -> None:
         self._parts.append(to_rows(items, vectors, run_id=self.run_id, model_id=self.model_id,
-                                   dims=self.dims))
+                                   dims=self.dims,
+                                   multivector_dims=self.staging.multivector_dims))
         self._n += len(items)
-        if self._n >= self.stage_rows:
+        self._bytes += self._parts[-1].nbytes
+        if self._n >= self.stage_rows or self._bytes >= STAGE_BYTES:
             self.flush()
 
     def flush(self) -> None:
@@ -67,5 +81,5 @@ class RowBuffer:
         replace = [i for i in ids if i in self.stale]
         self.replaced.update(replace)
         self.staging.append(rows, replace_ids=replace)
-        self._parts, self._n = [], 0
+        self._parts, self._n, self._bytes = [], 0, 0
         self.meter.add_time("write", time.perf_counter() - t0)

@@ -161,7 +161,13 @@ class Streamer:
     def _forward(self, p: Prepared) -> Iterator[tuple[list[LoadedItem], np.ndarray]]:
         t0 = time.perf_counter()
         try:
-            vectors = self.embedder.forward(p.model_input)
+            if self.embedder.multivector_dims:  # late interaction: token vectors ride on items
+                out = self.embedder.forward_multi(p.model_input)
+                vectors = out.pooled
+                for it, tokens in zip(p.items, out.tokens, strict=True):
+                    it.multivector = tokens
+            else:
+                vectors = self.embedder.forward(p.model_input)
         except Exception as exc:
             if not _splittable(exc):
                 raise

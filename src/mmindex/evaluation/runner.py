@@ -41,6 +41,8 @@ def golden_run(idx: Index, golden: GoldenSet, mode: str, vectors: Any,
     called after each query (a progress bar)."""
     run: dict[str, list] = {}
     for q, vec in zip(golden.queries, vectors, strict=True):
+        if mode == "multivector" and vec is not None:  # late interaction: the query's tokens
+            vec = idx.embed_query_tokens(q.text, q.image)
         if not (mode == "fts" and not q.text):
             run[q.id] = idx.ranked(q.text, vec, k=DEPTH, mode=mode)
         if tick:

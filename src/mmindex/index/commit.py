@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from mmindex.index import fulltext
 from mmindex.index.staging import Staging
-from mmindex.index.tables import OCR_TEXT, index_schema, table_exists
+from mmindex.index.tables import OCR_TEXT, table_exists
 
 
 @dataclass(frozen=True)
@@ -54,16 +54,16 @@ def commit_staged(
         fts_fields: metadata fields analysed into ``fts_text`` with the text. A table whose
             ``fts_text`` was made otherwise is re-analysed first (no re-embedding).
     """
-    name, dims = staging.table, staging.dims
+    name = staging.table
     spec = fulltext.FtsSpec.current(fts_fields) if fts else None
-    schema = fulltext.table_schema(index_schema(dims), spec)
+    schema = fulltext.table_schema(staging.schema, spec)
     inserted = updated = deleted = 0
     created = not table_exists(db, name)
     reanalysed = False
     if created:
         # first run: no merge; the staged rows are copied in bounded pieces
         tbl = db.create_table(name, schema=schema)
-        for piece in _pieces(staging.reader(), index_schema(dims), FIRST_WRITE_ROWS):
+        for piece in _pieces(staging.reader(), staging.schema, FIRST_WRITE_ROWS):
             tbl.add(fulltext.with_fts_text(piece, spec))
         inserted = tbl.count_rows()
     else:

@@ -12,9 +12,9 @@ from typing import Any
 
 import pyarrow as pa
 
+from mmindex.index import multivector
 from mmindex.index.db import storage_guard
 from mmindex.index.tables import (
-    OCR_TEXT,
     STAGING_PREFIX,
     delete_ids,
     hash_batches,
@@ -26,8 +26,11 @@ from mmindex.index.tables import (
 class Staging:
     """The staging table of one index table: where a run's embedded rows wait for the commit."""
 
-    def __init__(self, db: Any, table: str, dims: int):
+    def __init__(self, db: Any, table: str, dims: int, multivector_dims: int | None = None):
         self.db, self.table, self.dims = db, table, dims
+        self.multivector_dims = multivector_dims
+        #: the index table's row schema (plus ``multivector`` for a multi-vector model)
+        self.schema = multivector.with_column(index_schema(dims), multivector_dims)
         self.name = STAGING_PREFIX + table
         self._tbl = db.open_table(self.name) if table_exists(db, self.name) else None
 
@@ -35,8 +38,7 @@ class Staging:
         """Rows staged by an earlier, interrupted run (reused when their hash still matches)."""
         if self._tbl is None:
             return iter(())
-        if (self._tbl.schema.field("vector").type.list_size != self.dims
-                or OCR_TEXT not in self._tbl.schema.names):  # staged by an older mmindex
+        if self._tbl.schema != self.schema:  # staged by another dims or model kind
             self.drop()
             return iter(())
         return hash_batches(self._tbl)
@@ -49,10 +51,10 @@ class Staging:
         """
         with storage_guard("write staged rows to", f"{self.db.uri}/{self.name}"):
             if self._tbl is None:
-                self._tbl = self.db.create_table(self.name, schema=index_schema(self.dims))
+                self._tbl = self.db.create_table(self.name, schema=self.schema)
             if replace_ids:
                 delete_ids(self._tbl, replace_ids)
-            self._tbl.add(rows.cast(index_schema(self.dims)))
+            self._tbl.add(rows.cast(self.schema))
 
     def remove(self, ids: list[str]) -> None:
         """Drop staged rows that must not reach the index (their item reverted or vanished)."""
