@@ -32,12 +32,19 @@ class Staging:
 
     def hashes(self) -> Iterator[pa.RecordBatch]:
         """Rows staged by an earlier, interrupted run (reused when their hash still matches)."""
+        if self._tbl is not None and self._tbl.schema.field("vector").type.list_size != self.dims:
+            self.drop()  # staged for other dims: nothing to reuse
+        return iter(()) if self._tbl is None else hash_batches(self._tbl)
+
+    def ensure(self) -> None:
+        """Create the table now (if missing): the Ray executor does, before its actors append
+        to it from several processes at once (concurrent appends and deletes of different rows
+        are safe in Lance; concurrent creates are not)."""
+        self.hashes()  # drops a table of other dims
         if self._tbl is None:
-            return iter(())
-        if self._tbl.schema.field("vector").type.list_size != self.dims:
-            self.drop()
-            return iter(())
-        return hash_batches(self._tbl)
+            with storage_guard("create", f"{self.db.uri}/{self.name}"):
+                self._tbl = self.db.create_table(self.name, schema=index_schema(self.dims),
+                                                 exist_ok=True)
 
     def append(self, rows: pa.Table, replace_ids: list[str] | None = None) -> None:
         """Append rows; ``replace_ids`` are stale staged rows of the same ids, removed first.
