@@ -1,7 +1,8 @@
 """The Ray executor on a real local multi-node Ray cluster (a head and one worker node, started
-here): Ray equals local on the sample, an actor killed mid-group, the embed process killed and
-re-run, a node removed non-gracefully. Marker ``ray`` (needs the ``ray`` extra): CI runs
-``pytest -m ray tests/test_ray.py``; about a minute and a half on 2 cores.
+here): Ray equals local on the sample, an actor killed mid-group, the Prefect flow (groups on
+the actors, a lost actor retried by Prefect), the embed process killed and re-run, a node
+removed non-gracefully. Marker ``ray`` (needs the ``ray`` extra): CI runs
+``pytest -m ray tests/test_ray.py``; about two minutes on 2 cores.
 
 Faults are injected inside the Ray workers by tests/rayhook/sitecustomize.py (orders written as
 files in the cluster's control folder), with the ``hash`` model for speed.
@@ -132,6 +133,38 @@ def test_an_actor_killed_mid_group_is_replaced_and_its_group_retried(cluster, lo
     assert len(after - before) == 1  # Ray started a replacement process
     assert r.rows == 84 and r.embedded + r.reused_staged == 84
     assert_same_vectors(vectors(tmp_path / "db", r.table), local_run["vectors"])
+
+
+def test_the_prefect_flow_dispatches_groups_to_actors_and_retries_a_lost_one(
+        cluster, local_run, tmp_path, monkeypatch):
+    from prefect.client.orchestration import get_client
+    from prefect.testing.utilities import prefect_test_harness
+
+    from flows.embed import embed
+
+    for k, v in SMALL.items():
+        monkeypatch.setenv(f"MMINDEX_{k.upper()}", str(v))
+    monkeypatch.setenv("MMINDEX_RAY_ACTORS", "2")
+    (cluster["control"] / "kill").write_text("")  # one actor dies mid-group: Prefect retries
+    with prefect_test_harness(server_startup_timeout=120):
+        r = embed(source=str(SAMPLE), index="s", model="hash", db=str(tmp_path / "db"),
+                  run_evaluation=False, executor="ray", ray_address=cluster["address"])
+
+        async def task_runs():
+            async with get_client() as client:
+                return await client.read_task_runs()
+        import asyncio
+
+        runs = asyncio.run(task_runs())
+    assert len(list(cluster["control"].glob("kill.claimed-by-*"))) == 2  # this test's and before
+    names = sorted(x.name for x in runs)
+    groups = [n for n in names if n.startswith("embed-batch-group-")]
+    assert len(groups) == 11 and "plan-embed-run" in " ".join(names)
+    assert "commit-index-version" in " ".join(names)
+    # the lost group's task run failed once with WorkerLostError and was retried by Prefect
+    assert sum(x.run_count for x in runs if x.name in groups) == 12
+    assert r["rows"] == 84 and r["embedded"] + r["reused_staged"] == 84
+    assert_same_vectors(vectors(tmp_path / "db", r["table"]), local_run["vectors"])
 
 
 def where(actor, wait_s: float = 60) -> dict:

@@ -47,17 +47,31 @@ def _ray():
 
 
 def connect(s: Settings) -> Any:
-    """Join the cluster at ``ray_address`` (or start a local Ray runtime); the ``ray`` module."""
+    """Join the cluster at ``ray_address`` (or start a local Ray runtime); the ``ray`` module.
+
+    Raises:
+        WorkerLostError: the address does not answer (transient: the flow retries).
+    """
     ray = _ray()
     if not ray.is_initialized():
-        try:
-            ray.init(address=s.ray_address or None, include_dashboard=False,
-                     logging_level=logging.WARNING, log_to_driver=False)
-        except (ConnectionError, TimeoutError, RuntimeError) as exc:
-            raise WorkerLostError(f"cannot reach the Ray cluster at {s.ray_address}: {exc}. "
-                                  "Help: check ray_address and that `ray status` works "
-                                  "there") from exc
+        _check_reachable(s.ray_address)
+        ray.init(address=s.ray_address or None, include_dashboard=False,
+                 logging_level=logging.WARNING, log_to_driver=False)
     return ray
+
+
+def _check_reachable(address: str | None, timeout_s: float = 10.0) -> None:
+    """Fail in seconds on a dead ``host:port`` (``ray.init`` itself waits minutes for it)."""
+    import socket
+
+    if not address or address == "auto":
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except (OSError, ValueError) as exc:
+        raise WorkerLostError(f"cannot reach the Ray cluster at {address} ({exc}). Help: check "
+                              "ray_address and that `ray status` works on the head") from exc
 
 
 class RayPool:
