@@ -20,6 +20,7 @@ import logging
 import queue
 import threading
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from typing import Any
@@ -55,8 +56,12 @@ def connect(s: Settings) -> Any:
     ray = _ray()
     if not ray.is_initialized():
         _check_reachable(s.ray_address)
-        ray.init(address=s.ray_address or None, include_dashboard=False,
-                 logging_level=logging.WARNING, log_to_driver=False)
+        with warnings.catch_warnings():
+            # a local runtime starts Ray's daemons with subprocess (fork, then exec at once in
+            # C): LanceDB's warning about state shared with a forked child does not apply
+            warnings.filterwarnings("ignore", "lancedb fork support", RuntimeWarning)
+            ray.init(address=s.ray_address or None, include_dashboard=False,
+                     logging_level=logging.WARNING, log_to_driver=False)
     return ray
 
 
