@@ -1,7 +1,7 @@
 """The Ray executor on a real local multi-node Ray cluster (a head and one worker node, started
 here): Ray equals local on the sample, an actor killed mid-group, the Prefect flow (groups on
 the actors, a lost actor retried by Prefect), the embed process killed and re-run, a node
-removed non-gracefully. Marker ``ray`` (needs the ``ray`` extra): CI runs
+removed non-gracefully; a real model (USE) on Ray. Marker ``ray`` (needs the ``ray`` extra): CI runs
 ``pytest -m ray tests/test_ray.py``; about two minutes on 2 cores.
 
 Faults are injected inside the Ray workers by tests/rayhook/sitecustomize.py (orders written as
@@ -246,3 +246,18 @@ def test_a_node_removed_mid_run_loses_and_doubles_nothing(cluster, local_run, tm
     r = out["result"]
     assert r.rows == 84 and r.embedded + r.reused_staged == 84
     assert_same_vectors(vectors(tmp_path / "db", r.table), local_run["vectors"])
+
+
+def test_a_real_model_on_ray_gives_the_local_vectors(cluster, tmp_path):
+    # the multilingual USE (numpy, offline): the actors' one thread and the local path's two
+    # must not change a vector; a pool for another model replaces the hash model's
+    from mmindex.cluster import pool_for
+
+    model = dict(model="use-multilingual", model_threads=1)
+    local = run_embed(str(SAMPLE), "s", Settings(db=str(tmp_path / "local"), **model))
+    s = Settings(db=str(tmp_path / "ray"), executor="ray", ray_address=cluster["address"],
+                 ray_actors=2, group_items=16, read_chunk_rows=8, **model)
+    r = run_on_ray(s)
+    assert len(pool_for(s).actors) == 2
+    assert (r.rows, r.quarantined, r.version) == (local.rows, local.quarantined, local.version)
+    assert_same_vectors(vectors(tmp_path / "ray", r.table), vectors(tmp_path / "local", r.table))

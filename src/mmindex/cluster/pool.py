@@ -189,9 +189,13 @@ class RayPool:
         return results
 
     def close(self) -> None:
-        for a in self.actors:
-            self.ray.kill(a)
-        self.actors = []
+        """Stop the actors (their GPUs and memory return to the cluster)."""
+        actors, self.actors = self.actors, []
+        for a in actors:
+            try:
+                self.ray.kill(a)
+            except Exception:  # noqa: BLE001 - already dead, or the cluster is gone
+                pass
 
 
 def prepare(plan: RunPlan) -> RayPool:
@@ -210,12 +214,19 @@ def tidy(plan: RunPlan) -> None:
 
 
 def pool_for(s: Settings) -> RayPool:
-    """This process's pool for settings ``s`` (started once; reused by every run and task)."""
+    """This process's pool for settings ``s`` (started once; reused by every run and task).
+
+    One pool per process: a pool for other settings (another model) is stopped first, or its
+    actors would hold the GPUs the new ones wait for.
+    """
     key = (s.ray_address, s.model, s.device, str(s.cache_dir), s.document_instruction,
-           s.model_threads, s.ray_actors, s.ray_num_gpus, s.ray_num_cpus)
+           s.query_instruction, s.model_threads, s.ray_actors, s.ray_num_gpus, s.ray_num_cpus)
     with _LOCK:
         pool = _POOLS.get(key)
         if pool is None or not pool.ray.is_initialized():
+            for other in _POOLS.values():
+                other.close()
+            _POOLS.clear()
             pool = _POOLS[key] = RayPool(s)
         return pool
 
@@ -224,10 +235,7 @@ def shutdown(leave: bool = True) -> None:
     """Stop every pool's actors and (``leave``) disconnect from the Ray cluster."""
     with _LOCK:
         for pool in _POOLS.values():
-            try:
-                pool.close()
-            except Exception:  # noqa: BLE001 - the cluster may be gone already
-                pass
+            pool.close()
         _POOLS.clear()
         ray = _ray()
         if leave and ray.is_initialized():
