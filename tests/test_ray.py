@@ -1,8 +1,8 @@
 """The Ray executor on a real local multi-node Ray cluster (a head and one worker node, started
 here): Ray equals local on the sample, an actor killed mid-group, the Prefect flow (groups on
 the actors, a lost actor retried by Prefect), the embed process killed and re-run, a node
-removed non-gracefully; a real model (USE) on Ray. Marker ``ray`` (needs the ``ray`` extra): CI runs
-``pytest -m ray tests/test_ray.py``; about two minutes on 2 cores.
+removed non-gracefully; a real model (USE) on Ray. Marker ``ray`` (needs the ``ray`` extra):
+CI runs ``pytest -m ray tests/test_ray.py``; about two minutes on 2 cores.
 
 Faults are injected inside the Ray workers by tests/rayhook/sitecustomize.py (orders written as
 files in the cluster's control folder), with the ``hash`` model for speed.
