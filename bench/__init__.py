@@ -14,6 +14,7 @@ case                        what it shows
 ``orchestration``           the Prefect ``embed`` flow vs ``run_embed`` directly
 ``search``                  IVF_PQ latency and recall@10 vs exact search; a parameter sweep
 ``gpu``                     the 2B shape on CUDA (skipped without a GPU)
+``scaleout``                local vs the Ray executor; 1 vs 2 Ray worker nodes (extra ``ray``)
 ==========================  ===========================================================
 """
 

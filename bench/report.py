@@ -140,7 +140,23 @@ def _gpu(r: dict[str, Any]) -> list[Row]:
     return rows
 
 
-_CASES = {"efficiency": _efficiency, "vs_sentence_transformers": _vs_st, "memory": _memory,
+def _scaleout(r: dict[str, Any]) -> list[Row]:
+    lo, r1, r2 = r["local"], r["ray_1node"], r["ray_2node"]
+    return [
+        ("scaleout", f"local / Ray 1 node / 2 nodes, items/s ({r['items']} items)",
+         f"{lo['items_per_s']:.1f} / {r1['items_per_s']:.1f} / {r2['items_per_s']:.1f}", "", ""),
+        ("scaleout", "Ray 1 node / local; 2 nodes / local", f"{r['ray1_vs_local']:.2f}; "
+         f"{r['ray2_vs_local']:.2f}", "", "2 vCPUs shared"),
+        ("scaleout", "Ray 2 nodes / 1 node", f"{r['ray2_vs_ray1']:.2f}", "", "2 vCPUs shared"),
+        ("scaleout", "Ray 1 node / local with 1 torch thread (like an actor)",
+         f"{r['ray1_vs_local_1thread']:.2f}", "", ""),
+        ("scaleout", "actors' start (model load), 1 / 2 nodes",
+         f"{r1['start_s']:.1f} / {r2['start_s']:.1f} s", "", ""),
+    ]
+
+
+_CASES = {"scaleout": _scaleout, "efficiency": _efficiency, "vs_sentence_transformers": _vs_st,
+          "memory": _memory,
           "second_night": _second_night, "orchestration": _orchestration, "search": _search,
           "gpu": _gpu}
 

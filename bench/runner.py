@@ -25,6 +25,7 @@ CASES: dict[str, str] = {
     "orchestration": "bench.orchestration",
     "search": "bench.search",
     "gpu": "bench.gpu",
+    "scaleout": "bench.scaleout",
 }
 
 

@@ -45,15 +45,19 @@ def embed(
     format: Literal["jsonl", "csv", "parquet", "beir"] | None = None,
     fields: list[str] | None = None,
     writer_wait_s: float = 3600.0,
+    executor: Literal["local", "ray"] | None = None,
+    ray_address: str | None = None,
 ) -> dict:
     """Embed SOURCE into a new version of INDEX; evaluate it and promote it if the gate passes.
 
     Unset parameters come from Prefect Variables ``mmindex_*``, the worker's ``MMINDEX_*``
     environment and the settings file (source: ``nightly_source``, index: ``nightly_index``,
-    golden set: ``golden_queries`` / ``golden_qrels``)."""
+    golden set: ``golden_queries`` / ``golden_qrels``). ``executor="ray"`` embeds the groups
+    on Ray actors (``ray_address``); the plan, groups and one commit stay these tasks."""
     with library_logs_to_run():  # the library's log lines reach this run's logs
         settings = run_settings(model=model, db=db, token_budget=token_budget, dims=dims,
-                                deletion_policy=deletion_policy)
+                                deletion_policy=deletion_policy, executor=executor,
+                                ray_address=ray_address)
         source, index = source or settings.nightly_source, index or settings.nightly_index
         golden_queries = golden_queries or settings.golden_queries
         golden_qrels = golden_qrels or settings.golden_qrels
@@ -62,8 +66,13 @@ def embed(
             plan = plan_embed_run(source, index, settings.transport(), run_id, format, fields)
             progress_id = start_progress(index)
             try:
-                groups = [embed_batch_group(plan, g, progress_id)
-                          for g in range(len(plan["groups"]))]
+                if settings.executor == "ray":  # the groups run at once, one per Ray actor
+                    runs = [embed_batch_group.submit(plan, g, progress_id)
+                            for g in range(len(plan["groups"]))]
+                    groups = [r.result() for r in runs]
+                else:
+                    groups = [embed_batch_group(plan, g, progress_id)
+                              for g in range(len(plan["groups"]))]
                 result = commit_index_version(plan, groups)
             except Exception as exc:
                 record_failed_run(plan, f"{type(exc).__name__}: {exc}")

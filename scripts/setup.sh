@@ -2,6 +2,7 @@
 # Set up .venv with the project's exact pins. Idempotent: a second run only checks.
 # pip (not uv/poetry): on these machines pip takes torch from the local wheel store instead of
 # downloading a multi-GB CUDA build.
+# MMINDEX_EXTRAS picks the optional extras (default: test); CI adds ray: MMINDEX_EXTRAS=test,ray.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
@@ -10,11 +11,12 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 stamp=.venv/.mmindex-installed
-want="$(cat pyproject.toml requirements.lock | sha256sum | cut -c1-16)"
+extras="${MMINDEX_EXTRAS:-test}"
+want="$( (cat pyproject.toml requirements.lock; echo "$extras") | sha256sum | cut -c1-16)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "==> installing mmindex and its pinned dependencies (first time: a few minutes)"
   .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade "pip==24.3.1"
-  .venv/bin/python -m pip install -q --disable-pip-version-check -c requirements.lock -e ".[test]"
+  .venv/bin/python -m pip install -q --disable-pip-version-check -c requirements.lock -e ".[$extras]"
   echo "$want" > "$stamp"
 fi
 .venv/bin/mmindex --help > /dev/null

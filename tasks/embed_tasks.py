@@ -11,7 +11,15 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NONE
 
 from mmindex.config import Settings
-from mmindex.pipeline import GroupResult, RunPlan, commit_run, embed_group, fail_run, plan_run
+from mmindex.pipeline import (
+    GroupResult,
+    Progress,
+    RunPlan,
+    commit_run,
+    embed_group,
+    fail_run,
+    plan_run,
+)
 from tasks.artifacts import ProgressReporter
 from tasks.retry import RETRYING
 
@@ -22,6 +30,12 @@ def plan_embed_run(source: str, index: str, settings: dict[str, Any], run_id: st
     """Load the model, count the source, cut it into batch groups."""
     plan = plan_run(source, index, Settings(**settings), run_id=run_id, format=format,
                     fields=fields)
+    if plan.settings["executor"] == "ray":  # the actors start (model loaded once each)
+        from mmindex.cluster import prepare
+
+        pool = prepare(plan)
+        get_run_logger().info("ray: %d actor(s) on %d node(s)", len(pool.actors),
+                              len({w["node_id"] for w in pool.where}))
     get_run_logger().info("run %s: %d items in %d group(s) -> table %s", plan.run_id,
                           plan.total_items, len(plan.groups), plan.table)
     return asdict(plan)
@@ -33,7 +47,13 @@ def embed_batch_group(plan: dict, group: int, progress_id: str | None = None) ->
     p = RunPlan(**plan)
     reporter = ProgressReporter(progress_id)
     try:
-        res = embed_group(p, group, progress=reporter)
+        if p.settings["executor"] == "ray":  # on the next idle actor; a lost one: retried
+            from mmindex.cluster import pool_for
+
+            res = pool_for(p.settings_obj()).run_group(p, group)
+            reporter(Progress(group_offset(p, group) + res.seen, p.total_items, res.counts()))
+        else:
+            res = embed_group(p, group, progress=reporter)
     finally:
         reporter.close()
     get_run_logger().info("group %d: seen %d, embedded %d, unchanged %d, quarantined %d", group,
@@ -41,10 +61,20 @@ def embed_batch_group(plan: dict, group: int, progress_id: str | None = None) ->
     return asdict(res)
 
 
+def group_offset(plan: RunPlan, group: int) -> int:
+    """Items before group ``group`` (where its progress starts)."""
+    return plan.groups[group][0] * plan.settings["read_chunk_rows"]
+
+
 @task(name="commit-index-version", **RETRYING)
 def commit_index_version(plan: dict, groups: list[dict]) -> dict:
     """Merge the staged rows into the index table once: the new candidate version."""
-    result = commit_run(RunPlan(**plan), [GroupResult(**g) for g in groups])
+    p = RunPlan(**plan)
+    if p.settings["executor"] == "ray":
+        from mmindex.cluster import tidy
+
+        tidy(p)
+    result = commit_run(p, [GroupResult(**g) for g in groups])
     get_run_logger().info("committed %s v%s: +%d ~%d -%d rows", result.table, result.version,
                           result.inserted, result.updated, result.deleted)
     return result.to_dict()

@@ -16,7 +16,7 @@ from mmindex.config import Settings, load_settings
 
 # what an operator may switch for the next night without redeploying
 VARIABLE_SETTINGS = ("model", "db", "nightly_source", "nightly_index", "golden_queries",
-                     "golden_qrels", "dims", "device")
+                     "golden_qrels", "dims", "device", "executor", "ray_address")
 
 
 def prefect_variables(names: tuple[str, ...] = VARIABLE_SETTINGS) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "mmindex"
 PACKAGES = ["mmindex", "mmindex.extract", "mmindex.embed", "mmindex.backends", "mmindex.index",
-            "mmindex.evaluation", "mmindex.cli"]
+            "mmindex.evaluation", "mmindex.cli", "mmindex.cluster"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

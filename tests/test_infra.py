@@ -56,7 +56,9 @@ def _project_pins() -> dict[str, str]:
     from packaging.requirements import Requirement
 
     lock = _lock_pins()
-    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    # the image also carries the `ray` extra (scale-out: infra/docker-compose.ray.yml)
+    deps = project["dependencies"] + project["optional-dependencies"]["ray"]
     pins = {}
     for dep in deps:
         req = Requirement(dep)

@@ -153,6 +153,21 @@ class Settings(BaseSettings):
         description="Metadata fields searched by full text with the item text (analysed for "
                     "Korean into fts_text; a change re-analyses the table, no re-embedding)")
 
+    # scale-out (docs/scale-out.md; the pip extra "ray")
+    executor: Literal["local", "ray"] = Field(
+        "local", description="Where embed groups run: in this process, or on Ray actors")
+    ray_address: str | None = Field(
+        None, description="Ray cluster to join (host:6379, ray://host:10001, auto); none: "
+                          "a local Ray runtime on this machine")
+    ray_actors: int = Field(0, ge=0, description="Embedding actors, each loading the model once "
+                            "(0: one per GPU of the cluster, else one per ray_num_cpus CPUs)")
+    ray_num_gpus: float | None = Field(
+        None, ge=0, description="GPUs per actor (default: 1 when the cluster has GPUs, else 0)")
+    ray_num_cpus: float = Field(1.0, gt=0, description="CPUs reserved per actor")
+    ray_group_retries: int = Field(
+        2, ge=0, description="Retries of a group whose actor or node died (library runs; the "
+                             "flow's task retries do it there)")
+
     # evaluation gate (see mmindex.evaluation.gate.GatePolicy)
     gate: dict[str, Any] = Field(
         default_factory=lambda: {"mode": "hybrid", "floors": {"hit@5": 0.80},

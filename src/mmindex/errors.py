@@ -10,6 +10,7 @@ Every error the library raises on purpose derives from :class:`MMIndexError`::
     ├── IndexBusyError          another run holds the index's writer lock
     ├── IndexNotFoundError      no such index, table, version or production pointer
     ├── GoldenSetError          golden set empty, unreadable or inconsistent; no promotion
+    ├── WorkerLostError         a Ray actor or node died while embedding a group; transient
     └── ItemError               one item is bad; it is quarantined and the run goes on
         (``ItemError.reason`` is one of :data:`QUARANTINE_REASONS`)
 
@@ -77,6 +78,11 @@ class GoldenSetError(MMIndexError):
     """The golden set is empty, unreadable or does not match the index."""
 
 
+class WorkerLostError(MMIndexError):
+    """A Ray actor (or its node) died while embedding a group. Transient: the group is retried
+    on a replacement actor and reuses what the lost one had staged."""
+
+
 class ItemError(MMIndexError):
     """One item cannot be embedded. It goes to quarantine with ``reason``; the run continues."""
 
@@ -100,13 +106,16 @@ def is_transient(exc: BaseException) -> bool:
     """True for failures that another attempt may not hit.
 
     Transient: timeouts and refused connections (a :class:`StorageError` marked ``transient``,
-    ``TimeoutError``, ``ConnectionError``, other ``OSError``) and a CUDA out-of-memory that
-    survived the batch split. Permanent: every other mmindex error (bad configuration, a missing
-    model, a busy index, a broken golden set), and what another attempt cannot change: a missing
-    file, a refused permission, a full or read-only disk.
+    ``TimeoutError``, ``ConnectionError``, other ``OSError``), a lost Ray actor or node
+    (:class:`WorkerLostError`) and a CUDA out-of-memory that survived the batch split.
+    Permanent: every other mmindex error (bad configuration, a missing model, a busy index, a
+    broken golden set), and what another attempt cannot change: a missing file, a refused
+    permission, a full or read-only disk.
     """
     if isinstance(exc, StorageError):
         return exc.transient
+    if isinstance(exc, WorkerLostError):
+        return True
     if isinstance(exc, MMIndexError):
         return False
     if is_cuda_oom(exc):

@@ -46,7 +46,7 @@ from mmindex.index.db import storage_guard
 log = logging.getLogger(__name__)
 
 __all__ = ["EmbedResult", "GroupResult", "Progress", "RunPlan", "commit_run", "embed_group",
-           "end_run", "fail_run", "plan_run", "run_embed", "run_embedder"]
+           "embed_groups", "end_run", "fail_run", "plan_run", "run_embed", "run_embedder"]
 
 
 @dataclass
@@ -251,17 +251,25 @@ def _all_ids(plan: RunPlan, s: Settings) -> pa.Array:
     return pa.concat_arrays(parts) if parts else pa.array([], pa.string())
 
 
+def embed_groups(plan: RunPlan, progress=None) -> list[GroupResult]:
+    """Every group of ``plan``, one after the other in this process (the local executor)."""
+    return [embed_group(plan, g, progress) for g in range(len(plan.groups))]
+
+
 def run_embed(source: str, index: str, settings: Settings, *, run_id: str | None = None,
               fields: list[str] | None = None, format: str | None = None,
-              progress=None) -> EmbedResult:
-    """Embed ``source`` into a new version of ``index`` (plan, every group, commit)."""
+              progress=None, executor=embed_groups) -> EmbedResult:
+    """Embed ``source`` into a new version of ``index`` (plan, every group, commit).
+
+    ``executor(plan, progress)`` embeds every group and returns their results: by default
+    :func:`embed_groups`, here; :class:`mmindex.cluster.RayExecutor` on Ray actors.
+    """
     run_id = run_id or uuid.uuid4().hex[:12]
     ix.check_index_name(index)
     with ix.writer_lock(settings.db, index, run_id):
         plan = plan_run(source, index, settings, run_id=run_id, fields=fields, format=format)
         try:
-            results = [embed_group(plan, g, progress) for g in range(len(plan.groups))]
-            return commit_run(plan, results)
+            return commit_run(plan, executor(plan, progress))
         except BaseException as exc:
             fail_run(plan, exc)
             raise

@@ -32,7 +32,11 @@ def cmd_embed(args: argparse.Namespace) -> int:
         raise ConfigError("--queries and --qrels go together. Help: a golden set is both files: "
                           "--queries queries.jsonl --qrels qrels.tsv")
     check_index_name(args.index)  # a typo fails before any model loads
-    s = settings_from(args, token_budget=args.token_budget, deletion_policy=args.deletion_policy)
+    s = settings_from(args, token_budget=args.token_budget, deletion_policy=args.deletion_policy,
+                      executor=args.executor, ray_address=args.ray_address)
+    if args.ray_address and s.executor != "ray":
+        raise ConfigError("--ray-address is for the Ray executor. Help: add --executor ray "
+                          "(or set executor = \"ray\" in the settings)")
     note_settings_file()
     if wants_flow(args.prefect):
         result = run_embed_flow(args, s)
@@ -51,12 +55,21 @@ def run_library(args: argparse.Namespace, s: Any) -> dict[str, Any]:
 
     with EmbedBar(f"embed {args.index}", wanted(args.progress)) as bar:
         result = run_embed(args.source, args.index, s, fields=args.field, format=args.format,
-                           progress=bar).to_dict()
+                           progress=bar, **executor_of(s)).to_dict()
     if args.queries and result["version"] is not None:
         result["evaluation"] = evaluate_index(
             s, args.index, queries=args.queries, qrels=args.qrels, version=result["version"],
             table=result["table"], promote=True, run_id=result["run_id"]).to_dict()
     return result
+
+
+def executor_of(s: Any) -> dict[str, Any]:
+    """``run_embed``'s executor for ``s.executor`` (Ray is imported only for ``ray``)."""
+    if s.executor != "ray":
+        return {}
+    from mmindex.cluster import RayExecutor
+
+    return {"executor": RayExecutor(s)}
 
 
 def human_summary(result: dict[str, Any]) -> str:
@@ -89,6 +102,12 @@ def register(sub: Any) -> None:
                    help="items gone from the source (default: the `deletion_policy` setting)")
     e.add_argument("--queries", help="golden queries: evaluate the candidate and gate promotion")
     e.add_argument("--qrels", help="golden qrels (with --queries)")
+    e.add_argument("--executor", choices=["local", "ray"],
+                   help="where the groups run: this process, or Ray actors (default: the "
+                        "`executor` setting; docs/scale-out.md)")
+    e.add_argument("--ray-address", metavar="ADDR",
+                   help="Ray cluster to join, e.g. head:6379 or ray://head:10001 (default: the "
+                        "`ray_address` setting; none: a local Ray runtime)")
     add_prefect_choice(e, "embed")
     add_progress_choice(e)
     add_common(e, model=True)

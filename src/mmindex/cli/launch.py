@@ -58,7 +58,8 @@ def run_embed_flow(args: argparse.Namespace, settings: Settings) -> dict[str, An
                      db=settings.db, token_budget=args.token_budget, dims=args.dims,
                      deletion_policy=args.deletion_policy, golden_queries=args.queries,
                      golden_qrels=args.qrels, run_evaluation=bool(args.queries and args.qrels),
-                     format=args.format, fields=args.field)
+                     format=args.format, fields=args.field, executor=args.executor,
+                     ray_address=args.ray_address)
 
 
 def run_benchmarks(cases: list[str] | None, out: Path, quick: bool) -> None:

@@ -43,6 +43,15 @@ class Staging:
             return iter(())
         return hash_batches(self._tbl)
 
+    def ensure(self) -> None:
+        """Create the table now (if missing): the Ray executor does, before its actors append
+        to it from several processes at once (concurrent appends and deletes of different rows
+        are safe in Lance; concurrent creates are not)."""
+        self.hashes()  # drops a table of another schema
+        if self._tbl is None:
+            with storage_guard("create", f"{self.db.uri}/{self.name}"):
+                self._tbl = self.db.create_table(self.name, schema=self.schema, exist_ok=True)
+
     def append(self, rows: pa.Table, replace_ids: list[str] | None = None) -> None:
         """Append rows; ``replace_ids`` are stale staged rows of the same ids, removed first.
 
