@@ -13,12 +13,20 @@ spec                          backend                  weights
 ``qwen3-vl-embedding-2b``     qwen3-vl                 ``Qwen/Qwen3-VL-Embedding-2B`` (hub cache)
 ``qwen3-vl-embedding-8b``     qwen3-vl                 ``Qwen/Qwen3-VL-Embedding-8B`` (hub cache)
 ``tiny-qwen3-vl``             qwen3-vl                 random weights, built offline on first use
+``clip-vit-b-32`` / ``-l-14``  clip                     ``openai/clip-vit-*-patch*`` (hub cache)
+``siglip-base`` (+ ``-multilingual``, ``siglip-so400m``)  siglip   ``google/siglip-*`` (hub cache)
+``tiny-clip`` / ``tiny-siglip``  clip / siglip         random weights, built offline on first use
 ``hash``                      hash                     deterministic test double (no model)
 ``st:ID_OR_PATH``             sentence-transformers    a hub id (cached) or a local directory
 ``qwen3-vl:ID_OR_PATH``       qwen3-vl                 a hub id (cached) or a local directory
-a local directory             detected from its files  ``config.json`` of Qwen3-VL -> qwen3-vl,
+``clip:`` / ``siglip:ID_OR_PATH``  clip / siglip       a hub id (cached) or a local directory
+a local directory             detected from its files  ``config.json`` of Qwen3-VL -> qwen3-vl
+                                                       (of CLIP / SigLIP -> clip / siglip),
                                                        ``modules.json`` -> sentence-transformers
 ============================  =======================  ============================================
+
+What each spec can do (modalities, dims, Matryoshka, two-tower) is the data table of
+:mod:`mmindex.backends.catalog`.
 """
 
 from __future__ import annotations
@@ -44,10 +52,18 @@ ALIASES: dict[str, tuple[str, str]] = {
     "qwen3-vl-embedding-2b": ("qwen3-vl", "Qwen/Qwen3-VL-Embedding-2B"),
     "qwen3-vl-embedding-8b": ("qwen3-vl", "Qwen/Qwen3-VL-Embedding-8B"),
     "tiny-qwen3-vl": ("qwen3-vl", "tiny"),
+    # two-tower models (backends.twotower): text and image towers, fused item vectors
+    "clip-vit-b-32": ("clip", "openai/clip-vit-base-patch32"),
+    "clip-vit-l-14": ("clip", "openai/clip-vit-large-patch14"),
+    "siglip-base": ("siglip", "google/siglip-base-patch16-224"),
+    "siglip-base-multilingual": ("siglip", "google/siglip-base-patch16-256-multilingual"),
+    "siglip-so400m": ("siglip", "google/siglip-so400m-patch14-384"),
+    "tiny-clip": ("clip", "tiny"),
+    "tiny-siglip": ("siglip", "tiny"),
     "hash": ("hash", "hash"),
 }
 PREFIXES = {"st": "sentence-transformers", "sentence-transformers": "sentence-transformers",
-            "qwen3-vl": "qwen3-vl", "hash": "hash"}
+            "qwen3-vl": "qwen3-vl", "hash": "hash", "clip": "clip", "siglip": "siglip"}
 
 
 @dataclass(frozen=True)
@@ -75,18 +91,31 @@ def parse_spec(spec: str) -> ModelSpec:
         if (path / "modules.json").is_file():
             return ModelSpec(s, "sentence-transformers", str(path.resolve()))
         if (path / "config.json").is_file():
-            return ModelSpec(s, "qwen3-vl", str(path.resolve()))
+            return ModelSpec(s, _family_of_dir(path), str(path.resolve()))
         raise ConfigError(
             f"{s}: a directory with neither modules.json (sentence-transformers) nor config.json "
             "(Qwen3-VL). Help: point --model at a model directory, or use st:PATH / qwen3-vl:PATH."
         )
     if "/" in s:  # a hub id: guess the backend from the name
-        backend = "qwen3-vl" if "qwen3-vl" in s.lower() else "sentence-transformers"
+        low = s.lower()
+        backend = next((b for b in ("qwen3-vl", "siglip", "clip") if b in low),
+                       "sentence-transformers")
         return ModelSpec(s, backend, s)
     raise ConfigError(
         f"unknown model spec {spec!r}. Help: use one of {', '.join(ALIASES)}, a local directory, "
         "a hub id (org/name), or st:ID / qwen3-vl:ID."
     )
+
+
+def _family_of_dir(path: Path) -> str:
+    """``clip`` / ``siglip`` when the directory's config.json says so, else ``qwen3-vl``."""
+    import json
+
+    try:
+        model_type = json.loads((path / "config.json").read_text()).get("model_type", "")
+    except (OSError, ValueError):
+        return "qwen3-vl"
+    return model_type if model_type in ("clip", "siglip") else "qwen3-vl"
 
 
 def model_slug(spec: str) -> str:
@@ -167,6 +196,15 @@ def load_embedder(spec: str, *, device: str = "auto", cache_dir: Path | None = N
             emb = Qwen3VLEmbedder(model_id, device=device,
                                   document_instruction=document_instruction,
                                   query_instruction=query_instruction)
+        elif ms.backend in ("clip", "siglip"):
+            from mmindex.backends.twotower import TwoTowerEmbedder
+
+            model_id = ms.model_id
+            if model_id == "tiny":
+                from mmindex.backends.tinytwotower import ensure_tiny_two_tower
+
+                model_id = str(ensure_tiny_two_tower(ms.backend, cache_dir))
+            emb = TwoTowerEmbedder(ms.backend, model_id, device=device)
         elif ms.backend == "hash":
             from mmindex.backends.fake import HashEmbedder
 
