@@ -28,8 +28,11 @@ from mmindex import index as ix
 from mmindex.errors import ConfigError, IndexNotFoundError
 from mmindex.index import ledger
 
-Mode = Literal["vector", "ann", "fts", "hybrid"]
-MODES = ("vector", "ann", "fts", "hybrid")
+Mode = Literal["vector", "ann", "fts", "hybrid", "text-vector", "image-vector", "fused-vector"]
+#: exact cosine over one of the part vector columns (tables embedded with part_vectors)
+PART_MODES = {"text-vector": "vector_text", "image-vector": "vector_image",
+              "fused-vector": "vector_fused"}
+MODES = ("vector", "ann", "fts", "hybrid", *PART_MODES)
 ANN_NPROBES, ANN_REFINE = 20, 10
 
 
@@ -105,7 +108,9 @@ class Index:
         (exact below the size where one is built); ``fts`` BM25 over ``text`` and the
         Korean-analysed ``fts_text`` (summed); ``hybrid`` LanceDB's hybrid query with this
         version's :attr:`fusion` over the top ``max(k, 100)`` of each side (a query with no text
-        or no vector falls back to the side it has).
+        or no vector falls back to the side it has); ``text-vector`` / ``image-vector`` /
+        ``fused-vector`` exact cosine over the items' text, image or fused vectors (rows
+        without that part are skipped; a text query on ``image-vector`` is text -> image).
         """
         from mmindex.index import fulltext, fusion
 
@@ -125,7 +130,12 @@ class Index:
                 return list(zip(res["id"].to_pylist(), res["_score"].to_pylist(), strict=True))
         if vector is None:
             return []
-        q = self.table.search(np.asarray(vector, np.float32)).distance_type("cosine")
+        column = PART_MODES.get(mode, "vector")
+        if column not in self.table.schema.names:
+            raise ConfigError(f"mode {mode}: {self.table_name} has no {column} column. Help: "
+                              "re-embed with part_vectors=on (auto does for CLIP/SigLIP).")
+        q = self.table.search(np.asarray(vector, np.float32), vector_column_name=column)
+        q = q.distance_type("cosine")
         q = q.select(["id", "_distance"]).limit(k)
         if mode != "ann":  # vector, or hybrid without text
             q = q.bypass_vector_index()

@@ -17,10 +17,32 @@ NaN rows are stored as nulls (:mod:`mmindex.embed.rows`), which vector search sk
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-PART_COLUMNS = ("vector_text", "vector_image", "vector_fused")
+from mmindex.errors import ConfigError
+
+PART_COLUMNS = ("vector_text", "vector_image", "vector_fused")  # = mmindex.index.PART_COLUMNS
+
+
+def wants_parts(setting: str, embedder: Any) -> bool:
+    """Whether a run computes the part vectors: setting ``part_vectors`` is ``on``, or ``auto``
+    (the default) with a two-tower model.
+
+    Raises:
+        ConfigError: ``on`` with a backend that cannot embed text and images apart.
+    """
+    if setting == "off":
+        return False
+    if setting == "auto":
+        return bool(embedder.two_tower and embedder.supports_parts)
+    if not embedder.supports_parts:
+        raise ConfigError(
+            f"part_vectors=on, but the {embedder.backend} backend cannot embed an item's text "
+            "and images apart. Help: use a two-tower model (tiny-clip, siglip-base...) or "
+            "qwen3-vl, or set part_vectors to auto/off.")
+    return True
 
 
 def _normalize(v: np.ndarray) -> np.ndarray:

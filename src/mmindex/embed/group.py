@@ -42,9 +42,9 @@ class GroupEmbedder:
     """Embeds the chunks ``[start, end)`` of a source into the staging table."""
 
     def __init__(self, run_id: str, index: str, emb: Embedder, settings: Settings, db: Any,
-                 fingerprint: dict[str, Any]):
+                 fingerprint: dict[str, Any], *, parts: bool = False):
         self.run_id, self.index, self.emb, self.s, self.db = run_id, index, emb, settings, db
-        self.fingerprint = fingerprint
+        self.fingerprint, self.parts = fingerprint, parts  # parts: the per-part vectors too
         self.meter = Meter()
         self.counts = Counts()
         self.policy: Any = None  # the media data roots, set per source by run()
@@ -78,7 +78,8 @@ class GroupEmbedder:
                            self.s.stage_rows, self.meter, stale=known.stale_staged)
         streamer = Streamer(self.emb, dims=staging.dims, meter=self.meter,
                             on_bad=lambda it, e: self.quarantine(it.item.id, e, it.item.media),
-                            workers=self.s.prep_workers, prefetch=self.s.prefetch_batches)
+                            workers=self.s.prep_workers, prefetch=self.s.prefetch_batches,
+                            parts=self.parts)
         chunks = itertools.islice(src.iter_chunks(), start, end)
         batches = (b.entries for b in iter_batches(
             self._todo(chunks, known), lambda x: x.cost, token_budget=self.s.token_budget,

@@ -12,18 +12,42 @@ from mmindex.backends.base import LoadedItem
 from mmindex.embed.throughput import Meter
 from mmindex.index.ledger import now
 from mmindex.index.staging import Staging
-from mmindex.index.tables import index_schema
+from mmindex.index.tables import PART_COLUMNS, index_schema
 
 
-def to_rows(items: list[LoadedItem], vectors: np.ndarray, *, run_id: str, model_id: str,
-            dims: int) -> pa.Table:
-    """Index rows (see :func:`mmindex.index.tables.index_schema`) for embedded items."""
+def _vector_column(vectors: np.ndarray | None, n: int, dims: int) -> pa.Array:
+    """A fixed-size-list column; rows with NaN (no such part) and a missing array are null."""
+    if vectors is None:
+        return pa.nulls(n, pa.list_(pa.float32(), dims))
+    v = np.ascontiguousarray(vectors, dtype=np.float32)
+    missing = np.isnan(v).any(axis=1)
+    flat = pa.array(np.nan_to_num(v).reshape(-1))
+    return pa.FixedSizeListArray.from_arrays(
+        flat, dims, mask=pa.array(missing) if missing.any() else None)
+
+
+def part_columns(vectors: dict[str, np.ndarray] | None, n: int, dims: int) -> dict[str, pa.Array]:
+    """The part vector columns (:data:`~mmindex.index.tables.PART_COLUMNS`); all null when the
+    run did not compute them (a table that has the columns, a run with part vectors off)."""
+    return {c: _vector_column(None if vectors is None else vectors[c], n, dims)
+            for c in PART_COLUMNS}
+
+
+def to_rows(items: list[LoadedItem], vectors: np.ndarray | dict[str, np.ndarray], *, run_id: str,
+            model_id: str, dims: int, parts: bool = False) -> pa.Table:
+    """Index rows (see :func:`mmindex.index.tables.index_schema`) for embedded items.
+
+    ``vectors`` is the item vectors, or with part vectors a dict holding ``vector`` and the
+    part columns; ``parts``: the rows carry the part columns (null when not computed).
+    """
     at = now()
-    flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1))
+    by_part = vectors if isinstance(vectors, dict) else None
+    main = by_part["vector"] if by_part is not None else vectors
+    extra = part_columns(by_part, len(items), dims) if parts else {}
     return pa.table(
         {
             "id": [li.item.id for li in items],
-            "vector": pa.FixedSizeListArray.from_arrays(flat, dims),
+            "vector": _vector_column(main, len(items), dims),
             "text": [li.item.text for li in items],
             "images": [list(li.item.images) for li in items],
             "video": [li.item.video for li in items],
@@ -34,8 +58,9 @@ def to_rows(items: list[LoadedItem], vectors: np.ndarray, *, run_id: str, model_
             "dims": pa.array([dims] * len(items), pa.int32()),
             "run_id": [run_id] * len(items),
             "embedded_at": pa.array([at] * len(items), pa.timestamp("us", tz="UTC")),
+            **extra,
         },
-        schema=index_schema(dims),
+        schema=index_schema(dims, parts),
     )
 
 
@@ -50,9 +75,9 @@ class RowBuffer:
         self._parts: list[pa.Table] = []
         self._n = 0
 
-    def add(self, items: list[LoadedItem], vectors: np.ndarray) -> None:
+    def add(self, items: list[LoadedItem], vectors: np.ndarray | dict[str, np.ndarray]) -> None:
         self._parts.append(to_rows(items, vectors, run_id=self.run_id, model_id=self.model_id,
-                                   dims=self.dims))
+                                   dims=self.dims, parts=self.staging.parts))
         self._n += len(items)
         if self._n >= self.stage_rows:
             self.flush()

@@ -25,10 +25,13 @@ from mmindex.index.maintenance import maintain
 from mmindex.index.promotion import PRODUCTION_TAG, promote, reject, rollback, set_tag
 from mmindex.index.staging import Staging
 from mmindex.index.tables import (
+    PART_COLUMNS,
     check_index_name,
+    has_parts,
     id_filter,
     index_schema,
     open_table,
+    part_fields,
     read_hashes,
     sql_str,
     table_exists,
@@ -38,6 +41,7 @@ from mmindex.index.versions import describe_versions
 
 __all__ = [
     "CommitResult",
+    "PART_COLUMNS",
     "PRODUCTION_TAG",
     "Staging",
     "build_indexes",
@@ -45,11 +49,13 @@ __all__ = [
     "commit_staged",
     "connect",
     "describe_versions",
+    "has_parts",
     "id_filter",
     "index_schema",
     "ledger",
     "maintain",
     "open_table",
+    "part_fields",
     "promote",
     "read_hashes",
     "reject",

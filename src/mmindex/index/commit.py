@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from mmindex.index import fulltext
 from mmindex.index.staging import Staging
-from mmindex.index.tables import index_schema, table_exists
+from mmindex.index.tables import has_parts, part_fields, table_exists
 
 
 @dataclass(frozen=True)
@@ -56,18 +56,20 @@ def commit_staged(
     """
     name, dims = staging.table, staging.dims
     spec = fulltext.FtsSpec.current(fts_fields) if fts else None
-    schema = fulltext.table_schema(index_schema(dims), spec)
+    schema = fulltext.table_schema(staging.schema, spec)
     inserted = updated = deleted = 0
     created = not table_exists(db, name)
     reanalysed = False
     if created:
         # first run: no merge; the staged rows are copied in bounded pieces
         tbl = db.create_table(name, schema=schema)
-        for piece in _pieces(staging.reader(), index_schema(dims), FIRST_WRITE_ROWS):
+        for piece in _pieces(staging.reader(), staging.schema, FIRST_WRITE_ROWS):
             tbl.add(fulltext.with_fts_text(piece, spec))
         inserted = tbl.count_rows()
     else:
         tbl = db.open_table(name)
+        if staging.parts and not has_parts(tbl.schema):  # part vectors just turned on
+            tbl.add_columns(part_fields(dims))  # all null until this merge fills them
         reanalysed = fulltext.reanalyse_if_stale(tbl, spec)
     if not created and staging.count():
         res = (

@@ -16,6 +16,7 @@ from mmindex.index.db import storage_guard
 from mmindex.index.tables import (
     STAGING_PREFIX,
     delete_ids,
+    has_parts,
     hash_batches,
     index_schema,
     table_exists,
@@ -25,8 +26,8 @@ from mmindex.index.tables import (
 class Staging:
     """The staging table of one index table: where a run's embedded rows wait for the commit."""
 
-    def __init__(self, db: Any, table: str, dims: int):
-        self.db, self.table, self.dims = db, table, dims
+    def __init__(self, db: Any, table: str, dims: int, parts: bool = False):
+        self.db, self.table, self.dims, self.parts = db, table, dims, parts
         self.name = STAGING_PREFIX + table
         self._tbl = db.open_table(self.name) if table_exists(db, self.name) else None
 
@@ -34,7 +35,8 @@ class Staging:
         """Rows staged by an earlier, interrupted run (reused when their hash still matches)."""
         if self._tbl is None:
             return iter(())
-        if self._tbl.schema.field("vector").type.list_size != self.dims:
+        if (self._tbl.schema.field("vector").type.list_size != self.dims
+                or has_parts(self._tbl.schema) != self.parts):  # staged by other settings
             self.drop()
             return iter(())
         return hash_batches(self._tbl)
@@ -47,10 +49,15 @@ class Staging:
         """
         with storage_guard("write staged rows to", f"{self.db.uri}/{self.name}"):
             if self._tbl is None:
-                self._tbl = self.db.create_table(self.name, schema=index_schema(self.dims))
+                self._tbl = self.db.create_table(self.name, schema=self.schema)
             if replace_ids:
                 delete_ids(self._tbl, replace_ids)
-            self._tbl.add(rows.cast(index_schema(self.dims)))
+            self._tbl.add(rows.cast(self.schema))
+
+    @property
+    def schema(self) -> pa.Schema:
+        """The rows' schema: the index schema, with the part vector columns when on."""
+        return index_schema(self.dims, self.parts)
 
     def remove(self, ids: list[str]) -> None:
         """Drop staged rows that must not reach the index (their item reverted or vanished)."""
