@@ -60,11 +60,14 @@ def commit_staged(
     inserted = updated = deleted = 0
     created = not table_exists(db, name)
     reanalysed = False
+    # a part column is null where the item lacks that part; LanceDB calls a null vector "bad"
+    # and refuses it unless told to keep it null (the item vector is never null)
+    bad = {"on_bad_vectors": "null"} if staging.parts else {}
     if created:
         # first run: no merge; the staged rows are copied in bounded pieces
         tbl = db.create_table(name, schema=schema)
         for piece in _pieces(staging.reader(), staging.schema, FIRST_WRITE_ROWS):
-            tbl.add(fulltext.with_fts_text(piece, spec))
+            tbl.add(fulltext.with_fts_text(piece, spec), **bad)
         inserted = tbl.count_rows()
     else:
         tbl = db.open_table(name)
@@ -74,7 +77,7 @@ def commit_staged(
     if not created and staging.count():
         res = (
             tbl.merge_insert("id").when_matched_update_all().when_not_matched_insert_all()
-            .execute(fulltext.analysed(staging.reader(), schema, spec))
+            .execute(fulltext.analysed(staging.reader(), schema, spec), **bad)
         )
         inserted, updated = res.num_inserted_rows, res.num_updated_rows
     if delete_missing and seen_ids is not None and not created and _has_missing(tbl, seen_ids):

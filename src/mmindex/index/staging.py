@@ -52,7 +52,9 @@ class Staging:
                 self._tbl = self.db.create_table(self.name, schema=self.schema)
             if replace_ids:
                 delete_ids(self._tbl, replace_ids)
-            self._tbl.add(rows.cast(self.schema))
+            # null part vectors (an item without that part) are meant: keep them null
+            self._tbl.add(rows.cast(self.schema), **({"on_bad_vectors": "null"}
+                                                     if self.parts else {}))
 
     @property
     def schema(self) -> pa.Schema:
