@@ -11,6 +11,11 @@ its implementations, and the specs users type (``--model SPEC``).
 - :mod:`~mmindex.backends.textonly`: what text-only backends share (media policy, string batches).
 - :mod:`~mmindex.backends.fake`: the deterministic ``hash`` test double.
 - :mod:`~mmindex.backends.tinymodel`: random-weight Qwen3-VL checkpoints built offline.
+- :mod:`~mmindex.backends.twotower` (+ ``tinytwotower``): CLIP and SigLIP, and their
+  random-weight twins built offline.
+- :mod:`~mmindex.backends.parts` (+ ``qwen3vl_parts``): per-part item vectors (text, image,
+  fused) for the optional ``vector_*`` columns.
+- :mod:`~mmindex.backends.catalog`: what each spec embeds (the data behind ``mmindex models``).
 - :mod:`~mmindex.backends.device`: the one device resolver, pinned copies to the device.
 """
 

@@ -13,13 +13,16 @@ spec                          backend                  weights
 ``qwen3-vl-embedding-2b``     qwen3-vl                 ``Qwen/Qwen3-VL-Embedding-2B`` (hub cache)
 ``qwen3-vl-embedding-8b``     qwen3-vl                 ``Qwen/Qwen3-VL-Embedding-8B`` (hub cache)
 ``tiny-qwen3-vl``             qwen3-vl                 random weights, built offline on first use
-``clip-vit-b-32`` / ``-l-14``  clip                     ``openai/clip-vit-*-patch*`` (hub cache)
-``siglip-base`` (+ ``-multilingual``, ``siglip-so400m``)  siglip   ``google/siglip-*`` (hub cache)
-``tiny-clip`` / ``tiny-siglip``  clip / siglip         random weights, built offline on first use
+``clip-vit-b-32``, ``-l-14``  clip                     ``openai/clip-vit-*-patch*`` (hub cache)
+``siglip-base``, ``-so400m``  siglip                   ``google/siglip-*`` (hub cache; also
+                                                       ``siglip-base-multilingual``)
+``tiny-clip``                 clip                     random weights, built offline on first use
+``tiny-siglip``               siglip                   random weights, built offline on first use
 ``hash``                      hash                     deterministic test double (no model)
 ``st:ID_OR_PATH``             sentence-transformers    a hub id (cached) or a local directory
 ``qwen3-vl:ID_OR_PATH``       qwen3-vl                 a hub id (cached) or a local directory
-``clip:`` / ``siglip:ID_OR_PATH``  clip / siglip       a hub id (cached) or a local directory
+``clip:ID_OR_PATH``           clip                     a hub id (cached) or a local directory
+``siglip:ID_OR_PATH``         siglip                   a hub id (cached) or a local directory
 a local directory             detected from its files  ``config.json`` of Qwen3-VL -> qwen3-vl
                                                        (of CLIP / SigLIP -> clip / siglip),
                                                        ``modules.json`` -> sentence-transformers
@@ -103,7 +106,7 @@ def parse_spec(spec: str) -> ModelSpec:
         return ModelSpec(s, backend, s)
     raise ConfigError(
         f"unknown model spec {spec!r}. Help: use one of {', '.join(ALIASES)}, a local directory, "
-        "a hub id (org/name), or st:ID / qwen3-vl:ID."
+        "a hub id (org/name), or st:ID / qwen3-vl:ID / clip:ID / siglip:ID (`mmindex models`)."
     )
 
 
