@@ -190,3 +190,18 @@ def test_auto_is_off_for_qwen3vl_and_on_needs_a_capable_backend(tmp_path, corpus
     from mmindex.backends.parts import wants_parts
 
     assert not wants_parts("auto", emb) and wants_parts("on", emb)
+
+
+@pytest.mark.parametrize("model", ["tiny-clip", "tiny-qwen3-vl"])
+def test_matryoshka_dims_keep_the_fused_vector_the_mean_of_the_stored_parts(
+        tmp_path, corpus, cache, model):
+    s = settings(tmp_path, cache, model, part_vectors="on", dims=16)
+    res = run_embed(str(corpus), "small", s)
+    r = rows_of(s, res.table)["ti1"]
+    assert len(r["vector_fused"]) == 16
+    want = fuse(vec([r["vector_text"]]), vec([r["vector_image"]]))[0]
+    np.testing.assert_allclose(vec(r["vector_fused"]), want, atol=1e-6)
+    for c in ("vector", *PART_COLUMNS):
+        assert np.linalg.norm(vec(r[c])) == pytest.approx(1.0, abs=1e-5)
+    if model == "tiny-clip":  # two towers: the item vector is the fused one at any dims
+        np.testing.assert_allclose(vec(r["vector"]), vec(r["vector_fused"]), atol=1e-6)

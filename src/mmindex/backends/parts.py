@@ -64,6 +64,20 @@ def fuse(text: np.ndarray, image: np.ndarray) -> np.ndarray:
     return out
 
 
+def truncate_parts(parts: dict[str, np.ndarray], dims: int | None,
+                   vector_is_fused: bool) -> dict[str, np.ndarray]:
+    """Matryoshka for part vectors: the text and image vectors truncated and renormalised, the
+    fused one recomputed from them (the mean of the *stored* parts at every ``dims``), and
+    ``vector`` truncated alike, or equal to the fused one for two-tower models."""
+    from mmindex.backends.base import truncate_normalize
+
+    text = truncate_normalize(parts["vector_text"], dims)  # NaN rows stay NaN
+    image = truncate_normalize(parts["vector_image"], dims)
+    fused = fuse(text, image)
+    vector = fused if vector_is_fused else truncate_normalize(parts["vector"], dims)
+    return {"vector": vector, "vector_text": text, "vector_image": image, "vector_fused": fused}
+
+
 def item_parts(n: int, text: np.ndarray, text_owner: Sequence[int], image: np.ndarray,
                image_owner: Sequence[int]) -> dict[str, np.ndarray]:
     """Item vectors from tower rows: ``text[j]`` belongs to item ``text_owner[j]``, likewise

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from mmindex.backends.base import Embedder, LoadedItem, truncate_normalize
+from mmindex.backends.parts import truncate_parts
 from mmindex.embed.throughput import BatchStat, Meter
 from mmindex.errors import ItemError, MMIndexError, is_cuda_oom
 
@@ -180,7 +181,7 @@ class Streamer:
             BatchStat(len(p.items), _num_tokens(p.model_input), p.preprocess_s, model_s)
         )
         if isinstance(vectors, dict):  # NaN rows (no such part) stay NaN
-            yield p.items, {k: truncate_normalize(v, self.dims) for k, v in vectors.items()}
+            yield p.items, truncate_parts(vectors, self.dims, self.embedder.two_tower)
             return
         yield p.items, truncate_normalize(vectors, self.dims)
 
