@@ -43,6 +43,10 @@ def to_rows(items: list[LoadedItem], vectors: np.ndarray | dict[str, np.ndarray]
     at = now()
     by_part = vectors if isinstance(vectors, dict) else None
     main = by_part["vector"] if by_part is not None else vectors
+    bad = np.isnan(np.asarray(main, np.float32)).any(axis=1)
+    if bad.any():  # part tables write with on_bad_vectors="null": never let this one through
+        raise ValueError(f"the model returned NaN in the item vector of "
+                         f"{[li.item.id for li, b in zip(items, bad, strict=True) if b][:5]}")
     extra = part_columns(by_part, len(items), dims) if parts else {}
     return pa.table(
         {
