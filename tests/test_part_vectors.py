@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from mmindex.backends import embed_items, load_embedder
+from mmindex.backends import LoadedItem, embed_items, load_embedder
 from mmindex.backends.parts import fuse
 from mmindex.config import Settings
 from mmindex.errors import ConfigError
@@ -205,3 +205,17 @@ def test_matryoshka_dims_keep_the_fused_vector_the_mean_of_the_stored_parts(
         assert np.linalg.norm(vec(r[c])) == pytest.approx(1.0, abs=1e-5)
     if model == "tiny-clip":  # two towers: the item vector is the fused one at any dims
         np.testing.assert_allclose(vec(r["vector"]), vec(r["vector_fused"]), atol=1e-6)
+
+
+def test_a_nan_item_vector_fails_loudly():
+    """Part tables keep null part vectors; the item vector must never quietly become null."""
+    from mmindex.embed.rows import to_rows
+
+    items = [LoadedItem(Item("a", "x")), LoadedItem(Item("b", "y"))]
+    parts = {c: np.ones((2, 4), np.float32) for c in ("vector", *PART_COLUMNS)}
+    parts["vector_image"][1] = np.nan  # a missing part: null, fine
+    rows = to_rows(items, parts, run_id="r", model_id="m", dims=4, parts=True)
+    assert rows["vector_image"].to_pylist()[1] is None
+    parts["vector"][1] = np.nan
+    with pytest.raises(ValueError, match="NaN in the item vector of \\['b'\\]"):
+        to_rows(items, parts, run_id="r", model_id="m", dims=4, parts=True)
