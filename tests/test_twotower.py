@@ -149,3 +149,25 @@ def test_local_directory_is_detected(cache):
     spec = parse_spec(str(emb.model_dir))
     assert spec.backend == "siglip"
     assert parse_spec("clip-vit-b-32").model_id == "openai/clip-vit-base-patch32"
+
+
+def test_loads_by_alias_from_the_hub_cache(cache, tmp_path, monkeypatch):
+    """`--model siglip-base` resolves from the Hugging Face cache layout, offline, and
+    `mmindex models` then reports its weights present."""
+    import shutil
+
+    from mmindex.backends.availability import weights_status
+
+    built = load_embedder("tiny-siglip", device="cpu", cache_dir=cache).model_dir
+    commit = "89abcdef0123456789abcdef0123456789abcdef"
+    repo = tmp_path / "hub" / "models--google--siglip-base-patch16-224"
+    shutil.copytree(built, repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "hub"))
+    assert weights_status("siglip-base").startswith("present")
+    emb = load_embedder("siglip-base", device="cpu", reuse=False)
+    assert emb.revision == commit and emb.backend == "siglip"
+    assert emb.fingerprint()["revision"] == commit
+    one = embed_items(emb, [Item("a", "A penguin.")])
+    assert one.shape == (1, 32) and abs(float(np.linalg.norm(one)) - 1) < 1e-5
