@@ -171,3 +171,13 @@ def test_loads_by_alias_from_the_hub_cache(cache, tmp_path, monkeypatch):
     assert emb.fingerprint()["revision"] == commit
     one = embed_items(emb, [Item("a", "A penguin.")])
     assert one.shape == (1, 32) and abs(float(np.linalg.norm(one)) - 1) < 1e-5
+
+
+def test_make_tiny_model_builds_a_twin_folder_the_loader_detects(tmp_path):
+    from mmindex.cli.main import main
+
+    out = tmp_path / "my-siglip"
+    assert main(["make-tiny-model", str(out), "--family", "siglip"]) == 0
+    assert parse_spec(str(out)).backend == "siglip"  # from config.json's model_type
+    emb = load_embedder(str(out), device="cpu", reuse=False)
+    assert emb.backend == "siglip" and emb.full_dims == 32

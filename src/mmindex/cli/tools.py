@@ -10,6 +10,13 @@ from mmindex.cli.common import add_common, emit, flags_of, settings_from
 
 
 def cmd_make_tiny_model(args: argparse.Namespace) -> int:
+    if args.family in ("clip", "siglip"):
+        from mmindex.backends.tinytwotower import build_tiny_two_tower
+
+        out = build_tiny_two_tower(Path(args.dir), args.family)
+        print(f"built a random-weight {args.family} checkpoint in {out} "
+              f"(use it as --model {args.family}:{out})")
+        return 0
     from mmindex.backends.tinymodel import build_tiny_model
 
     out = build_tiny_model(Path(args.dir), shape=args.shape)
@@ -64,6 +71,8 @@ def register(sub: Any) -> None:
     t.add_argument("dir", help="where to write the checkpoint")
     t.add_argument("--shape", choices=["tiny", "2b"], default="tiny",
                    help="tiny (seconds, tests) or 2b (the real model's compute cost)")
+    t.add_argument("--family", choices=["qwen3-vl", "clip", "siglip"], default="qwen3-vl",
+                   help="which model family (clip/siglip: the tiny-clip/tiny-siglip twins)")
     t.set_defaults(fn=cmd_make_tiny_model)
 
     m = sub.add_parser("models", help="the model specs, what each embeds (text/image/video/"
