@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     dims: int | None = Field(None, description="Matryoshka dims to keep (None = full)")
     document_instruction: str | None = Field(None, description="Override the document instruction")
     query_instruction: str | None = Field(None, description="Override the query instruction")
+    part_vectors: Literal["auto", "on", "off"] = Field(
+        "auto", description="Also store vector_text, vector_image and vector_fused (text alone, "
+                            "images alone, their normalised mean): auto = on for two-tower "
+                            "models (CLIP, SigLIP); on also for qwen3-vl (3x the model work)")
 
     # remote-code and API backends (docs/model-families.md)
     trust_remote_code_dirs: list[str] = Field(

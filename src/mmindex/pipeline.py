@@ -27,6 +27,7 @@ import pyarrow as pa
 
 from mmindex import index as ix
 from mmindex.backends import Embedder, load_embedder, model_slug, set_model_threads
+from mmindex.backends.parts import wants_parts
 from mmindex.config import Settings
 from mmindex.embed import (
     BatchStat,
@@ -68,6 +69,8 @@ class RunPlan:
     fingerprint: dict[str, Any] = field(default_factory=dict)  # hashed into every item's hash
     gpu_budget: dict[str, Any] | None = None  # how the token budget was fitted to the GPU
     multivector_dims: int | None = None  # a late-interaction model's token vectors (colpali)
+    parts: bool = False  # compute the part vectors (backends.parts); then in the fingerprint
+    part_columns: bool = False  # rows carry the part columns (parts, or the table has them)
     started_at: float = field(default_factory=time.time)
 
     def settings_obj(self) -> Settings:
@@ -144,12 +147,17 @@ def plan_run(source: str, index: str, settings: Settings, *, run_id: str | None 
     fitted = calibrate_token_budget(emb, settings.token_budget, settings.gpu_memory_fraction)
     if fitted:  # CUDA: batches sized from free GPU memory (None on CPU)
         settings = settings.with_overrides(token_budget=fitted["token_budget"])
+    parts = wants_parts(settings.part_vectors, emb)
+    db = ix.connect(settings)
+    part_columns = parts or (ix.table_exists(db, table)  # the columns stay once added: nulls
+                             and ix.has_parts(db.open_table(table).schema))
     plan = RunPlan(run_id or uuid.uuid4().hex[:12], index, src.uri, table, dims, total, groups,
                    settings.transport(), format, fields, src.describe(),
                    model_id=emb.model_id,
-                   fingerprint={**emb.fingerprint(), "dims": dims, **ocr},
-                   gpu_budget=fitted, multivector_dims=emb.multivector_dims)
-    db = ix.connect(settings)
+                   fingerprint={**emb.fingerprint(), "dims": dims, **ocr,
+                                **({"parts": True} if parts else {})},
+                   gpu_budget=fitted, multivector_dims=emb.multivector_dims, parts=parts,
+                   part_columns=part_columns)
     # the caller holds the writer slot: a run of this index still "running" is dead
     for stale in ledger.close_stale_runs(db, index, by=plan.run_id):
         log.warning("%s: run %s had stopped without finishing: marked crashed", index, stale)
@@ -186,10 +194,12 @@ def embed_group(plan: RunPlan, group: int, progress=None) -> GroupResult:
     s = plan.settings_obj()
     emb = run_embedder(s)
     db = ix.connect(s)
-    staging = ix.Staging(db, plan.table, plan.dims, plan.multivector_dims)
+    staging = ix.Staging(db, plan.table, plan.dims, plan.multivector_dims,
+                         parts=plan.part_columns)
     start, end = plan.groups[group]
     src = _source(s, plan.source, plan.format, plan.fields)
-    worker = GroupEmbedder(plan.run_id, plan.index, emb, s, db, plan.fingerprint)
+    worker = GroupEmbedder(plan.run_id, plan.index, emb, s, db, plan.fingerprint,
+                           parts=plan.parts)
     offset = start * s.read_chunk_rows
     worker.run(src, start, end, staging, progress=progress, offset=offset, total=plan.total_items)
     return worker.result(group)
@@ -199,7 +209,8 @@ def commit_run(plan: RunPlan, groups: list[GroupResult]) -> EmbedResult:
     """Merge the staged rows into the index once; deletions; indexes; record the run."""
     s = plan.settings_obj()
     db = ix.connect(s)
-    staging = ix.Staging(db, plan.table, plan.dims, plan.multivector_dims)
+    staging = ix.Staging(db, plan.table, plan.dims, plan.multivector_dims,
+                         parts=plan.part_columns)
     r = EmbedResult(run_id=plan.run_id, index=plan.index, table=plan.table)
     meter = Meter()
     for g in groups:

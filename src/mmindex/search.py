@@ -28,8 +28,12 @@ from mmindex import index as ix
 from mmindex.errors import ConfigError, IndexNotFoundError
 from mmindex.index import ledger
 
-Mode = Literal["vector", "ann", "fts", "hybrid", "multivector"]
-MODES = ("vector", "ann", "fts", "hybrid", "multivector")
+Mode = Literal["vector", "ann", "fts", "hybrid", "multivector", "text-vector", "image-vector",
+               "fused-vector"]
+#: exact cosine over one of the part vector columns (tables embedded with part_vectors)
+PART_MODES = {"text-vector": "vector_text", "image-vector": "vector_image",
+              "fused-vector": "vector_fused"}
+MODES = ("vector", "ann", "fts", "hybrid", "multivector", *PART_MODES)
 ANN_NPROBES, ANN_REFINE = 20, 10
 
 
@@ -118,7 +122,10 @@ class Index:
         Korean-analysed ``fts_text`` (summed); ``hybrid`` LanceDB's hybrid query with this
         version's :attr:`fusion` over the top ``max(k, 100)`` of each side (a query with no text
         or no vector falls back to the side it has); ``multivector`` MaxSim (``vector``: the
-        query's token vectors, else ``text``'s; :mod:`mmindex.index.multivector`).
+        query's token vectors, else ``text``'s; :mod:`mmindex.index.multivector`);
+        ``text-vector`` / ``image-vector`` / ``fused-vector`` exact cosine over the items' text,
+        image or fused vectors (rows without that part are skipped; a text query on
+        ``image-vector`` is text -> image).
         """
         from mmindex.index import fulltext, fusion, multivector
 
@@ -143,8 +150,13 @@ class Index:
                 return list(zip(res["id"].to_pylist(), res["_score"].to_pylist(), strict=True))
         if vector is None:
             return []
-        q = self.table.search(np.asarray(vector, np.float32), vector_column_name="vector")
-        q = q.distance_type("cosine").select(["id", "_distance"]).limit(k)
+        column = PART_MODES.get(mode, "vector")
+        if column not in self.table.schema.names:
+            raise ConfigError(f"mode {mode}: {self.table_name} has no {column} column. Help: "
+                              "re-embed with part_vectors=on (auto does for CLIP/SigLIP).")
+        q = self.table.search(np.asarray(vector, np.float32), vector_column_name=column)
+        q = q.distance_type("cosine")
+        q = q.select(["id", "_distance"]).limit(k)
         if mode != "ann":  # vector, or hybrid without text
             q = q.bypass_vector_index()
         else:  # ann: PQ distances are coarse; re-rank 10x candidates exactly (bench: recall@10

@@ -13,6 +13,11 @@ its implementations, and the specs users type (``--model SPEC``).
 - :mod:`~mmindex.backends.tinymodel`: random-weight Qwen3-VL checkpoints built offline.
 - :mod:`~mmindex.backends.colpali` (+ ``colpali_tiny``): ColPali / ColQwen2 multi-vector late
   interaction (token vectors and a pooled vector), and their offline random-weight twins.
+- :mod:`~mmindex.backends.twotower` (+ ``tinytwotower``): CLIP and SigLIP, and their
+  random-weight twins built offline.
+- :mod:`~mmindex.backends.parts` (+ ``qwen3vl_parts``): per-part item vectors (text, image,
+  fused) for the optional ``vector_*`` columns.
+- :mod:`~mmindex.backends.catalog`: what each spec embeds (the data behind ``mmindex models``).
 - :mod:`~mmindex.backends.device`: the one device resolver, pinned copies to the device.
 - :mod:`~mmindex.backends.vlm` (+ ``vlm_recipe``, ``recipes/*.toml``, ``tinyqwen2vl``): generic
   VLM embedders driven by a recipe file (VLM2Vec, GME on Qwen2-VL).

@@ -125,6 +125,20 @@ class Embedder(abc.ABC):
         """Release the model (GPU memory). Optional."""
         return None
 
+    #: Whether :meth:`collate_parts` / :meth:`forward_parts` give per-part vectors (text alone,
+    #: images alone, fused: :mod:`mmindex.backends.parts`); ``two_tower``: parts by default.
+    supports_parts: bool = False
+    two_tower: bool = False
+
+    def collate_parts(self, decoded: Sequence[Any], role: Role = "document") -> Any:
+        """Like :meth:`collate`, for :meth:`forward_parts` (may hold extra variants)."""
+        raise NotImplementedError(f"{self.backend} does not embed text and images apart")
+
+    def forward_parts(self, batch: Any) -> dict[str, np.ndarray]:
+        """``{"vector", "vector_text", "vector_image", "vector_fused"}``, each ``(n, full_dims)``
+        float32; NaN rows where an item lacks the part."""
+        raise NotImplementedError(f"{self.backend} does not embed text and images apart")
+
 
 def truncate_normalize(vectors: np.ndarray, dims: int | None) -> np.ndarray:
     """Matryoshka: keep the first ``dims`` dimensions and re-normalise each row (L2)."""

@@ -73,6 +73,7 @@ class Qwen3VLEmbedder(Embedder):
 
     backend = "qwen3-vl"
     modalities = frozenset({"text", "image", "video"})
+    supports_parts = True  # text-only and visual-only variants (backends.qwen3vl_parts)
 
     def __init__(self, model_id_or_path: str, *, device: str = "auto",
                  document_instruction: str | None = None, query_instruction: str | None = None,
@@ -253,6 +254,16 @@ class Qwen3VLEmbedder(Embedder):
             pooled = hidden[torch.arange(hidden.shape[0], device=hidden.device), last].float()
             pooled = torch.nn.functional.normalize(pooled, p=2, dim=-1)
         return pooled.cpu().numpy().astype(np.float32, copy=False)
+
+    def collate_parts(self, decoded: Sequence[qi.DecodedItem], role: Role = "document") -> Any:
+        from mmindex.backends.qwen3vl_parts import collate_parts
+
+        return collate_parts(self, decoded, role)
+
+    def forward_parts(self, batch: Any) -> dict[str, np.ndarray]:
+        from mmindex.backends.qwen3vl_parts import forward_parts
+
+        return forward_parts(self, batch)
 
     def close(self) -> None:
         import torch

@@ -17,6 +17,11 @@ spec                          backend                  weights
 ``colqwen2-v1.0``             colqwen2                 ``vidore/colqwen2-v1.0-hf`` (hub cache)
 ``tiny-colpali``              colpali                  random weights, built offline on first use
 ``tiny-colqwen2``             colqwen2                 random weights, built offline on first use
+``clip-vit-b-32``, ``-l-14``  clip                     ``openai/clip-vit-*-patch*`` (hub cache)
+``siglip-base``, ``-so400m``  siglip                   ``google/siglip-*`` (hub cache; also
+                                                       ``siglip-base-multilingual``)
+``tiny-clip``                 clip                     random weights, built offline on first use
+``tiny-siglip``               siglip                   random weights, built offline on first use
 ``hash``                      hash                     deterministic test double (no model)
 ``vlm2vec-qwen2vl-2b``        vlm (recipe)             ``TIGER-Lab/VLM2Vec-Qwen2VL-2B`` (hub cache)
 ``gme-qwen2-vl-2b``           vlm (recipe)             ``Alibaba-NLP/gme-Qwen2-VL-2B-Instruct``
@@ -32,8 +37,15 @@ spec                          backend                  weights
 ``colpali:ID_OR_PATH``        colpali / colqwen2       a hub id (cached) or a local directory
 a local directory             detected from its files  ``config.json`` of Qwen3-VL -> qwen3-vl,
                                                        of ColPali/ColQwen2 -> colpali/colqwen2,
+``clip:ID_OR_PATH``           clip                     a hub id (cached) or a local directory
+``siglip:ID_OR_PATH``         siglip                   a hub id (cached) or a local directory
+a local directory             detected from its files  ``config.json`` of Qwen3-VL -> qwen3-vl
+                                                       (of CLIP / SigLIP -> clip / siglip),
                                                        ``modules.json`` -> sentence-transformers
 ============================  =======================  ============================================
+
+What each spec can do (modalities, dims, Matryoshka, two-tower) is the data table of
+:mod:`mmindex.backends.catalog`.
 """
 
 from __future__ import annotations
@@ -65,6 +77,14 @@ ALIASES: dict[str, tuple[str, str]] = {
     "colqwen2-v1.0": ("colqwen2", "vidore/colqwen2-v1.0-hf"),
     "tiny-colpali": ("colpali", "tiny"),
     "tiny-colqwen2": ("colqwen2", "tiny"),
+    # two-tower models (backends.twotower): text and image towers, fused item vectors
+    "clip-vit-b-32": ("clip", "openai/clip-vit-base-patch32"),
+    "clip-vit-l-14": ("clip", "openai/clip-vit-large-patch14"),
+    "siglip-base": ("siglip", "google/siglip-base-patch16-224"),
+    "siglip-base-multilingual": ("siglip", "google/siglip-base-patch16-256-multilingual"),
+    "siglip-so400m": ("siglip", "google/siglip-so400m-patch14-384"),
+    "tiny-clip": ("clip", "tiny"),
+    "tiny-siglip": ("siglip", "tiny"),
     "hash": ("hash", "hash"),
     # generic VLM embedders: one recipe file each (backends/recipes/, docs/model-families.md)
     "vlm2vec-qwen2vl-2b": ("vlm", "TIGER-Lab/VLM2Vec-Qwen2VL-2B"),
@@ -79,7 +99,8 @@ ALIASES: dict[str, tuple[str, str]] = {
 MULTIVECTOR_BACKENDS = frozenset({"colpali", "colqwen2"})
 PREFIXES = {"st": "sentence-transformers", "sentence-transformers": "sentence-transformers",
             "qwen3-vl": "qwen3-vl", "hash": "hash", "vlm": "vlm", "jina": "jina",
-            "voyage": "voyage", "colpali": "colpali", "colqwen2": "colqwen2"}
+            "voyage": "voyage", "colpali": "colpali", "colqwen2": "colqwen2", "clip": "clip",
+            "siglip": "siglip"}
 
 
 @dataclass(frozen=True)
@@ -107,31 +128,32 @@ def parse_spec(spec: str) -> ModelSpec:
         if (path / "modules.json").is_file():
             return ModelSpec(s, "sentence-transformers", str(path.resolve()))
         if (path / "config.json").is_file():
-            return ModelSpec(s, _config_backend(path), str(path.resolve()))
+            return ModelSpec(s, _family_of_dir(path), str(path.resolve()))
         raise ConfigError(
             f"{s}: a directory with neither modules.json (sentence-transformers) nor config.json "
             "(Qwen3-VL). Help: point --model at a model directory, or use st:PATH / qwen3-vl:PATH."
         )
     if "/" in s:  # a hub id: guess the backend from the name
         low = s.lower()
-        backend = ("qwen3-vl" if "qwen3-vl" in low else "colqwen2" if "colqwen2" in low
-                   else "colpali" if "colpali" in low else "sentence-transformers")
+        backend = next((b for b in ("qwen3-vl", "colqwen2", "colpali", "siglip", "clip")
+                        if b in low), "sentence-transformers")
         return ModelSpec(s, backend, s)
     raise ConfigError(
         f"unknown model spec {spec!r}. Help: use one of {', '.join(ALIASES)}, a local directory, "
-        "a hub id (org/name), or st:ID / qwen3-vl:ID."
+        "a hub id (org/name), or st:ID / qwen3-vl:ID / clip:ID / siglip:ID (`mmindex models`)."
     )
 
 
-def _config_backend(path: Path) -> str:
-    """``colpali``/``colqwen2`` for a late-interaction checkpoint, else ``qwen3-vl``."""
+def _family_of_dir(path: Path) -> str:
+    """The backend a model directory's config.json names (ColPali/ColQwen2, CLIP/SigLIP), else
+    ``qwen3-vl``."""
     import json
 
     try:
-        model_type = json.loads((path / "config.json").read_text()).get("model_type")
+        model_type = json.loads((path / "config.json").read_text()).get("model_type", "")
     except (OSError, ValueError, AttributeError):
-        model_type = None
-    return model_type if model_type in ("colpali", "colqwen2") else "qwen3-vl"
+        return "qwen3-vl"
+    return model_type if model_type in ("colpali", "colqwen2", "clip", "siglip") else "qwen3-vl"
 
 
 def model_slug(spec: str) -> str:
@@ -226,6 +248,15 @@ def load_embedder(spec: str, *, device: str = "auto", cache_dir: Path | None = N
 
                 model_id = str(ensure_tiny_late_interaction(ms.backend, cache_dir))
             emb = LateInteractionEmbedder(model_id, device=device)
+        elif ms.backend in ("clip", "siglip"):
+            from mmindex.backends.twotower import TwoTowerEmbedder
+
+            model_id = ms.model_id
+            if model_id == "tiny":
+                from mmindex.backends.tinytwotower import ensure_tiny_two_tower
+
+                model_id = str(ensure_tiny_two_tower(ms.backend, cache_dir))
+            emb = TwoTowerEmbedder(ms.backend, model_id, device=device)
         elif ms.backend == "hash":
             from mmindex.backends.fake import HashEmbedder
 

@@ -73,8 +73,10 @@ def register(sub: Any) -> None:
                         "its newest candidate)")
     e.add_argument("--queries", required=True, help="queries.jsonl (BEIR, text and/or image)")
     e.add_argument("--qrels", required=True, help="qrels TSV (BEIR) or TREC qrels")
-    e.add_argument("--mode", choices=["vector", "ann", "fts", "hybrid", "multivector"],
-                   help="one search mode (default: vector, fts and hybrid)")
+    e.add_argument("--mode", choices=["vector", "ann", "fts", "hybrid", "multivector",
+                                      "text-vector", "image-vector", "fused-vector"],
+                   help="one search mode (default: vector, fts and hybrid; the part vector "
+                        "modes are added whenever the table has those columns)")
     e.add_argument("--dims-sweep", metavar="D1,D2,...", type=int_list,
                    help="also report exact search at these Matryoshka dims, side by side")
     e.add_argument("--no-gate", action="store_true", help="metrics only, no gate decision")

@@ -9,8 +9,10 @@ from mmindex.cli.common import add_common, emit, settings_from
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from mmindex.search import open_index
+    from mmindex.search import PART_MODES, open_index
 
+    if args.column:  # --column vector_fused is --mode fused-vector
+        args.mode = {c: m for m, c in PART_MODES.items()}.get(args.column, "vector")
     idx = open_index(args.index, version=args.version, settings=settings_from(args))
     df = idx.search(args.text, image=args.image, k=args.k, mode=args.mode)
     rows = [
@@ -54,9 +56,13 @@ def register(sub: Any) -> None:
     s.add_argument("--image", help="image query (path)")
     s.add_argument("-k", type=int, default=10, help="results to return (default 10)")
     s.add_argument("--mode", default="vector",
-                   choices=["vector", "ann", "fts", "hybrid", "multivector"],
+                   choices=["vector", "ann", "fts", "hybrid", "multivector", "text-vector",
+                            "image-vector", "fused-vector"],
                    help="search mode (default vector; multivector: MaxSim over the token "
-                        "vectors of a ColPali/ColQwen2 index)")
+                        "vectors of a ColPali/ColQwen2 index; text-/image-/fused-vector: the "
+                        "part vector columns of a two-tower or part_vectors=on index)")
+    s.add_argument("--column", choices=["vector", "vector_text", "vector_image", "vector_fused"],
+                   help="exact vector search over this column (same as the matching --mode)")
     s.add_argument("--version", type=int, help="read this version instead of production")
     add_common(s)
     s.set_defaults(fn=cmd_search)

@@ -10,6 +10,13 @@ from mmindex.cli.common import add_common, emit, flags_of, settings_from
 
 
 def cmd_make_tiny_model(args: argparse.Namespace) -> int:
+    if args.family in ("clip", "siglip"):
+        from mmindex.backends.tinytwotower import build_tiny_two_tower
+
+        out = build_tiny_two_tower(Path(args.dir), args.family)
+        print(f"built a random-weight {args.family} checkpoint in {out} "
+              f"(use it as --model {args.family}:{out})")
+        return 0
     from mmindex.backends.tinymodel import build_tiny_model
 
     out = build_tiny_model(Path(args.dir), shape=args.shape)
@@ -18,18 +25,25 @@ def cmd_make_tiny_model(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from mmindex.backends import ALIASES
     from mmindex.backends.availability import weights_status
+    from mmindex.backends.catalog import model_rows
 
-    rows = [{"spec": spec, "backend": backend, "model_id": model_id,
-             "weights": weights_status(spec)}
-            for spec, (backend, model_id) in ALIASES.items()
-            if backend != "hash" or args.all]  # the hash test double is internal
+    rows = [dict(r, weights=weights_status(r["spec"])) for r in model_rows()
+            if r["backend"] != "hash" or args.all]  # the hash test double is internal
     width = max(len(r["spec"]) for r in rows)
-    human = "\n".join(f"{r['spec']:<{width}}  {r['backend']:<22} {r['model_id']}\n"
-                       f"{'':<{width}}  weights: {r['weights']}" for r in rows)
-    emit(rows, args.json, human + "\n\nAlso: st:ID_OR_PATH, qwen3-vl:ID_OR_PATH, or a local "
-                                  "model directory (see the README's model table).")
+
+    def line(r: dict) -> str:
+        dims = "?" if r["full_dims"] is None else str(r["full_dims"])
+        mrl = ",".join(map(str, r["matryoshka"] or ())) or "-"
+        return (f"{r['spec']:<{width}}  {r['family']:<12} {'/'.join(r['supports']):<24} "
+                f"{dims:>5}  {mrl:<26} {r['weights']}")
+
+    head = (f"{'spec':<{width}}  {'family':<12} {'supports':<24} {'dims':>5}  "
+            f"{'matryoshka dims':<26} weights")
+    human = "\n".join([head] + [line(r) for r in rows])
+    emit(rows, args.json, human + "\n\nAlso: st:ID_OR_PATH, qwen3-vl:ID_OR_PATH, clip:ID_OR_PATH, "
+                                  "siglip:ID_OR_PATH, or a local model directory (see the "
+                                  "README's model table).")
     return 0
 
 
@@ -57,9 +71,12 @@ def register(sub: Any) -> None:
     t.add_argument("dir", help="where to write the checkpoint")
     t.add_argument("--shape", choices=["tiny", "2b"], default="tiny",
                    help="tiny (seconds, tests) or 2b (the real model's compute cost)")
+    t.add_argument("--family", choices=["qwen3-vl", "clip", "siglip"], default="qwen3-vl",
+                   help="which model family (clip/siglip: the tiny-clip/tiny-siglip twins)")
     t.set_defaults(fn=cmd_make_tiny_model)
 
-    m = sub.add_parser("models", help="the model specs and whether their weights are here")
+    m = sub.add_parser("models", help="the model specs, what each embeds (text/image/video/"
+                                      "multi-vector, dims, Matryoshka dims), weights here?")
     m.add_argument("--all", action="store_true", help="include internal test doubles")
     m.add_argument("--json", action="store_true", help="print one JSON object")
     m.set_defaults(fn=cmd_models)

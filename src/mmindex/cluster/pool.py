@@ -202,14 +202,15 @@ def prepare(plan: RunPlan) -> RayPool:
     """Before a run's groups go out: the pool started and the staging table created (the
     actors then only append to it)."""
     s = plan.settings_obj()
-    ix.Staging(ix.connect(s), plan.table, plan.dims, plan.multivector_dims).ensure()
+    ix.Staging(ix.connect(s), plan.table, plan.dims, plan.multivector_dims,
+               parts=plan.part_columns).ensure()
     return pool_for(s)
 
 
 def tidy(plan: RunPlan) -> None:
     """After the groups: an empty staging table (every item unchanged) is dropped."""
     staging = ix.Staging(ix.connect(plan.settings_obj()), plan.table, plan.dims,
-                          plan.multivector_dims)
+                          plan.multivector_dims, parts=plan.part_columns)
     if not staging.count():
         staging.drop()
 

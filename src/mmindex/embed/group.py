@@ -43,9 +43,9 @@ class GroupEmbedder:
     """Embeds the chunks ``[start, end)`` of a source into the staging table."""
 
     def __init__(self, run_id: str, index: str, emb: Embedder, settings: Settings, db: Any,
-                 fingerprint: dict[str, Any]):
+                 fingerprint: dict[str, Any], *, parts: bool = False):
         self.run_id, self.index, self.emb, self.s, self.db = run_id, index, emb, settings, db
-        self.fingerprint = fingerprint
+        self.fingerprint, self.parts = fingerprint, parts  # parts: the per-part vectors too
         # OCR (its engine, languages) changes only what items with images read: an item without
         # one hashes the same with OCR on or off, so turning it on re-embeds the figures alone
         self._no_ocr = {k: v for k, v in fingerprint.items() if k != "ocr"}
@@ -82,7 +82,8 @@ class GroupEmbedder:
                            self.s.stage_rows, self.meter, stale=known.stale_staged)
         streamer = Streamer(self.emb, dims=staging.dims, meter=self.meter,
                             on_bad=lambda it, e: self.quarantine(it.item.id, e, it.item.media),
-                            workers=self.s.prep_workers, prefetch=self.s.prefetch_batches)
+                            workers=self.s.prep_workers, prefetch=self.s.prefetch_batches,
+                            parts=self.parts)
         chunks = itertools.islice(src.iter_chunks(), start, end)
         batches = (b.entries for b in iter_batches(
             self._todo(chunks, known), lambda x: x.cost, token_budget=self.s.token_budget,

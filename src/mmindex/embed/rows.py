@@ -13,19 +13,48 @@ from mmindex.embed.throughput import Meter
 from mmindex.index import multivector
 from mmindex.index.ledger import now
 from mmindex.index.staging import Staging
-from mmindex.index.tables import index_schema
+from mmindex.index.tables import PART_COLUMNS, index_schema
 
 
-def to_rows(items: list[LoadedItem], vectors: np.ndarray, *, run_id: str, model_id: str,
-            dims: int, multivector_dims: int | None = None) -> pa.Table:
-    """Index rows (see :func:`mmindex.index.tables.index_schema`) for embedded items; with
-    ``multivector_dims``, also each item's token vectors (``LoadedItem.multivector``)."""
+def _vector_column(vectors: np.ndarray | None, n: int, dims: int) -> pa.Array:
+    """A fixed-size-list column; rows with NaN (no such part) and a missing array are null."""
+    if vectors is None:
+        return pa.nulls(n, pa.list_(pa.float32(), dims))
+    v = np.ascontiguousarray(vectors, dtype=np.float32)
+    missing = np.isnan(v).any(axis=1)
+    flat = pa.array(np.nan_to_num(v).reshape(-1))
+    return pa.FixedSizeListArray.from_arrays(
+        flat, dims, mask=pa.array(missing) if missing.any() else None)
+
+
+def part_columns(vectors: dict[str, np.ndarray] | None, n: int, dims: int) -> dict[str, pa.Array]:
+    """The part vector columns (:data:`~mmindex.index.tables.PART_COLUMNS`); all null when the
+    run did not compute them (a table that has the columns, a run with part vectors off)."""
+    return {c: _vector_column(None if vectors is None else vectors[c], n, dims)
+            for c in PART_COLUMNS}
+
+
+def to_rows(items: list[LoadedItem], vectors: np.ndarray | dict[str, np.ndarray], *, run_id: str,
+            model_id: str, dims: int, parts: bool = False,
+            multivector_dims: int | None = None) -> pa.Table:
+    """Index rows (see :func:`mmindex.index.tables.index_schema`) for embedded items.
+
+    ``vectors`` is the item vectors, or with part vectors a dict holding ``vector`` and the
+    part columns; ``parts``: the rows carry the part columns (null when not computed); with
+    ``multivector_dims``, also each item's token vectors (``LoadedItem.multivector``).
+    """
     at = now()
-    flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1))
+    by_part = vectors if isinstance(vectors, dict) else None
+    main = by_part["vector"] if by_part is not None else vectors
+    bad = np.isnan(np.asarray(main, np.float32)).any(axis=1)
+    if bad.any():  # part tables write with on_bad_vectors="null": never let this one through
+        raise ValueError(f"the model returned NaN in the item vector of "
+                         f"{[li.item.id for li, b in zip(items, bad, strict=True) if b][:5]}")
+    extra = part_columns(by_part, len(items), dims) if parts else {}
     table = pa.table(
         {
             "id": [li.item.id for li in items],
-            "vector": pa.FixedSizeListArray.from_arrays(flat, dims),
+            "vector": _vector_column(main, len(items), dims),
             "text": [li.item.text if li.own_text is None else li.own_text for li in items],
             "ocr_text": [li.ocr_text for li in items],
             "images": [list(li.item.images) for li in items],
@@ -37,8 +66,9 @@ def to_rows(items: list[LoadedItem], vectors: np.ndarray, *, run_id: str, model_
             "dims": pa.array([dims] * len(items), pa.int32()),
             "run_id": [run_id] * len(items),
             "embedded_at": pa.array([at] * len(items), pa.timestamp("us", tz="UTC")),
+            **extra,
         },
-        schema=index_schema(dims),
+        schema=index_schema(dims, parts),
     )
     if multivector_dims is None:
         return table
@@ -63,9 +93,9 @@ class RowBuffer:
         self._parts: list[pa.Table] = []
         self._n = self._bytes = 0
 
-    def add(self, items: list[LoadedItem], vectors: np.ndarray) -> None:
+    def add(self, items: list[LoadedItem], vectors: np.ndarray | dict[str, np.ndarray]) -> None:
         self._parts.append(to_rows(items, vectors, run_id=self.run_id, model_id=self.model_id,
-                                   dims=self.dims,
+                                   dims=self.dims, parts=self.staging.parts,
                                    multivector_dims=self.staging.multivector_dims))
         self._n += len(items)
         self._bytes += self._parts[-1].nbytes

@@ -25,10 +25,12 @@ from typing import Any
 import numpy as np
 
 from mmindex.backends.base import Embedder, LoadedItem, truncate_normalize
+from mmindex.backends.parts import truncate_parts
 from mmindex.embed.throughput import BatchStat, Meter
 from mmindex.errors import ItemError, MMIndexError, is_cuda_oom
 
 _DONE = object()
+Vectors = np.ndarray | dict[str, np.ndarray]  # a dict with parts: column -> (n, dims)
 MAX_LONE_FAILURES = 16
 
 
@@ -65,12 +67,16 @@ class Streamer:
         on_bad: called with (LoadedItem, ItemError) for each quarantined item.
         workers: preprocessing threads.
         prefetch: prepared batches queued ahead of the model.
+        parts: also the per-part vectors (``collate_parts`` / ``forward_parts``): each batch's
+            vectors are then a dict, column -> array (:mod:`mmindex.backends.parts`).
     """
 
     def __init__(self, embedder: Embedder, *, dims: int | None, meter: Meter,
                  on_bad: Callable[[LoadedItem, ItemError], None], workers: int = 2,
-                 prefetch: int = 4, role: str = "document"):
+                 prefetch: int = 4, role: str = "document", parts: bool = False):
         self.embedder, self.dims, self.meter, self.on_bad = embedder, dims, meter, on_bad
+        self.parts = parts
+        self._collate = embedder.collate_parts if parts else embedder.collate
         self.workers, self.prefetch, self.role = max(1, workers), max(1, prefetch), role
         self._stop = threading.Event()
         self._lone_failures = 0  # consecutive single-item model failures (circuit breaker)
@@ -87,7 +93,7 @@ class Streamer:
                 self.on_bad(it, exc)
         if not items:
             return None
-        model_input = self.embedder.collate(decoded, self.role)
+        model_input = self._collate(decoded, self.role)
         return Prepared(items, decoded, model_input, time.perf_counter() - t0)
 
     def _put(self, q: queue.Queue, obj: Any) -> bool:
@@ -133,7 +139,7 @@ class Streamer:
     # -- stage 3: the model ----------------------------------------------------------------
     def run(
         self, batches: Iterable[list[LoadedItem]]
-    ) -> Iterator[tuple[list[LoadedItem], np.ndarray]]:
+    ) -> Iterator[tuple[list[LoadedItem], Vectors]]:
         """Yield ``(items, vectors)`` per batch as the model finishes them (not in input order)."""
         q1: queue.Queue = queue.Queue(maxsize=self.prefetch)
         q2: queue.Queue = queue.Queue(maxsize=self.prefetch)
@@ -158,7 +164,7 @@ class Streamer:
             for t in threads:
                 t.join(timeout=5)
 
-    def _forward(self, p: Prepared) -> Iterator[tuple[list[LoadedItem], np.ndarray]]:
+    def _forward(self, p: Prepared) -> Iterator[tuple[list[LoadedItem], Vectors]]:
         t0 = time.perf_counter()
         try:
             if self.embedder.multivector_dims:  # late interaction: token vectors ride on items
@@ -166,6 +172,8 @@ class Streamer:
                 vectors = out.pooled
                 for it, tokens in zip(p.items, out.tokens, strict=True):
                     it.multivector = tokens
+            elif self.parts:
+                vectors = self.embedder.forward_parts(p.model_input)
             else:
                 vectors = self.embedder.forward(p.model_input)
         except Exception as exc:
@@ -179,9 +187,12 @@ class Streamer:
         self.meter.add_batch(
             BatchStat(len(p.items), _num_tokens(p.model_input), p.preprocess_s, model_s)
         )
+        if isinstance(vectors, dict):  # NaN rows (no such part) stay NaN
+            yield p.items, truncate_parts(vectors, self.dims, self.embedder.two_tower)
+            return
         yield p.items, truncate_normalize(vectors, self.dims)
 
-    def _split(self, p: Prepared, exc: Exception) -> Iterator[tuple[list[LoadedItem], np.ndarray]]:
+    def _split(self, p: Prepared, exc: Exception) -> Iterator[tuple[list[LoadedItem], Vectors]]:
         """CUDA OOM or a per-item model error: halve the batch until the culprit stands alone."""
         if len(p.items) == 1:
             self._lone_failures += 1
@@ -195,7 +206,7 @@ class Streamer:
         mid = len(p.items) // 2
         for lo, hi in ((0, mid), (mid, len(p.items))):
             t0 = time.perf_counter()
-            sub_input = self.embedder.collate(p.decoded[lo:hi], self.role)
+            sub_input = self._collate(p.decoded[lo:hi], self.role)
             sub = Prepared(p.items[lo:hi], p.decoded[lo:hi], sub_input,
                            time.perf_counter() - t0)
             yield from self._forward(sub)

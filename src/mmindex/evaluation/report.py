@@ -70,6 +70,9 @@ def render_markdown(r: EvalReport) -> str:
                          + " | ".join(f"{p.get(k, 0):.4f}" for k in SHOWN) + " |")
             lines.append(f"| {mode} Δ | " + " | ".join(
                 f"{m.aggregate.get(k, 0) - p.get(k, 0):+.4f}" for k in SHOWN) + " |")
+    if any(m.endswith("-vector") for m in r.metrics):
+        lines += ["", "`text-vector`, `image-vector`, `fused-vector`: the items' text, image and "
+                      "fused vectors searched apart (exact), beside the item vector; not gated."]
     if prod is None:
         lines += ["", "No production version to compare with (first run of this index)."]
     if r.fusion:

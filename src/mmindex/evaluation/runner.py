@@ -28,7 +28,7 @@ from mmindex.evaluation.golden import GoldenSet, load_golden
 from mmindex.evaluation.metrics import EvalMetrics, evaluate_run
 from mmindex.evaluation.report import EvalReport
 from mmindex.index import fusion, ledger
-from mmindex.search import Index, latest_candidate, open_index
+from mmindex.search import PART_MODES, Index, latest_candidate, open_index
 
 EVALUATIONS = fusion.EVALUATIONS
 DEPTH = 100  # results per query: enough for recall@100
@@ -105,6 +105,16 @@ def score_dims(idx: Index, golden: GoldenSet, dims: list[int]) -> dict[str, Eval
     return out
 
 
+def score_parts(idx: Index, golden: GoldenSet, modes: list[str],
+                vectors: list[Any] | None) -> dict[str, EvalMetrics]:
+    """The part vector columns side by side (modes ``text-vector``, ``image-vector``,
+    ``fused-vector``) when the table has them; reported, never gated."""
+    if not ix.has_parts(idx.table.schema):
+        return {}
+    extra = [m for m in PART_MODES if m not in modes]
+    return score_index(idx, golden, extra, vectors) if extra else {}
+
+
 def evaluate_index(settings: Settings, index: str, *, queries: str, qrels: str,
                    version: int | None = None, table: str | None = None,
                    modes: list[str] | None = None, gate: bool = True,
@@ -160,6 +170,7 @@ def evaluate_index(settings: Settings, index: str, *, queries: str, qrels: str,
         report.fusion = choice.to_dict()
     if dims:
         report.metrics.update(score_dims(cand, golden, dims))
+    report.metrics.update(score_parts(cand, golden, modes, vectors))
     if scored_prod:
         # opened with the fusion it serves (open_index reads it from _evaluations)
         pidx = open_index(index, settings.db, version=int(prod["version"]),

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from mmindex.index import fulltext
 from mmindex.index.staging import Staging
-from mmindex.index.tables import OCR_TEXT, table_exists
+from mmindex.index.tables import OCR_TEXT, has_parts, part_fields, table_exists
 
 
 @dataclass(frozen=True)
@@ -54,27 +54,32 @@ def commit_staged(
         fts_fields: metadata fields analysed into ``fts_text`` with the text. A table whose
             ``fts_text`` was made otherwise is re-analysed first (no re-embedding).
     """
-    name = staging.table
+    name, dims = staging.table, staging.dims
     spec = fulltext.FtsSpec.current(fts_fields) if fts else None
     schema = fulltext.table_schema(staging.schema, spec)
     inserted = updated = deleted = 0
     created = not table_exists(db, name)
     reanalysed = False
+    # a part column is null where the item lacks that part; LanceDB calls a null vector "bad"
+    # and refuses it unless told to keep it null (the item vector is never null)
+    bad = {"on_bad_vectors": "null"} if staging.parts else {}
     if created:
         # first run: no merge; the staged rows are copied in bounded pieces
         tbl = db.create_table(name, schema=schema)
         for piece in _pieces(staging.reader(), staging.schema, FIRST_WRITE_ROWS):
-            tbl.add(fulltext.with_fts_text(piece, spec))
+            tbl.add(fulltext.with_fts_text(piece, spec), **bad)
         inserted = tbl.count_rows()
     else:
         tbl = db.open_table(name)
         if OCR_TEXT not in tbl.schema.names:  # a table written before OCR existed: null for all
             tbl.add_columns({OCR_TEXT: "CAST(NULL AS STRING)"})
+        if staging.parts and not has_parts(tbl.schema):  # part vectors just turned on
+            tbl.add_columns(part_fields(dims))  # all null until this merge fills them
         reanalysed = fulltext.reanalyse_if_stale(tbl, spec)
     if not created and staging.count():
         res = (
             tbl.merge_insert("id").when_matched_update_all().when_not_matched_insert_all()
-            .execute(fulltext.analysed(staging.reader(), schema, spec))
+            .execute(fulltext.analysed(staging.reader(), schema, spec), **bad)
         )
         inserted, updated = res.num_inserted_rows, res.num_updated_rows
     if delete_missing and seen_ids is not None and not created and _has_missing(tbl, seen_ids):

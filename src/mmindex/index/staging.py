@@ -26,11 +26,13 @@ from mmindex.index.tables import (
 class Staging:
     """The staging table of one index table: where a run's embedded rows wait for the commit."""
 
-    def __init__(self, db: Any, table: str, dims: int, multivector_dims: int | None = None):
-        self.db, self.table, self.dims = db, table, dims
+    def __init__(self, db: Any, table: str, dims: int, multivector_dims: int | None = None, *,
+                 parts: bool = False):
+        self.db, self.table, self.dims, self.parts = db, table, dims, parts
         self.multivector_dims = multivector_dims
-        #: the index table's row schema (plus ``multivector`` for a multi-vector model)
-        self.schema = multivector.with_column(index_schema(dims), multivector_dims)
+        #: the index table's row schema (plus the part vector columns when ``parts``, and
+        #: ``multivector`` for a multi-vector model)
+        self.schema = multivector.with_column(index_schema(dims, parts), multivector_dims)
         self.name = STAGING_PREFIX + table
         self._tbl = db.open_table(self.name) if table_exists(db, self.name) else None
 
@@ -38,7 +40,7 @@ class Staging:
         """Rows staged by an earlier, interrupted run (reused when their hash still matches)."""
         if self._tbl is None:
             return iter(())
-        if self._tbl.schema != self.schema:  # staged by another dims or model kind
+        if self._tbl.schema != self.schema:  # staged by another dims, model kind or settings
             self.drop()
             return iter(())
         return hash_batches(self._tbl)
@@ -63,7 +65,9 @@ class Staging:
                 self._tbl = self.db.create_table(self.name, schema=self.schema)
             if replace_ids:
                 delete_ids(self._tbl, replace_ids)
-            self._tbl.add(rows.cast(self.schema))
+            # null part vectors (an item without that part) are meant: keep them null
+            self._tbl.add(rows.cast(self.schema), **({"on_bad_vectors": "null"}
+                                                     if self.parts else {}))
 
     def remove(self, ids: list[str]) -> None:
         """Drop staged rows that must not reach the index (their item reverted or vanished)."""

@@ -23,9 +23,10 @@ OCR_TEXT = "ocr_text"
 _SLUG = re.compile(r"[^a-z0-9.-]+")
 
 
-def index_schema(dims: int) -> pa.Schema:
-    """Schema of an index table with ``dims``-dimensional vectors."""
-    return pa.schema(
+def index_schema(dims: int, parts: bool = False) -> pa.Schema:
+    """Schema of an index table with ``dims``-dimensional vectors (``parts``: plus the
+    :func:`part_fields`)."""
+    base = pa.schema(
         [
             pa.field("id", pa.string(), nullable=False),
             pa.field("vector", pa.list_(pa.float32(), dims)),
@@ -41,6 +42,22 @@ def index_schema(dims: int) -> pa.Schema:
             pa.field("embedded_at", pa.timestamp("us", tz="UTC")),
         ]
     )
+    return pa.schema(list(base) + part_fields(dims)) if parts else base
+
+
+#: The optional per-part vector columns (mmindex.backends.parts makes their vectors): the text
+#: alone, the images alone, and their fused mean. Null where the item lacks the part.
+PART_COLUMNS = ("vector_text", "vector_image", "vector_fused")
+
+
+def part_fields(dims: int) -> list[pa.Field]:
+    """The :data:`PART_COLUMNS` as nullable ``dims``-dimensional vector fields."""
+    return [pa.field(c, pa.list_(pa.float32(), dims)) for c in PART_COLUMNS]
+
+
+def has_parts(schema: pa.Schema) -> bool:
+    """Whether a table (or staging table) has the per-part vector columns."""
+    return all(c in schema.names for c in PART_COLUMNS)
 
 
 
