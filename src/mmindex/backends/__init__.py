@@ -18,6 +18,7 @@ its implementations, and the specs users type (``--model SPEC``).
 - :mod:`~mmindex.backends.parts` (+ ``qwen3vl_parts``): per-part item vectors (text, image,
   fused) for the optional ``vector_*`` columns.
 - :mod:`~mmindex.backends.catalog`: what each spec embeds (the data behind ``mmindex models``).
+- :mod:`~mmindex.backends.loaders`: builds one embedder per backend (registry caches them).
 - :mod:`~mmindex.backends.device`: the one device resolver, pinned copies to the device.
 - :mod:`~mmindex.backends.vlm` (+ ``vlm_recipe``, ``recipes/*.toml``, ``tinyqwen2vl``): generic
   VLM embedders driven by a recipe file (VLM2Vec, GME on Qwen2-VL).

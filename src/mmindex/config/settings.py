@@ -1,19 +1,7 @@
-"""One typed settings object, built once at the boundary (CLI, flow) and passed down.
-
-Values come from, highest first: explicit arguments, ``MMINDEX_*`` environment variables, the
-project config file (``mmindex.toml`` in the working directory, or the file named by
-``MMINDEX_CONFIG``), then the defaults below. Nothing else in the library reads ``os.environ``.
-
-:func:`load_settings` is how the boundary builds them: a bad value anywhere (a flag, a variable, a
-key in the file) becomes one :class:`~mmindex.errors.ConfigError` that says where it came from;
-:func:`value_sources` tells, per setting, which of those places decided its value.
-"""
+"""The settings object: every field, its default and description, and how it is built."""
 
 from __future__ import annotations
 
-import difflib
-import os
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,16 +13,13 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from mmindex.config.sources import config_file, explain
+from mmindex.config.sources import value_sources as sources_of
 from mmindex.errors import ConfigError
 
 DEVICES = "auto, cpu, mps, cuda or cuda:N"
 SECRET_FIELDS = ("storage_options", "db_storage_options")
 SECRET_VALUES = ("voyage_api_key",)  # single secret values: recorded as "set", never in clear
-
-
-def config_file() -> Path:
-    """The settings file: ``$MMINDEX_CONFIG``, else ``mmindex.toml`` in the working directory."""
-    return Path(os.environ.get("MMINDEX_CONFIG", "mmindex.toml"))
 
 
 class Settings(BaseSettings):
@@ -262,7 +247,7 @@ class Settings(BaseSettings):
         try:
             return Settings(**data)
         except ValidationError as exc:
-            raise ConfigError(_explain(exc, given)) from None
+            raise ConfigError(explain(exc, given, list(Settings.model_fields))) from None
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -275,52 +260,13 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         settings = Settings()
     except ValidationError as exc:
-        raise ConfigError(_explain(exc, {})) from None
+        raise ConfigError(explain(exc, {}, list(Settings.model_fields))) from None
     return settings.with_overrides(**overrides)
 
 
-def _file_keys() -> dict[str, Any]:
-    path = config_file()
-    if not (path.is_file() and path.suffix == ".toml"):
-        return {}
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return {}
 
 
 def value_sources(flags: dict[str, Any] | None = None) -> dict[str, str]:
     """Where each setting's value comes from: ``flag``, ``environment (MMINDEX_X)``,
     ``file (PATH)`` or ``default`` (highest first, as :class:`Settings` resolves them)."""
-    flags = {k for k, v in (flags or {}).items() if v is not None}
-    in_file = _file_keys()
-    out = {}
-    for name in Settings.model_fields:
-        var = f"MMINDEX_{name.upper()}"
-        if name in flags:
-            out[name] = "flag"
-        elif var in os.environ:
-            out[name] = f"environment ({var})"
-        elif name in in_file:
-            out[name] = f"file ({config_file()})"
-        else:
-            out[name] = "default"
-    return out
-
-
-def _explain(exc: ValidationError, flags: dict[str, Any]) -> str:
-    """One line per invalid value, naming its source, then one Help line."""
-    sources = value_sources(flags)
-    lines = []
-    for err in exc.errors():
-        name = str(err["loc"][0]) if err["loc"] else "?"
-        if err["type"] == "extra_forbidden":
-            close = difflib.get_close_matches(name, list(Settings.model_fields), n=1)
-            lines.append(f"unknown setting {name!r} in {config_file()}"
-                         + (f" (did you mean {close[0]!r}?)" if close else ""))
-        else:
-            where = sources.get(name, "?")
-            msg = str(err["msg"]).removeprefix("Value error, ")
-            lines.append(f"{name}={err.get('input')!r} from {where}: {msg}")
-    return ("; ".join(lines) + ". Help: `mmindex config --markdown` lists every setting, its "
-            "type and default; `mmindex config` shows where each value comes from.")
+    return sources_of(Settings.model_fields, flags)

@@ -1,0 +1,69 @@
+"""Where settings come from: the settings file, and which source decided each value.
+
+Nothing here knows the fields of :class:`~mmindex.config.Settings`: callers pass their names, so
+the settings class can use these helpers without an import cycle.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+
+def config_file() -> Path:
+    """The settings file: ``$MMINDEX_CONFIG``, else ``mmindex.toml`` in the working directory."""
+    return Path(os.environ.get("MMINDEX_CONFIG", "mmindex.toml"))
+
+
+def file_keys() -> dict[str, Any]:
+    path = config_file()
+    if not (path.is_file() and path.suffix == ".toml"):
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return {}
+
+
+def value_sources(names: Iterable[str], flags: dict[str, Any] | None = None
+                  ) -> dict[str, str]:
+    """Where each setting's value comes from: ``flag``, ``environment (MMINDEX_X)``,
+    ``file (PATH)`` or ``default`` (highest first, as :class:`Settings` resolves them)."""
+    flags = {k for k, v in (flags or {}).items() if v is not None}
+    in_file = file_keys()
+    out = {}
+    for name in names:
+        var = f"MMINDEX_{name.upper()}"
+        if name in flags:
+            out[name] = "flag"
+        elif var in os.environ:
+            out[name] = f"environment ({var})"
+        elif name in in_file:
+            out[name] = f"file ({config_file()})"
+        else:
+            out[name] = "default"
+    return out
+
+
+def explain(exc: ValidationError, flags: dict[str, Any], names: list[str]) -> str:
+    """One line per invalid value, naming its source, then one Help line."""
+    sources = value_sources(names, flags)
+    lines = []
+    for err in exc.errors():
+        name = str(err["loc"][0]) if err["loc"] else "?"
+        if err["type"] == "extra_forbidden":
+            close = difflib.get_close_matches(name, names, n=1)
+            lines.append(f"unknown setting {name!r} in {config_file()}"
+                         + (f" (did you mean {close[0]!r}?)" if close else ""))
+        else:
+            where = sources.get(name, "?")
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            lines.append(f"{name}={err.get('input')!r} from {where}: {msg}")
+    return ("; ".join(lines) + ". Help: `mmindex config --markdown` lists every setting, its "
+            "type and default; `mmindex config` shows where each value comes from.")
