@@ -11,6 +11,8 @@ its implementations, and the specs users type (``--model SPEC``).
 - :mod:`~mmindex.backends.textonly`: what text-only backends share (media policy, string batches).
 - :mod:`~mmindex.backends.fake`: the deterministic ``hash`` test double.
 - :mod:`~mmindex.backends.tinymodel`: random-weight Qwen3-VL checkpoints built offline.
+- :mod:`~mmindex.backends.qwen3vl_reranker` / :mod:`~mmindex.backends.rerankers`: Qwen3-VL-Reranker
+  (two-stage search), its specs (``--rerank SPEC``) and its tiny random twin.
 - :mod:`~mmindex.backends.device`: the one device resolver, pinned copies to the device.
 """
 
@@ -27,16 +29,20 @@ from mmindex.backends.registry import (
     register_backend,
     set_model_threads,
 )
+from mmindex.backends.rerankers import RERANKERS, load_reranker, parse_reranker
 
 __all__ = [
     "ALIASES",
     "Embedder",
     "LoadedItem",
     "ModelSpec",
+    "RERANKERS",
     "Role",
     "embed_items",
     "load_embedder",
+    "load_reranker",
     "model_slug",
+    "parse_reranker",
     "parse_spec",
     "register_backend",
     "resolve_device",
