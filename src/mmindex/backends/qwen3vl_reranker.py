@@ -144,10 +144,10 @@ class Qwen3VLReranker:
         """The pairs' prompts through the processor, truncated like the reference, left-padded."""
         import torch
 
+        instruct = {"type": "text", "text": "<Instruct>: " + self.instruction}
         conversations = [[
             {"role": "system", "content": [{"type": "text", "text": SYSTEM}]},
-            {"role": "user", "content": [{"type": "text", "text": "<Instruct>: " + self.instruction},
-                                         *self._content(query, "<Query>:"),
+            {"role": "user", "content": [instruct, *self._content(query, "<Query>:"),
                                          *self._content(d, "\n<Document>:")]},
         ] for d in docs]
         texts = self.processor.apply_chat_template(conversations, add_generation_prompt=True,
