@@ -139,6 +139,14 @@ class Settings(BaseSettings):
         default_factory=lambda: ["vector", "fts", "hybrid"], description="Search modes evaluated"
     )
 
+    # two-stage search and diversification (mmindex.search.stages)
+    rerank_model: str = Field(
+        "qwen3-vl-reranker-2b",
+        description="Reranker used by `search --rerank` without a model (a --rerank SPEC)")
+    rerank_top: int = Field(50, ge=1, description="First-stage results the reranker rescores")
+    diversify_top: int = Field(50, ge=1, description="Results clustered by `--diversify`")
+    diversify_clusters: int = Field(5, ge=1, description="k of the k-means `--diversify` runs")
+
     # the nightly deployment's defaults (paths relative to the repo / working directory)
     nightly_source: str = Field(
         "data/sample/manifest.jsonl", description="What embed/nightly reads"
