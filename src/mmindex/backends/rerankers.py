@@ -22,7 +22,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from mmindex.errors import ConfigError
+from mmindex.errors import ConfigError, ModelUnavailableError
 
 RERANKERS = {
     "qwen3-vl-reranker-2b": "Qwen/Qwen3-VL-Reranker-2B",
@@ -74,8 +74,15 @@ def load_reranker(spec: str, *, device: str = "auto", cache_dir: Path | None = N
             from mmindex.backends.qwen3vl_reranker import Qwen3VLReranker
 
             path = str(ensure_tiny_reranker(cache_dir)) if model_id == "tiny" else model_id
-            _CACHE[key] = Qwen3VLReranker(path, device=device, instruction=instruction,
-                                          batch_size=batch_size)
+            try:
+                _CACHE[key] = Qwen3VLReranker(path, device=device, instruction=instruction,
+                                              batch_size=batch_size)
+            except ModelUnavailableError as exc:
+                raise ModelUnavailableError(
+                    f"reranker {spec}: {exc.args[0].split(' Help:')[0]} Help: on a machine with "
+                    f"internet run `hf download {model_id}` and copy it into this machine's "
+                    "HF_HOME/hub (or pass --rerank qwen3-vl-reranker:/path/to/dir); for a smoke "
+                    "test without weights use --rerank tiny-qwen3-vl-reranker.") from exc
         return _CACHE[key]
 
 
