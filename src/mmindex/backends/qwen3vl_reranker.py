@@ -21,7 +21,8 @@ padding the scores agree, ``tests/test_reranker.py``).
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,9 +94,10 @@ class Qwen3VLReranker:
             self.processor = AutoProcessor.from_pretrained(str(self.model_dir),
                                                            padding_side="left")
             self.processor.tokenizer.padding_side = "left"
-            lm = Qwen3VLForConditionalGeneration.from_pretrained(
-                str(self.model_dir), dtype=self.dtype,
-                attn_implementation=attn_implementation or default_attention(on_gpu))
+            with quiet_loading():
+                lm = Qwen3VLForConditionalGeneration.from_pretrained(
+                    str(self.model_dir), dtype=self.dtype,
+                    attn_implementation=attn_implementation or default_attention(on_gpu))
             vocab = self.processor.tokenizer.get_vocab()
             head = lm.lm_head.weight.detach()
             # One row instead of the 151,936-row head: the score only needs yes minus no.
@@ -242,3 +244,18 @@ class Qwen3VLReranker:
 
     def close(self) -> None:
         self.model = None
+
+
+@contextmanager
+def quiet_loading() -> Iterator[None]:
+    """No transformers progress bars meanwhile (``mmindex search --rerank`` prints results, not
+    "Loading weights"); the previous state is restored."""
+    from transformers.utils import logging as hf_logging
+
+    was = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was:
+            hf_logging.enable_progress_bar()

@@ -94,6 +94,7 @@ def build_tiny_reranker(out_dir: str | os.PathLike[str]) -> Path:
     from transformers import Qwen3VLForConditionalGeneration
 
     from mmindex.backends import tinymodel
+    from mmindex.backends.qwen3vl_reranker import quiet_loading
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -104,7 +105,8 @@ def build_tiny_reranker(out_dir: str | os.PathLike[str]) -> Path:
         # transformers initialises lm_head with std 0.02: yes/no logits of a 64-wide state
         # would sit near 0 and every score near 0.5; a wider head spreads the scores.
         torch.nn.init.normal_(model.lm_head.weight, std=1.0)
-    model.save_pretrained(out, safe_serialization=True)
+    with quiet_loading():
+        model.save_pretrained(out, safe_serialization=True)
     del model
     tinymodel._save_processor(out)
     (out / tinymodel.MARKER).write_text(json.dumps(
