@@ -144,3 +144,73 @@ def test_gate_can_gate_on_a_reranked_mode():
     assert GatePolicy.from_mapping({"mode": "hybrid+rerank"}).mode == "hybrid+rerank"
     with pytest.raises(ConfigError):
         GatePolicy.from_mapping({"mode": "hybrid+boost"})
+
+
+ITEMS = {
+    "d1": "A penguin swims in cold water.", "d2": "Penguins live in Antarctica.",
+    "d3": "The red planet Mars.", "d4": "화성은 붉은 행성이다.", "d5": "A penguin stamp.",
+    "d6": "세포분열의 단계", "d7": "엽록체의 구조", "d8": "A zebra.",
+}
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory):
+    """A hash-model index of 8 items, d5 with a figure (LanceDB on disk), in this process."""
+    from PIL import Image
+
+    from mmindex.config import Settings
+    from mmindex.pipeline import run_embed
+    from mmindex.search import open_index
+
+    tmp = tmp_path_factory.mktemp("small")
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (64, 96, 3), np.uint8)).save(
+        tmp / "d5.png")
+    (tmp / "items.jsonl").write_text("".join(
+        json.dumps({"id": k, "text": v, **({"images": ["d5.png"]} if k == "d5" else {})},
+                   ensure_ascii=False) + "\n" for k, v in ITEMS.items()))
+    s = Settings(db=str(tmp / "db"), model="hash", cache_dir=tmp / "cache", device="cpu",
+                 rerank_top=6)
+    r = run_embed(str(tmp / "items.jsonl"), "small", s)
+    return open_index("small", s.db, version=r.version, table=r.table, settings=s), tmp
+
+
+def test_library_two_stage_search_reranks_the_first_stage_top_n(small):
+    import torch
+
+    torch.set_num_threads(1)
+    idx, _ = small
+    first = idx.search("penguin", k=6, mode="vector")
+    df = idx.search("penguin", k=4, mode="vector", rerank=RERANKER)
+    assert df.height == 4 and set(df["id"]) <= set(first["id"])
+    assert df["_rerank_score"].to_list() == sorted(df["_rerank_score"], reverse=True)
+    assert df["score"].to_list() == df["_rerank_score"].to_list()
+    by_id = dict(zip(first["id"], first["score"], strict=True))
+    assert all(df["_first_score"][i] == pytest.approx(by_id[d]) for i, d in enumerate(df["id"]))
+    assert df["_rerank_error"].null_count() == 4
+    with pytest.raises(ConfigError, match="unknown reranker"):
+        idx.search("penguin", rerank="all-minilm-l6-v2")
+
+
+def test_a_document_the_reranker_cannot_read_is_kept_last_with_its_reason(small):
+    idx, tmp = small
+    moved = tmp / "d5.moved"
+    (tmp / "d5.png").rename(moved)
+    try:
+        df = idx.search("penguin", k=6, mode="vector", rerank=RERANKER)
+    finally:
+        moved.rename(tmp / "d5.png")
+    assert set(df["id"]) == set(idx.search("penguin", k=6, mode="vector")["id"])
+    last = df.row(df.height - 1, named=True)
+    assert last["id"] == "d5" and last["_rerank_score"] is None
+    assert last["_rerank_error"].startswith("missing_media")
+    assert df["_rerank_score"][:-1].null_count() == 0
+
+
+def test_library_diversify_keeps_the_set_and_the_best_first(small):
+    idx, _ = small
+    plain = idx.search("penguin", k=8)
+    div = idx.search("penguin", k=8, diversify=True, diversify_top=8)
+    assert div["id"][0] == plain["id"][0]
+    assert sorted(div["id"]) == sorted(plain["id"])
+    assert div["_cluster"].null_count() == 0 and div["_rerank_score"].null_count() == 8
+    assert len(set(div["_cluster"][:5])) == 5  # 5 clusters (the setting), one of each first
