@@ -50,10 +50,7 @@ def run(quick: bool, db: str | None = None, index: str = "sample", queries: str 
         rerank_top: int | None = None, model: str = "use-multilingual",
         work: Path | None = None) -> dict[str, Any]:
     from mmindex.config import Settings
-    from mmindex.evaluation.diversity import run_diversity
     from mmindex.evaluation.golden import load_golden
-    from mmindex.evaluation.metrics import evaluate_run
-    from mmindex.evaluation.runner import golden_run, query_vectors
     from mmindex.search import open_index
 
     rerank_top = rerank_top or (10 if quick else 20)
@@ -65,14 +62,25 @@ def run(quick: bool, db: str | None = None, index: str = "sample", queries: str 
                          qrels or str(SAMPLE / "golden" / "qrels.tsv"), name=index)
     settings = Settings().with_overrides(db=db, rerank_model=reranker, rerank_top=rerank_top)
     idx = open_index(index, db, settings=settings)
+    out = measure(idx, golden)
+    if tmp is not None:
+        tmp.cleanup()
+    return out
+
+
+def measure(idx: Any, golden: Any) -> dict[str, Any]:
+    """Every mode of ``idx`` on ``golden`` (the reranker: ``idx.rerank_model``)."""
+    from mmindex.backends import load_reranker
+    from mmindex.evaluation.diversity import run_diversity
+    from mmindex.evaluation.metrics import evaluate_run
+    from mmindex.evaluation.runner import golden_run, query_vectors
+
     t0 = time.perf_counter()
     vectors = query_vectors(idx, golden)
     embed_ms = 1000 * (time.perf_counter() - t0) / len(golden.queries)
     firsts = ["vector", "fts", "hybrid"] + [f"vector:{c}" for c in extra_vector_columns(idx.table)]
     # load the reranker before timing (its first load builds the tiny twin)
-    from mmindex.backends import load_reranker
-
-    load_reranker(reranker, device=idx.device, cache_dir=idx.cache_dir)
+    load_reranker(idx.rerank_model, device=idx.device, cache_dir=idx.cache_dir)
     rows = []
     for first in firsts:
         for mode in (first, f"{first}+rerank", f"{first}+diversify"):
@@ -85,10 +93,9 @@ def run(quick: bool, db: str | None = None, index: str = "sample", queries: str 
                          "hit@5": round(m.aggregate["hit@5"], 4),
                          "ild@10": round(div.get("ild@10", 0.0), 4),
                          "ms_per_query": round(ms, 1)})
-    if tmp is not None:
-        tmp.cleanup()
-    return {"index": index, "table": idx.table_name, "model": idx.model,
-            "queries": len(golden.queries), "reranker": reranker, "rerank_top": rerank_top,
+    return {"index": idx.name, "table": idx.table_name, "model": idx.model,
+            "queries": len(golden.queries), "reranker": idx.rerank_model,
+            "rerank_top": idx.rerank_top,
             "diversify": {"top": idx.diversify_top, "clusters": idx.diversify_clusters},
             "embed_ms_per_query": round(embed_ms, 1), "modes": rows,
             "table_markdown": markdown(rows)}

@@ -214,3 +214,33 @@ def test_library_diversify_keeps_the_set_and_the_best_first(small):
     assert sorted(div["id"]) == sorted(plain["id"])
     assert div["_cluster"].null_count() == 0 and div["_rerank_score"].null_count() == 8
     assert len(set(div["_cluster"][:5])) == 5  # 5 clusters (the setting), one of each first
+
+
+def test_bench_measures_every_mode_and_picks_up_extra_vector_columns(small):
+    """Runs last in this module: it adds a column (a new table version; the fixture's Index
+    stays pinned to its own)."""
+    import dataclasses
+
+    import lancedb
+
+    from bench.search_modes import extra_vector_columns, measure
+    from mmindex.evaluation.golden import load_golden
+
+    idx, tmp = small
+    tbl = lancedb.connect(str(tmp / "db")).open_table(idx.table_name)
+    assert extra_vector_columns(tbl) == []
+    tbl.add_columns({"vector_image": "vector"})  # a second vector column, as fused items add
+    assert extra_vector_columns(tbl) == ["vector_image"]
+    (tmp / "q.jsonl").write_text('{"_id": "q1", "text": "penguin"}\n'
+                                 '{"_id": "q2", "text": "붉은 행성"}\n')
+    (tmp / "qrels.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td5\t1\nq1\td1\t1\n"
+                                   "q2\td4\t1\n")
+    golden = load_golden(str(tmp / "q.jsonl"), str(tmp / "qrels.tsv"), name="small")
+    out = measure(dataclasses.replace(idx, table=tbl, rerank_model=RERANKER, rerank_top=4),
+                  golden)
+    rows = {r["mode"]: r for r in out["modes"]}
+    firsts = ["vector", "fts", "hybrid", "vector:vector_image"]
+    assert list(rows) == [f"{f}{p}" for f in firsts for p in ("", "+rerank", "+diversify")]
+    assert rows["vector:vector_image"]["ndcg@10"] == rows["vector"]["ndcg@10"]  # same vectors
+    assert all(r["ms_per_query"] > 0 and 0 <= r["ndcg@10"] <= 1 for r in rows.values())
+    assert "| vector:vector_image+rerank |" in out["table_markdown"]

@@ -64,7 +64,9 @@ def hybrid(tbl: Any, fts_query: Any, vector: Any, *, k: int,
         return fuse(*legs(tbl, fts_query, vector, max(k, DEPTH)), fusion, k)
     # no select(): naming columns makes lance warn on every query that _score/_distance are
     # projected anyway, and the hybrid builder passes the same columns to both legs
-    q = (tbl.search(query_type="hybrid").vector(np.asarray(vector, np.float32)).text(fts_query)
+    # vector_column_name: a table with extra vector columns (vector_image, ...) is ambiguous
+    q = (tbl.search(query_type="hybrid", vector_column_name="vector")
+         .vector(np.asarray(vector, np.float32)).text(fts_query)
          .distance_type("cosine").bypass_vector_index()
          .rerank(reranker(fusion), normalize="score").limit(max(k, DEPTH)))
     res = q.to_arrow()
@@ -75,7 +77,8 @@ def legs(tbl: Any, fts_query: Any, vector: Any, depth: int = DEPTH) -> tuple[pa.
     """The two legs of a hybrid query as LanceDB's builder fetches them (for :func:`fuse`)."""
     import numpy as np
 
-    vec = (tbl.search(np.asarray(vector, np.float32)).distance_type("cosine")
+    vec = (tbl.search(np.asarray(vector, np.float32), vector_column_name="vector")
+           .distance_type("cosine")
            .bypass_vector_index().with_row_id(True).select(["id", "_distance"]).limit(depth)
            .to_arrow())
     fts = (tbl.search(fts_query, query_type="fts").with_row_id(True).select(["id", "_score"])
