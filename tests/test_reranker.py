@@ -207,3 +207,27 @@ def test_specs_and_the_offline_error(tmp_path):
         parse_reranker("all-minilm-l6-v2")
     with pytest.raises(ModelUnavailableError, match="hf download Qwen/Qwen3-VL-Reranker-2B"):
         load_reranker("qwen3-vl-reranker-2b", device="cpu")
+
+
+def test_the_2b_spec_loads_from_a_cached_hub_snapshot_offline(tiny_reranker_dir, tmp_path,
+                                                              monkeypatch, media):
+    """``qwen3-vl-reranker-2b`` resolves from the HF cache layout (the tiny twin stands in for the
+    released files), scores like the directory it came from, and records the snapshot's commit."""
+    import shutil
+
+    from mmindex.backends.qwen3vl_reranker import Qwen3VLReranker
+    from mmindex.backends.rerankers import load_reranker
+
+    commit = "89abcdef0123456789abcdef0123456789abcdef"
+    repo = tmp_path / "hub" / "models--Qwen--Qwen3-VL-Reranker-2B"
+    shutil.copytree(tiny_reranker_dir, repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr("mmindex.backends.rerankers._CACHE", {})  # not kept for other tests
+    cached = load_reranker("qwen3-vl-reranker-2b", device="cpu")
+    assert cached.fingerprint()["revision"] == commit
+    assert cached.fingerprint()["model"] == "Qwen/Qwen3-VL-Reranker-2B"
+    local = Qwen3VLReranker(str(tiny_reranker_dir), device="cpu")
+    q, docs = item("q", "a penguin"), [item("d", "penguin", images=[media["photo"]])]
+    assert cached.score(q, docs) == pytest.approx(local.score(q, docs), abs=1e-6)
