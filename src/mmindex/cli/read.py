@@ -9,8 +9,12 @@ from mmindex.cli.common import add_common, emit, settings_from
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    from mmindex.errors import ConfigError
     from mmindex.search import open_index
 
+    if args.rerank_top is not None and not args.rerank:
+        raise ConfigError("--rerank-top N sets how many first-stage results the reranker sees. "
+                          "Help: add --rerank [MODEL].")
     idx = open_index(args.index, version=args.version, settings=settings_from(args))
     df = idx.search(args.text, image=args.image, k=args.k, mode=args.mode, rerank=args.rerank,
                     rerank_top=args.rerank_top, diversify=args.diversify)
