@@ -93,7 +93,10 @@ def measure(idx: Any, golden: Any) -> dict[str, Any]:
                          "hit@5": round(m.aggregate["hit@5"], 4),
                          "ild@10": round(div.get("ild@10", 0.0), 4),
                          "ms_per_query": round(ms, 1)})
+    import torch
+
     return {"index": idx.name, "table": idx.table_name, "model": idx.model,
+            "torch_threads": torch.get_num_threads(),
             "queries": len(golden.queries), "reranker": idx.rerank_model,
             "rerank_top": idx.rerank_top,
             "diversify": {"top": idx.diversify_top, "clusters": idx.diversify_clusters},
