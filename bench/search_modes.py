@@ -4,8 +4,9 @@ First stages: ``vector``, ``fts``, ``hybrid`` and ``vector:COLUMN`` for each ext
 of the table (``vector_text``, ``vector_image``, ``vector_fused``, ... whatever is there); each
 alone, ``+rerank`` (Qwen3-VL-Reranker over its top ``rerank_top``) and ``+diversify`` (k-means,
 5 clusters over the top 50, interleaved). Per mode: nDCG@10, hit@5, ILD@10 (mean pairwise cosine
-distance of the top 10) and the cost per query in ms (the ranking and its post-steps; the query's
-embedding, shared by all modes, is reported once as ``embed_ms_per_query``). The same code as
+distance of the top 10) and the cost per query in ms (median over the queries, mean beside it:
+the ranking and its post-steps, after one warm-up query per mode; the query's embedding, shared
+by all modes, is reported once as ``embed_ms_per_query``). The same code as
 ``mmindex search`` and ``mmindex evaluate`` (:func:`mmindex.evaluation.runner.golden_run`).
 
 Without ``db``/``index`` it embeds the shipped sample (``data/sample``, ``use-multilingual``)
@@ -14,6 +15,7 @@ into a temporary LanceDB first, like the quickstart.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -71,6 +73,7 @@ def run(quick: bool, db: str | None = None, index: str = "sample", queries: str 
 def measure(idx: Any, golden: Any) -> dict[str, Any]:
     """Every mode of ``idx`` on ``golden`` (the reranker: ``idx.rerank_model``)."""
     from mmindex.backends import load_reranker
+    from mmindex.embed.throughput import percentile
     from mmindex.evaluation.diversity import run_diversity
     from mmindex.evaluation.metrics import evaluate_run
     from mmindex.evaluation.runner import golden_run, query_vectors
@@ -82,17 +85,26 @@ def measure(idx: Any, golden: Any) -> dict[str, Any]:
     # load the reranker before timing (its first load builds the tiny twin)
     load_reranker(idx.rerank_model, device=idx.device, cache_dir=idx.cache_dir)
     rows = []
+    warm = dataclasses.replace(golden, queries=golden.queries[:1])
     for first in firsts:
         for mode in (first, f"{first}+rerank", f"{first}+diversify"):
-            t0 = time.perf_counter()
-            run_ = golden_run(idx, golden, mode, vectors)
-            ms = 1000 * (time.perf_counter() - t0) / max(len(run_), 1)
+            golden_run(idx, warm, mode, vectors[:1])  # first use opens indexes, decoders
+            times: list[float] = []
+            last = [time.perf_counter()]
+
+            def tick(times=times, last=last) -> None:
+                now = time.perf_counter()
+                times.append(now - last[0])
+                last[0] = now
+            run_ = golden_run(idx, golden, mode, vectors, tick)
             m = evaluate_run(run_, golden.qrels, golden_version=golden.version, mode=mode)
             div = run_diversity(idx, run_)
             rows.append({"mode": mode, "ndcg@10": round(m.aggregate["ndcg@10"], 4),
                          "hit@5": round(m.aggregate["hit@5"], 4),
                          "ild@10": round(div.get("ild@10", 0.0), 4),
-                         "ms_per_query": round(ms, 1)})
+                         # median: robust to other jobs on a shared machine; mean beside it
+                         "ms_per_query": round(1000 * percentile(times, 50), 1),
+                         "ms_mean": round(1000 * sum(times) / len(times), 1)})
     import torch
 
     return {"index": idx.name, "table": idx.table_name, "model": idx.model,
@@ -105,9 +117,10 @@ def measure(idx: Any, golden: Any) -> dict[str, Any]:
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
-    lines = ["| mode | nDCG@10 | hit@5 | ILD@10 | ms / query |", "|---|---|---|---|---|"]
+    lines = ["| mode | nDCG@10 | hit@5 | ILD@10 | ms / query (median, mean) |",
+             "|---|---|---|---|---|"]
     lines += [f"| {r['mode']} | {r['ndcg@10']:.3f} | {r['hit@5']:.3f} | {r['ild@10']:.3f} | "
-              f"{r['ms_per_query']:.1f} |" for r in rows]
+              f"{r['ms_per_query']:.1f}, {r['ms_mean']:.1f} |" for r in rows]
     return "\n".join(lines)
 
 
