@@ -64,7 +64,6 @@ def hybrid(tbl: Any, fts_query: Any, vector: Any, *, k: int,
         return fuse(*legs(tbl, fts_query, vector, max(k, DEPTH)), fusion, k)
     # no select(): naming columns makes lance warn on every query that _score/_distance are
     # projected anyway, and the hybrid builder passes the same columns to both legs
-    # vector_column_name: a table with extra vector columns (vector_image, ...) is ambiguous
     q = (tbl.search(query_type="hybrid", vector_column_name="vector")
          .vector(np.asarray(vector, np.float32)).text(fts_query)
          .distance_type("cosine").bypass_vector_index()

@@ -10,6 +10,7 @@
 - :mod:`~mmindex.search.diversify`: k-means over the top results, cluster interleaving,
   intra-list diversity.
 - :mod:`~mmindex.search.rrf`: reciprocal rank fusion of stored rankings.
+- :mod:`~mmindex.search.versions`: which table and version a reader opens.
 """
 
 from __future__ import annotations
@@ -21,12 +22,11 @@ from mmindex.search.reader import (
     MODES,
     Index,
     Mode,
-    latest_candidate,
     open_index,
-    resolve,
 )
 from mmindex.search.rrf import rrf
 from mmindex.search.stages import Hit, parse_mode, post_ranked
+from mmindex.search.versions import latest_candidate, resolve
 
 __all__ = [
     "ANN_NPROBES",

@@ -26,6 +26,7 @@ import numpy as np
 from mmindex import index as ix
 from mmindex.errors import ConfigError, IndexNotFoundError
 from mmindex.index import ledger
+from mmindex.search.versions import resolve
 
 Mode = Literal["vector", "ann", "fts", "hybrid"]
 MODES = ("vector", "ann", "fts", "hybrid")
@@ -101,7 +102,7 @@ class Index:
         return np.concatenate(parts) if parts else np.zeros((0, self.dims), np.float32)
 
     def ranked(self, text: str | None, vector: np.ndarray | None, *, k: int = 10,
-               mode: Mode = "vector") -> list[tuple[str, float]]:
+               mode: Mode | str = "vector") -> list[tuple[str, float]]:
         """``[(id, score)]`` best first: the ranking that search and evaluation share.
 
         Modes: ``vector`` exact cosine (score = cosine similarity); ``ann`` the vector index
@@ -136,8 +137,7 @@ class Index:
         if vector is None:
             return []
         q = self.table.search(np.asarray(vector, np.float32), vector_column_name=column)
-        q = q.distance_type("cosine")
-        q = q.select(["id", "_distance"]).limit(k)
+        q = q.distance_type("cosine").select(["id", "_distance"]).limit(k)
         if mode != "ann":  # vector, or hybrid without text
             q = q.bypass_vector_index()
         else:  # ann: PQ distances are coarse; re-rank 10x candidates exactly (bench: recall@10
@@ -187,43 +187,6 @@ class Index:
                              .select(["id", "text", "images", "video", "metadata"])
                              .limit(len(hits)).to_arrow())
         return order.join(rows, on="id", how="left").sort("rank").drop("rank")
-
-
-def resolve(db: Any, name: str, version: int | None = None,
-            table: str | None = None) -> tuple[str, int]:
-    """(table, version) for a reader: production unless a version is asked for.
-
-    Raises:
-        IndexNotFoundError: no index of that name, no production version yet (the message names
-            the candidate to evaluate), or no table holding ``version``.
-    """
-    prod = ledger.production(db, name)
-    runs = ledger.runs(db, name)
-    if prod is None and not runs:
-        raise IndexNotFoundError(ledger.no_such_index(db, name))
-    if version is None:
-        if prod is None:
-            latest = latest_candidate(db, name)
-            raise IndexNotFoundError(
-                f"index {name!r} has no production version yet"
-                + (f" (its latest candidate is v{latest[1]})" if latest else "")
-                + ". Help: `mmindex evaluate --index NAME --promote` gates the candidate "
-                "(or `mmindex promote`); `--version N` reads a candidate as it is.")
-        return prod["table_name"], int(prod["version"])
-    if table is None:
-        same = [r for r in runs if r.get("version") == version]
-        table = same[-1]["table_name"] if same else (prod or {}).get("table_name")
-    if table is None:
-        raise IndexNotFoundError(f"index {name!r}: no table holds version {version}. Help: "
-                                 "`mmindex versions --index NAME` lists them.")
-    return table, int(version)
-
-
-def latest_candidate(db: Any, name: str) -> tuple[str, int] | None:
-    """(table, version) of the newest committed run of ``name``, whatever its decision."""
-    done = [r for r in ledger.runs(db, name)
-            if r.get("status") == "committed" and r.get("version") is not None]
-    return (done[-1]["table_name"], int(done[-1]["version"])) if done else None
 
 
 def open_index(name: str, db: str | None = None, *, version: int | None = None,
