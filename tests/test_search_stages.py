@@ -103,7 +103,7 @@ def test_search_rerank_prints_both_scores_of_the_first_stage_top_n(env):
     assert direct[0] == pytest.approx(scores[0], abs=1e-5)
 
     human = mm(env, "search", "--index", "sample", "a penguin", "--rerank", RERANKER, "-k", "5")
-    assert "reranked by tiny-qwen3-vl-reranker (top 8)" in human and "rerank   first" in human
+    assert "reranked by tiny-qwen3-vl-reranker (top 8)" in human and "rerank  first   id" in human
 
 
 @pytest.mark.slow  # ~30-60 s each here: the CLI in subprocesses, 50 pairs reranked

@@ -36,7 +36,7 @@ def cmd_search(args: argparse.Namespace) -> int:
              if reranker else "") + (", diversified" if args.diversify else "")
     human = f"{idx.name} (table {idx.table_name} v{idx.version}, {args.mode}{steps}):\n"
     if reranker:
-        human += "      rerank   first  id\n"
+        human += "     rerank  first   id\n"
     human += "\n".join(_line(r, bool(reranker)) for r in rows)
     emit({"index": idx.name, "version": idx.version, "mode": args.mode, "rerank": reranker,
           "diversify": args.diversify, "results": rows}, args.json, human)
