@@ -49,8 +49,13 @@ def extra_vector_columns(table: Any) -> list[str]:
 
 def run(quick: bool, db: str | None = None, index: str = "sample", queries: str | None = None,
         qrels: str | None = None, reranker: str = "tiny-qwen3-vl-reranker",
-        rerank_top: int | None = None, model: str = "use-multilingual",
+        rerank_top: int | None = None, model: str = "use-multilingual", threads: int = 1,
         work: Path | None = None) -> dict[str, Any]:
+    """Measure every mode (see the module); ``threads``: torch's threads for the reranker (1:
+    the figures in docs/search-modes.md, steadier on a shared machine)."""
+    import torch
+
+    torch.set_num_threads(threads)
     from mmindex.config import Settings
     from mmindex.evaluation.golden import load_golden
     from mmindex.search import open_index
