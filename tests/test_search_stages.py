@@ -216,6 +216,25 @@ def test_library_diversify_keeps_the_set_and_the_best_first(small):
     assert len(set(div["_cluster"][:5])) == 5  # 5 clusters (the setting), one of each first
 
 
+def test_the_gate_decides_on_the_reranked_mode_and_records_it(small):
+    from mmindex.config import Settings
+    from mmindex.evaluation import evaluate_index
+
+    idx, tmp = small
+    (tmp / "gq.jsonl").write_text('{"_id": "q1", "text": "penguin"}\n'
+                                  '{"_id": "q2", "text": "red planet"}\n')
+    (tmp / "gqrels.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td5\t1\nq2\td3\t1\n")
+    s = Settings(db=str(tmp / "db"), model="hash", cache_dir=tmp / "cache", device="cpu",
+                 rerank_model=RERANKER, rerank_top=4, eval_modes=["hybrid"],
+                 gate={"mode": "hybrid+rerank", "floors": {"hit@5": 0.0}, "max_drop": {}})
+    report = evaluate_index(s, "small", queries=str(tmp / "gq.jsonl"),
+                            qrels=str(tmp / "gqrels.tsv"), version=idx.version, table=idx.table_name)
+    assert list(report.metrics) == ["hybrid", "hybrid+rerank"]
+    assert report.decision.mode == "hybrid+rerank" and report.decision.passed
+    md = report.to_markdown()
+    assert "gated on `hybrid+rerank` search" in md and "| hybrid | rerank |" in md
+
+
 def test_bench_measures_every_mode_and_picks_up_extra_vector_columns(small):
     """Runs last in this module: it adds a column (a new table version; the fixture's Index
     stays pinned to its own)."""
