@@ -228,7 +228,8 @@ def test_the_gate_decides_on_the_reranked_mode_and_records_it(small):
                  rerank_model=RERANKER, rerank_top=4, eval_modes=["hybrid"],
                  gate={"mode": "hybrid+rerank", "floors": {"hit@5": 0.0}, "max_drop": {}})
     report = evaluate_index(s, "small", queries=str(tmp / "gq.jsonl"),
-                            qrels=str(tmp / "gqrels.tsv"), version=idx.version, table=idx.table_name)
+                            qrels=str(tmp / "gqrels.tsv"), version=idx.version,
+                            table=idx.table_name)
     assert list(report.metrics) == ["hybrid", "hybrid+rerank"]
     assert report.decision.mode == "hybrid+rerank" and report.decision.passed
     md = report.to_markdown()
