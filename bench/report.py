@@ -155,10 +155,16 @@ def _scaleout(r: dict[str, Any]) -> list[Row]:
     ]
 
 
+def _search_modes(r: dict[str, Any]) -> list[Row]:
+    return [("search_modes", f"{m['mode']}: nDCG@10 / hit@5 / ILD@10, ms per query",
+             f"{m['ndcg@10']:.3f} / {m['hit@5']:.3f} / {m['ild@10']:.3f}, "
+             f"{m['ms_per_query']:.1f}", "", "") for m in r["modes"]]
+
+
 _CASES = {"scaleout": _scaleout, "efficiency": _efficiency, "vs_sentence_transformers": _vs_st,
           "memory": _memory,
           "second_night": _second_night, "orchestration": _orchestration, "search": _search,
-          "gpu": _gpu}
+          "gpu": _gpu, "search_modes": _search_modes}
 
 
 def summary_rows(case: str, result: dict[str, Any]) -> list[Row]:

@@ -24,6 +24,7 @@ CASES: dict[str, str] = {
     "second_night": "bench.second_night",
     "orchestration": "bench.orchestration",
     "search": "bench.search",
+    "search_modes": "bench.search_modes",
     "gpu": "bench.gpu",
     "scaleout": "bench.scaleout",
 }

@@ -29,4 +29,7 @@ echo
 echo "==> mmindex search --index sample \"바이올린\" -k 5 --mode hybrid   (Korean: a violin)"
 $mm search --index sample "바이올린" -k 5 --mode hybrid
 echo
+echo "==> mmindex search --index sample \"a penguin\" --rerank tiny-qwen3-vl-reranker -k 5   (two-stage; random-weight reranker: shows the plumbing, not quality)"
+$mm search --index sample "a penguin" --rerank tiny-qwen3-vl-reranker -k 5
+echo
 echo "Done. The index is in $MMINDEX_DB; open it from Python with mmindex.open_index(\"sample\", \"$MMINDEX_DB\")."

@@ -14,7 +14,8 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "mmindex"
 PACKAGES = ["mmindex", "mmindex.extract", "mmindex.embed", "mmindex.backends", "mmindex.index",
-            "mmindex.evaluation", "mmindex.cli", "mmindex.cluster"]
+            "mmindex.evaluation", "mmindex.cli", "mmindex.cluster", "mmindex.search",
+            "mmindex.config"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)
@@ -39,8 +40,8 @@ def test_modules_are_small_and_the_top_level_is_short() -> None:
              for p in SRC.rglob("*.py")}
     assert {k: v for k, v in sizes.items() if v > 300} == {}
     top = sorted(p.name for p in SRC.glob("*.py"))
-    assert top == ["__init__.py", "__main__.py", "compare.py", "errors.py",
-                   "items.py", "pipeline.py", "search.py"]
+    assert top == ["__init__.py", "__main__.py", "compare.py", "errors.py", "items.py",
+                   "pipeline.py"]
 
 
 def test_python_dash_m_mmindex_and_the_version_from_the_installed_metadata() -> None:

@@ -54,6 +54,8 @@ CASES = [
                             "r.tsv"], None, None, "q.jsonl"),
     ("unknown command", ["embedd"], None, None, "invalid choice: 'embedd'"),
     ("missing option", ["search", "penguin"], None, None, "--index"),
+    ("rerank-top without rerank", ["search", "--index", "s", "penguin", "--rerank-top", "5"],
+     None, None, "--rerank-top N"),
 ]
 
 

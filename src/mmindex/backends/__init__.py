@@ -19,6 +19,8 @@ its implementations, and the specs users type (``--model SPEC``).
   fused) for the optional ``vector_*`` columns.
 - :mod:`~mmindex.backends.catalog`: what each spec embeds (the data behind ``mmindex models``).
 - :mod:`~mmindex.backends.loaders`: builds one embedder per backend (registry caches them).
+- :mod:`~mmindex.backends.qwen3vl_reranker` / :mod:`~mmindex.backends.rerankers`: Qwen3-VL-Reranker
+  (two-stage search), its specs (``--rerank SPEC``) and its tiny random twin.
 - :mod:`~mmindex.backends.device`: the one device resolver, pinned copies to the device.
 - :mod:`~mmindex.backends.vlm` (+ ``vlm_recipe``, ``recipes/*.toml``, ``tinyqwen2vl``): generic
   VLM embedders driven by a recipe file (VLM2Vec, GME on Qwen2-VL).
@@ -49,6 +51,7 @@ from mmindex.backends.registry import (
     register_backend,
     set_model_threads,
 )
+from mmindex.backends.rerankers import RERANKERS, load_reranker, parse_reranker
 
 __all__ = [
     "ALIASES",
@@ -57,11 +60,14 @@ __all__ = [
     "MULTIVECTOR_BACKENDS",
     "ModelSpec",
     "MultiVectors",
+    "RERANKERS",
     "Role",
     "embed_items",
     "embed_items_multi",
     "load_embedder",
+    "load_reranker",
     "model_slug",
+    "parse_reranker",
     "parse_spec",
     "register_backend",
     "resolve_device",

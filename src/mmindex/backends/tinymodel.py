@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -76,8 +77,9 @@ _PIXEL_PROCESSING = dict(patch_size=16, temporal_patch_size=2, merge_size=2,
                          image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5])
 
 
-def model_config(shape: Shape = "tiny") -> Any:
-    """The ``Qwen3VLConfig`` of a built checkpoint (no weights)."""
+def model_config(shape: Shape = "tiny", tie_word_embeddings: bool = True) -> Any:
+    """The ``Qwen3VLConfig`` of a built checkpoint (no weights); ``tie_word_embeddings=False``
+    gives the language model its own ``lm_head`` (the reranker twin scores with it)."""
     from transformers import Qwen3VLConfig
 
     if shape not in _TEXT:
@@ -86,7 +88,8 @@ def model_config(shape: Shape = "tiny") -> Any:
     mrope_section = text.pop("mrope_section")
     text_config = dict(
         text, vocab_size=151936, hidden_act="silu", max_position_embeddings=262144,
-        rms_norm_eps=1e-6, attention_bias=False, attention_dropout=0.0, tie_word_embeddings=True,
+        rms_norm_eps=1e-6, attention_bias=False, attention_dropout=0.0,
+        tie_word_embeddings=tie_word_embeddings,
         bos_token_id=151643, eos_token_id=151645, dtype="bfloat16",
         rope_parameters={"rope_type": "default", "rope_theta": 5000000.0,
                          "mrope_section": mrope_section, "mrope_interleaved": True},
@@ -95,7 +98,7 @@ def model_config(shape: Shape = "tiny") -> Any:
                          patch_size=16, spatial_merge_size=2, temporal_patch_size=2,
                          num_position_embeddings=2304, initializer_range=0.02)
     return Qwen3VLConfig(text_config=text_config, vision_config=vision_config,
-                         tie_word_embeddings=True, dtype="bfloat16",
+                         tie_word_embeddings=tie_word_embeddings, dtype="bfloat16",
                          architectures=["Qwen3VLForConditionalGeneration"])
 
 
@@ -197,34 +200,43 @@ def _to_released_layout(out: Path) -> None:
         shutil.copyfile(tokenizer_dir() / name, out / name)
 
 
-def _is_current(path: Path) -> bool:
+def _is_current(path: Path, version: int = BUILDER_VERSION) -> bool:
     try:
         marker = json.loads((path / MARKER).read_text())
     except (OSError, ValueError):
         return False
-    return marker.get("builder_version") == BUILDER_VERSION and marker.get("shape") == "tiny"
+    return marker.get("builder_version") == version and marker.get("shape") == "tiny"
 
 
 def ensure_tiny_model(cache_dir: str | os.PathLike[str] | None = None) -> Path:
     """Return the cached tiny checkpoint, building it once into ``cache_dir/tiny-qwen3-vl``.
 
-    Safe when processes race: each builds into its own temporary directory beside the target
-    and renames it into place; the loser of the rename discards its copy and uses the winner's.
-
     Args:
         cache_dir: Cache root; default ``~/.cache/mmindex``.
     """
+    return ensure_built(cache_dir, TINY_DIRNAME, lambda out: build_tiny_model(out, "tiny"),
+                        BUILDER_VERSION)
+
+
+def ensure_built(cache_dir: str | os.PathLike[str] | None, dirname: str,
+                 build: Callable[[Path], Any], version: int) -> Path:
+    """``cache_dir/dirname``, built once by ``build(dir)`` (which writes a :data:`MARKER` with
+    ``builder_version == version`` and shape ``tiny``).
+
+    Safe when processes race: each builds into its own temporary directory beside the target
+    and renames it into place; the loser of the rename discards its copy and uses the winner's.
+    """
     root = Path(cache_dir).expanduser() if cache_dir else Path.home() / ".cache" / "mmindex"
-    target = root / TINY_DIRNAME
-    if _is_current(target):
+    target = root / dirname
+    if _is_current(target, version):
         return target
     root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{TINY_DIRNAME}.", dir=root))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dirname}.", dir=root))
     tmp.chmod(0o755)  # mkdtemp makes it private; the cache is meant to be shared
     try:
-        build_tiny_model(tmp, shape="tiny")
-        if target.exists() and not _is_current(target):  # stale build from an older builder
-            stale = Path(tempfile.mkdtemp(prefix=f".{TINY_DIRNAME}.stale.", dir=root))
+        build(tmp)
+        if target.exists() and not _is_current(target, version):  # stale: older builder
+            stale = Path(tempfile.mkdtemp(prefix=f".{dirname}.stale.", dir=root))
             try:
                 os.replace(target, stale / "old")
             except OSError:
@@ -233,7 +245,7 @@ def ensure_tiny_model(cache_dir: str | os.PathLike[str] | None = None) -> Path:
         try:
             os.rename(tmp, target)  # atomic; fails if another process installed one meanwhile
         except OSError:
-            if not _is_current(target):
+            if not _is_current(target, version):
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -28,7 +28,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         report = evaluate_index(s, args.index, queries=args.queries, qrels=args.qrels,
                                 version=args.version, modes=[args.mode] if args.mode else None,
                                 gate=not args.no_gate, promote=args.promote,
-                                dims=args.dims_sweep, progress=bar)
+                                dims=args.dims_sweep, progress=bar, rerank=args.rerank,
+                                diversify=args.diversify)
     emit(report.to_dict(), args.json, report.to_markdown())
     rejected = report.decision is not None and not report.decision.passed
     return EXIT_REJECTED if rejected else EXIT_OK
@@ -73,10 +74,20 @@ def register(sub: Any) -> None:
                         "its newest candidate)")
     e.add_argument("--queries", required=True, help="queries.jsonl (BEIR, text and/or image)")
     e.add_argument("--qrels", required=True, help="qrels TSV (BEIR) or TREC qrels")
-    e.add_argument("--mode", choices=["vector", "ann", "fts", "hybrid", "multivector",
-                                      "text-vector", "image-vector", "fused-vector"],
-                   help="one search mode (default: vector, fts and hybrid; the part vector "
-                        "modes are added whenever the table has those columns)")
+    e.add_argument("--mode", choices=[f"{m}{p}" for m in (
+                       "vector", "ann", "fts", "hybrid", "multivector", "text-vector",
+                       "image-vector", "fused-vector")
+                       for p in ("", "+rerank", "+diversify", "+rerank+diversify")],
+                   metavar="MODE",
+                   help="one search mode: vector, ann, fts, hybrid, multivector, text-vector, "
+                        "image-vector or fused-vector, optionally +rerank and/or +diversify "
+                        "(default: vector, fts and hybrid; the part vector modes are added "
+                        "whenever the table has those columns)")
+    e.add_argument("--rerank", metavar="MODEL",
+                   help="also score each mode reranked by this Qwen3-VL-Reranker (e.g. "
+                        "tiny-qwen3-vl-reranker), side by side with its first stage")
+    e.add_argument("--diversify", action="store_true",
+                   help="also score each mode diversified, and report diversity (ILD@10)")
     e.add_argument("--dims-sweep", metavar="D1,D2,...", type=int_list,
                    help="also report exact search at these Matryoshka dims, side by side")
     e.add_argument("--no-gate", action="store_true", help="metrics only, no gate decision")

@@ -9,21 +9,40 @@ from mmindex.cli.common import add_common, emit, settings_from
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    from mmindex.errors import ConfigError
     from mmindex.search import PART_MODES, open_index
 
+    if args.rerank_top is not None and not args.rerank:
+        raise ConfigError("--rerank-top N sets how many first-stage results the reranker sees. "
+                          "Help: add --rerank [MODEL].")
     if args.column:  # --column vector_fused is --mode fused-vector
         args.mode = {c: m for m, c in PART_MODES.items()}.get(args.column, "vector")
     idx = open_index(args.index, version=args.version, settings=settings_from(args))
-    df = idx.search(args.text, image=args.image, k=args.k, mode=args.mode)
-    rows = [
-        {"rank": i + 1, "id": r["id"], "score": round(float(r["score"]), 6), "text": r["text"],
-         "images": r["images"], "video": r["video"], "ocr_text": r.get("ocr_text")}
-        for i, r in enumerate(df.iter_rows(named=True))
-    ]
-    human = f"{idx.name} (table {idx.table_name} v{idx.version}, {args.mode}):\n" + "\n".join(
-        f"{r['rank']:>3}. {r['score']:.4f}  {r['id']}  {_shown(r)[:80]}" for r in rows)
-    emit({"index": idx.name, "version": idx.version, "mode": args.mode, "results": rows},
-         args.json, human)
+    df = idx.search(args.text, image=args.image, k=args.k, mode=args.mode, rerank=args.rerank,
+                    rerank_top=args.rerank_top, diversify=args.diversify)
+    staged = "_first_score" in df.columns
+    rows = []
+    for i, r in enumerate(df.iter_rows(named=True)):
+        row = {"rank": i + 1, "id": r["id"], "score": round(float(r["score"]), 6),
+               "text": r["text"], "images": r["images"], "video": r["video"],
+               "ocr_text": r.get("ocr_text")}
+        if staged:
+            row |= {"first_score": round(float(r["_first_score"]), 6),
+                    "rerank_score": (None if r["_rerank_score"] is None
+                                     else round(float(r["_rerank_score"]), 6)),
+                    "rerank_error": r["_rerank_error"], "cluster": r["_cluster"]}
+        rows.append(row)
+    reranker = None
+    if args.rerank:
+        reranker = idx.rerank_model if args.rerank is True else args.rerank
+    steps = (f", reranked by {reranker} (top {args.rerank_top or idx.rerank_top})"
+             if reranker else "") + (", diversified" if args.diversify else "")
+    human = f"{idx.name} (table {idx.table_name} v{idx.version}, {args.mode}{steps}):\n"
+    if reranker:
+        human += "     rerank  first   id\n"
+    human += "\n".join(_line(r, bool(reranker)) for r in rows)
+    emit({"index": idx.name, "version": idx.version, "mode": args.mode, "rerank": reranker,
+          "diversify": args.diversify, "results": rows}, args.json, human)
     return 0
 
 
@@ -32,6 +51,15 @@ def _shown(row: dict[str, Any]) -> str:
     if row["text"] or not row.get("ocr_text"):
         return row["text"] or ""
     return "[ocr] " + " ".join(row["ocr_text"].split())
+
+
+def _line(r: dict[str, Any], reranked: bool) -> str:
+    text = _shown(r)[:70]
+    if not reranked:
+        return f"{r['rank']:>3}. {r['score']:.4f}  {r['id']}  {text}"
+    rr = "    -   " if r["rerank_score"] is None else f"{r['rerank_score']:.4f}"
+    note = f"  [not reranked: {r['rerank_error']}]" if r["rerank_error"] else ""
+    return f"{r['rank']:>3}. {rr}  {r['first_score']:.4f}  {r['id']}  {text}{note}"
 
 
 def cmd_versions(args: argparse.Namespace) -> int:
@@ -63,6 +91,13 @@ def register(sub: Any) -> None:
     s.add_argument("--column", choices=["vector", "vector_text", "vector_image", "vector_fused"],
                    help="exact vector search over this column (same as the matching --mode)")
     s.add_argument("--version", type=int, help="read this version instead of production")
+    s.add_argument("--rerank", nargs="?", const=True, default=None, metavar="MODEL",
+                   help="rerank the first stage's top results with Qwen3-VL-Reranker (MODEL: "
+                        "e.g. tiny-qwen3-vl-reranker; default the rerank_model setting)")
+    s.add_argument("--rerank-top", type=int, metavar="N",
+                   help="first-stage results to rerank (default: the rerank_top setting)")
+    s.add_argument("--diversify", action="store_true",
+                   help="interleave k-means clusters (by image vector) of the top results")
     add_common(s)
     s.set_defaults(fn=cmd_search)
 

@@ -170,6 +170,14 @@ class Settings(BaseSettings):
         0, ge=0, description="multivector search: re-score the pooled vector's top N by MaxSim "
                              "(0: LanceDB's MaxSim over every row)")
 
+    # two-stage search and diversification (mmindex.search.stages)
+    rerank_model: str = Field(
+        "qwen3-vl-reranker-2b",
+        description="Reranker used by `search --rerank` without a model (a --rerank SPEC)")
+    rerank_top: int = Field(50, ge=1, description="First-stage results the reranker rescores")
+    diversify_top: int = Field(50, ge=1, description="Results clustered by `--diversify`")
+    diversify_clusters: int = Field(5, ge=1, description="k of the k-means `--diversify` runs")
+
     # the nightly deployment's defaults (paths relative to the repo / working directory)
     nightly_source: str = Field(
         "data/sample/manifest.jsonl", description="What embed/nightly reads"

@@ -44,8 +44,10 @@ class GatePolicy(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    mode: Literal["vector", "fts", "hybrid"] = Field(
-        "vector", description="Whose metrics are gated"
+    mode: str = Field(
+        "vector", pattern=r"^(vector|fts|hybrid)(\+rerank)?(\+diversify)?$",
+        description="Whose metrics are gated: vector, fts or hybrid, optionally reranked and/or "
+                    "diversified (e.g. hybrid+rerank; evaluate with --rerank / --diversify)"
     )
     floors: dict[str, float] = Field(default_factory=dict, description="metric -> minimum value")
     max_drop: dict[str, float] = Field(

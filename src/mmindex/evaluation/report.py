@@ -47,6 +47,7 @@ class EvalReport:
 
 
 SHOWN = ("hit@1", "hit@5", "hit@10", "recall@10", "recall@100", "mrr@10", "ndcg@10", "map")
+DIVERSITY = ("ild@10", "ils@10")  # shown when evaluated with --diversify
 
 
 def render_markdown(r: EvalReport) -> str:
@@ -59,22 +60,25 @@ def render_markdown(r: EvalReport) -> str:
                   ""]
         lines += [f"- {reason}" for reason in r.decision.reasons] + [""]
     prod = r.production
-    header = "| mode | " + " | ".join(SHOWN) + " |"
-    lines += ["## Metrics", "", header, "|" + "---|" * (len(SHOWN) + 1)]
+    shown = SHOWN + tuple(k for k in DIVERSITY
+                          if any(k in m.aggregate for m in r.metrics.values()))
+    header = "| mode | " + " | ".join(shown) + " |"
+    lines += ["## Metrics", "", header, "|" + "---|" * (len(shown) + 1)]
     for mode, m in r.metrics.items():
         lines.append(f"| {mode} (candidate) | "
-                     + " | ".join(f"{m.aggregate.get(k, 0):.4f}" for k in SHOWN) + " |")
+                     + " | ".join(f"{m.aggregate.get(k, 0):.4f}" for k in shown) + " |")
         if prod is not None and mode in prod["metrics"]:
             p = prod["metrics"][mode].aggregate
             lines.append(f"| {mode} (production v{prod['version']}) | "
-                         + " | ".join(f"{p.get(k, 0):.4f}" for k in SHOWN) + " |")
+                         + " | ".join(f"{p.get(k, 0):.4f}" for k in shown) + " |")
             lines.append(f"| {mode} Δ | " + " | ".join(
-                f"{m.aggregate.get(k, 0) - p.get(k, 0):+.4f}" for k in SHOWN) + " |")
+                f"{m.aggregate.get(k, 0) - p.get(k, 0):+.4f}" for k in shown) + " |")
     if any(m.endswith("-vector") for m in r.metrics):
         lines += ["", "`text-vector`, `image-vector`, `fused-vector`: the items' text, image and "
                       "fused vectors searched apart (exact), beside the item vector; not gated."]
     if prod is None:
         lines += ["", "No production version to compare with (first run of this index)."]
+    lines += _post_step_lines(r)
     if r.fusion:
         lines += _fusion_lines(r.fusion)
     if r.regressed:
@@ -95,4 +99,23 @@ def _fusion_lines(f: dict[str, Any]) -> list[str]:
     lines += ["| fusion | nDCG@10 | hit@5 | MRR@10 |", "|---|---|---|---|"]
     lines += [f"| {s} | {m['ndcg@10']:.4f} | {m['hit@5']:.4f} | {m['mrr@10']:.4f} |"
               for s, m in f["sweep"].items()]
+    return lines
+
+
+def _post_step_lines(r: EvalReport) -> list[str]:
+    """First stage against its reranked / diversified mode (candidate): nDCG@10, hit@5 and,
+    when measured, intra-list diversity."""
+    pairs = [(m.split("+", 1)[0], m) for m in r.metrics if "+" in m]
+    pairs = [(a, b) for a, b in pairs if a in r.metrics]
+    if not pairs:
+        return []
+    lines = ["", "## First stage vs post-steps (candidate)", "",
+             "| first stage | with | nDCG@10 | hit@5 | ILD@10 |", "|---|---|---|---|---|"]
+    for first, post in pairs:
+        a, b = r.metrics[first].aggregate, r.metrics[post].aggregate
+        ild = (f"{a['ild@10']:.3f} → {b['ild@10']:.3f}" if "ild@10" in a and "ild@10" in b
+               else "")
+        lines.append(f"| {first} | {post.split('+', 1)[1]} | {a['ndcg@10']:.4f} → "
+                     f"{b['ndcg@10']:.4f} ({b['ndcg@10'] - a['ndcg@10']:+.4f}) | "
+                     f"{a['hit@5']:.4f} → {b['hit@5']:.4f} | {ild} |")
     return lines

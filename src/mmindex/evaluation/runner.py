@@ -39,11 +39,20 @@ def golden_run(idx: Index, golden: GoldenSet, mode: str, vectors: Any,
     """The ranking of every golden query in ``mode`` (top :data:`DEPTH`), query id -> hits;
     ``vectors`` are the queries' vectors (None where the model cannot embed one); ``tick`` is
     called after each query (a progress bar)."""
+    from mmindex.search import parse_mode, post_ranked
+
+    base, rerank, diversify = parse_mode(mode)
     run: dict[str, list] = {}
     for q, vec in zip(golden.queries, vectors, strict=True):
-        if mode == "multivector" and vec is not None:  # late interaction: the query's tokens
+        if base == "multivector" and vec is not None:  # late interaction: the query's tokens
             vec = idx.embed_query_tokens(q.text, q.image)
-        if not (mode == "fts" and not q.text):
+        if base == "fts" and not q.text:
+            pass
+        elif rerank or diversify:  # the same post-steps as `mmindex search`
+            hits = post_ranked(idx, q.text, vec, k=DEPTH, mode=mode, image=q.image)
+            # metrics rank by score (trec_eval): score by position, as the list is shown
+            run[q.id] = [(h.id, float(len(hits) - i)) for i, h in enumerate(hits)]
+        else:
             run[q.id] = idx.ranked(q.text, vec, k=DEPTH, mode=mode)
         if tick:
             tick()
@@ -65,14 +74,23 @@ def query_vectors(idx: Index, golden: GoldenSet) -> list[Any]:
 
 def score_index(idx: Index, golden: GoldenSet, modes: list[str],
                 vectors: list[Any] | None = None,
-                tick: Callable[[], None] | None = None) -> dict[str, EvalMetrics]:
+                tick: Callable[[], None] | None = None,
+                diversity: bool = False) -> dict[str, EvalMetrics]:
     """Metrics of ``idx`` on ``golden`` for each search mode (queries embedded once, unless
-    ``vectors`` are given); hybrid with ``idx.fusion``."""
+    ``vectors`` are given); hybrid with ``idx.fusion``; ``diversity`` adds ``ild@10`` and
+    ``ils@10`` (:mod:`mmindex.evaluation.diversity`) to each mode's aggregate."""
+    from mmindex.evaluation.diversity import run_diversity
+
     if vectors is None:
         vectors = query_vectors(idx, golden) if any(m != "fts" for m in modes) else [None] * len(
             golden.queries)
-    return {m: evaluate_run(golden_run(idx, golden, m, vectors, tick), golden.qrels,
-                            golden_version=golden.version, mode=m) for m in modes}
+    out = {}
+    for m in modes:
+        run = golden_run(idx, golden, m, vectors, tick)
+        out[m] = evaluate_run(run, golden.qrels, golden_version=golden.version, mode=m)
+        if diversity:
+            out[m].aggregate.update(run_diversity(idx, run))
+    return out
 
 
 def score_dims(idx: Index, golden: GoldenSet, dims: list[int]) -> dict[str, EvalMetrics]:
@@ -120,13 +138,18 @@ def evaluate_index(settings: Settings, index: str, *, queries: str, qrels: str,
                    modes: list[str] | None = None, gate: bool = True,
                    promote: bool = False, run_id: str | None = None,
                    dims: list[int] | None = None,
-                   progress: Callable[[int, int], None] | None = None) -> EvalReport:
+                   progress: Callable[[int, int], None] | None = None,
+                   rerank: str | None = None, diversify: bool = False) -> EvalReport:
     """Evaluate ``index`` at ``version`` (default: production) and gate it.
 
     Args:
         promote: apply the decision: pass -> production moves to the candidate; fail -> the
             candidate is tagged rejected and production is untouched.
         dims: also report exact search at these Matryoshka dims (modes ``vector@<d>``).
+        rerank: a reranker spec: each mode is also scored reranked (``<mode>+rerank``: its top
+            ``rerank_top`` rescored), side by side with its first stage.
+        diversify: each mode is also scored diversified (``<mode>+diversify``), and every
+            mode reports diversity (``ild@10``, ``ils@10``) beside relevance.
         progress: called with (searches done, searches in all) as the golden queries run.
 
     Raises:
@@ -141,6 +164,11 @@ def evaluate_index(settings: Settings, index: str, *, queries: str, qrels: str,
     policy = GatePolicy.from_mapping(settings.gate)
     modes = list(dict.fromkeys([*(modes or settings.eval_modes), policy.mode] if gate
                                else (modes or settings.eval_modes)))
+    if rerank:
+        settings = settings.with_overrides(rerank_model=rerank)
+    firsts = [m for m in modes if "+" not in m]
+    modes = list(dict.fromkeys(modes + [f"{m}+rerank" for m in firsts if rerank]
+                               + [f"{m}+diversify" for m in firsts if diversify]))
     db = ix.connect(settings)
     prod = ledger.production(db, index)
     if version is None and prod is None:
@@ -158,12 +186,13 @@ def evaluate_index(settings: Settings, index: str, *, queries: str, qrels: str,
         done[0] += 1
         if progress:
             progress(done[0], searches)
-    vectors = query_vectors(cand, golden) if any(m != "fts" for m in modes) else None
+    vectors = query_vectors(cand, golden) if any(not m.startswith("fts") for m in modes) \
+        else None
     choice = choose_fusion(cand, golden, vectors) if "hybrid" in modes else None
     report = EvalReport(uuid.uuid4().hex[:12], index, cand.table_name, cand.version,
                         {"name": golden.name, "version": golden.version,
                          "queries": len(golden.queries), "sources": list(golden.sources)},
-                        score_index(cand, golden, modes, vectors, tick))
+                        score_index(cand, golden, modes, vectors, tick, diversify))
     if choice is not None:
         choice.sides = {m: {k: report.metrics[m].aggregate[k] for k in choice.sweep[choice.chosen]}
                         for m in ("vector", "fts") if m in report.metrics}
@@ -176,7 +205,8 @@ def evaluate_index(settings: Settings, index: str, *, queries: str, qrels: str,
         pidx = open_index(index, settings.db, version=int(prod["version"]),
                           table=prod["table_name"], settings=settings)
         report.production = {"table": pidx.table_name, "version": pidx.version,
-                             "metrics": score_index(pidx, golden, modes, tick=tick)}
+                             "metrics": score_index(pidx, golden, modes, tick=tick,
+                                                    diversity=diversify)}
     if gate:
         report.decision = decide(report.metrics,
                                  report.production["metrics"] if report.production else None,

@@ -9,7 +9,7 @@ Hybrid search is LanceDB's hybrid query (exact vector + full text) with its rera
 fusion the evaluation chose for this version on the golden set (``RRFReranker(K=60)``,
 ``LinearCombinationReranker(weight=W)`` or one side first; see :mod:`mmindex.index.fusion`), RRF
 when none was chosen. Full text searches ``text`` and the Korean-analysed ``fts_text`` together
-(:mod:`mmindex.index.fulltext`). :func:`rrf` fuses stored rankings without the index.
+(:mod:`mmindex.index.fulltext`). Reranking and diversification: :mod:`mmindex.search.stages`.
 
 The raw-LanceDB way (no mmindex): ``db.open_table(t).checkout("production")`` where ``t`` is
 the index's table (``mmindex versions --index items`` prints it).
@@ -17,7 +17,6 @@ the index's table (``mmindex versions --index items`` prints it).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -27,6 +26,7 @@ import numpy as np
 from mmindex import index as ix
 from mmindex.errors import ConfigError, IndexNotFoundError
 from mmindex.index import ledger
+from mmindex.search.versions import resolve
 
 Mode = Literal["vector", "ann", "fts", "hybrid", "multivector", "text-vector", "image-vector",
                "fused-vector"]
@@ -53,6 +53,10 @@ class Index:
     fusion: str = "rrf"  # hybrid's reranker, chosen per version by the evaluation (index.fusion)
     settings: Any = field(default=None, repr=False)  # API keys, trusted dirs (load_embedder)
     first_stage: int = 0  # multivector: re-score the pooled top N (0: MaxSim over every row)
+    rerank_model: str = "qwen3-vl-reranker-2b"  # settings' defaults of the post-steps (stages)
+    rerank_top: int = 50
+    diversify_top: int = 50
+    diversify_clusters: int = 5
     _fts: Any = field(default=None, init=False, repr=False, compare=False)
 
     def to_polars(self, expand_metadata: bool = False):
@@ -114,7 +118,7 @@ class Index:
         return embed_items_multi(self.embedder(), [item], role="query")[0]
 
     def ranked(self, text: str | None, vector: np.ndarray | None, *, k: int = 10,
-               mode: Mode = "vector") -> list[tuple[str, float]]:
+               mode: Mode | str = "vector") -> list[tuple[str, float]]:
         """``[(id, score)]`` best first: the ranking that search and evaluation share.
 
         Modes: ``vector`` exact cosine (score = cosine similarity); ``ann`` the vector index
@@ -125,12 +129,19 @@ class Index:
         query's token vectors, else ``text``'s; :mod:`mmindex.index.multivector`);
         ``text-vector`` / ``image-vector`` / ``fused-vector`` exact cosine over the items' text,
         image or fused vectors (rows without that part are skipped; a text query on
-        ``image-vector`` is text -> image).
+        ``image-vector`` is text -> image); ``vector:COLUMN`` exact cosine on another vector
+        column of the table (e.g. ``vector_image``), with the same query vector.
         """
         from mmindex.index import fulltext, fusion, multivector
 
+        column = PART_MODES.get(mode, "vector")
+        if mode.startswith("vector:"):
+            mode, column = "vector", mode.split(":", 1)[1]
+            if column not in self.table.schema.names:
+                raise ConfigError(f"mode vector:{column}: the table has no column {column!r}")
         if mode not in MODES:
-            raise ConfigError(f"mode {mode!r}: use one of {', '.join(MODES)}")
+            raise ConfigError(f"mode {mode!r}: use one of {', '.join(MODES)}, vector:COLUMN, "
+                              "with +rerank / +diversify")
         if mode == "multivector":
             if np.ndim(vector) != 2:  # a pooled vector, or none: the text's token vectors
                 vector = self.embed_query_tokens(text) if text else None
@@ -150,13 +161,11 @@ class Index:
                 return list(zip(res["id"].to_pylist(), res["_score"].to_pylist(), strict=True))
         if vector is None:
             return []
-        column = PART_MODES.get(mode, "vector")
         if column not in self.table.schema.names:
             raise ConfigError(f"mode {mode}: {self.table_name} has no {column} column. Help: "
                               "re-embed with part_vectors=on (auto does for CLIP/SigLIP).")
         q = self.table.search(np.asarray(vector, np.float32), vector_column_name=column)
-        q = q.distance_type("cosine")
-        q = q.select(["id", "_distance"]).limit(k)
+        q = q.distance_type("cosine").select(["id", "_distance"]).limit(k)
         if mode != "ann":  # vector, or hybrid without text
             q = q.bypass_vector_index()
         else:  # ann: PQ distances are coarse; re-rank 10x candidates exactly (bench: recall@10
@@ -166,107 +175,49 @@ class Index:
                                              strict=True)]
 
     def search(self, text: str | None = None, *, image: str | Path | None = None, k: int = 10,
-               mode: Mode = "vector", vector: np.ndarray | None = None):
+               mode: str = "vector", vector: np.ndarray | None = None,
+               rerank: str | bool | None = None, rerank_top: int | None = None,
+               diversify: bool = False, diversify_top: int | None = None):
         """Top-``k`` rows as a polars DataFrame with a ``score`` column (higher is better).
 
         The query is embedded with this index's model and query instruction (text, image or
-        both); see :meth:`ranked` for the modes.
+        both); see :meth:`ranked` for the modes. ``rerank`` (a reranker spec, or True for
+        :attr:`rerank_model`) rescores the first stage's top ``rerank_top`` with
+        Qwen3-VL-Reranker; ``diversify`` interleaves k-means clusters of the top
+        ``diversify_top`` (:mod:`mmindex.search.stages`). With either, the frame also has
+        ``_first_score`` (the first stage's), ``_rerank_score`` / ``_rerank_error`` (reranked)
+        and ``_cluster`` (diversified).
         """
         import polars as pl
 
-        if vector is None and mode == "multivector":
+        from mmindex.search.stages import parse_mode, post_ranked
+
+        base, by_mode_rerank, by_mode_div = parse_mode(mode)
+        if vector is None and base == "multivector":
             vector = self.embed_query_tokens(text, image)
-        elif vector is None and mode != "fts":
+        elif vector is None and base != "fts":
             vector = self.embed_query(text, image)
-        hits = self.ranked(text, vector, k=k, mode=mode)
+        hits = post_ranked(self, text, vector, k=k, mode=mode, image=image, rerank=rerank,
+                           rerank_top=rerank_top, diversify=diversify,
+                           diversify_top=diversify_top)
+        staged = bool(rerank) or diversify or by_mode_rerank or by_mode_div
+        cols: dict[str, Any] = {"id": [h.id for h in hits], "score": [h.score for h in hits]}
+        schema: dict[str, Any] = {"id": pl.String, "score": pl.Float64}
+        if staged:
+            cols |= {"_first_score": [h.first_score for h in hits],
+                     "_rerank_score": [h.rerank_score for h in hits],
+                     "_rerank_error": [h.rerank_error for h in hits],
+                     "_cluster": [h.cluster for h in hits]}
+            schema |= {"_first_score": pl.Float64, "_rerank_score": pl.Float64,
+                       "_rerank_error": pl.String, "_cluster": pl.Int64}
+        order = pl.DataFrame(cols, schema=schema).with_row_index("rank")
         if not hits:
-            return pl.DataFrame({"id": [], "score": []},
-                                schema={"id": pl.String, "score": pl.Float64})
-        ids = [h[0] for h in hits]
-        cols = ["id", "text", "images", "video", "metadata"]
-        cols += [c for c in (ix.OCR_TEXT,) if c in self.table.schema.names]  # setting ocr
-        rows = pl.from_arrow(self.table.search().where(ix.id_filter(ids))
-                             .select(cols)
-                             .limit(len(ids)).to_arrow())
-        order = pl.DataFrame({"id": ids, "score": [float(h[1]) for h in hits],
-                              "rank": list(range(1, len(ids) + 1))})
+            return order.drop("rank")
+        shown = ["id", "text", "images", "video", "metadata"]
+        shown += [c for c in (ix.OCR_TEXT,) if c in self.table.schema.names]  # setting ocr
+        rows = pl.from_arrow(self.table.search().where(ix.id_filter(order["id"].to_list()))
+                             .select(shown).limit(len(hits)).to_arrow())
         return order.join(rows, on="id", how="left").sort("rank").drop("rank")
-
-
-def rrf(
-    rankings: Sequence[Sequence[tuple[str, float]]],
-    k: int = 60,
-    limit: int | None = None,
-) -> list[tuple[str, float]]:
-    """Fuse rankings with reciprocal rank fusion.
-
-    Args:
-        rankings: each a list of ``(doc_id, score)`` in rank order, best first, as a search
-            returns it. Scores are ignored -- only positions count. A doc repeated within one
-            ranking counts once, at its best position.
-        k: the RRF constant; larger values flatten the advantage of top ranks (60 in the paper).
-        limit: keep only the best ``limit`` fused results (None = all).
-
-    Returns:
-        ``[(doc_id, fused_score), ...]`` best first. Equal fused scores are ordered by doc id
-        descending -- trec_eval's tie order -- so
-        :func:`mmindex.evaluation.metrics.evaluate_run` ranks the list exactly as returned.
-
-    Raises:
-        ValueError: ``k`` is not positive or ``limit`` is negative.
-    """
-    if k <= 0:
-        raise ValueError(f"RRF constant k must be > 0, got {k}")
-    if limit is not None and limit < 0:
-        raise ValueError(f"limit must be >= 0 or None, got {limit}")
-    fused: dict[str, float] = {}
-    for ranking in rankings:
-        seen: set[str] = set()
-        for rank, (doc, _score) in enumerate(ranking, 1):
-            if doc in seen:
-                continue
-            seen.add(doc)
-            fused[doc] = fused.get(doc, 0.0) + 1.0 / (k + rank)
-    ordered = sorted(fused.items(), key=lambda pair: pair[0], reverse=True)
-    ordered.sort(key=lambda pair: pair[1], reverse=True)  # stable: ties keep doc id descending
-    return ordered if limit is None else ordered[:limit]
-
-
-def resolve(db: Any, name: str, version: int | None = None,
-            table: str | None = None) -> tuple[str, int]:
-    """(table, version) for a reader: production unless a version is asked for.
-
-    Raises:
-        IndexNotFoundError: no index of that name, no production version yet (the message names
-            the candidate to evaluate), or no table holding ``version``.
-    """
-    prod = ledger.production(db, name)
-    runs = ledger.runs(db, name)
-    if prod is None and not runs:
-        raise IndexNotFoundError(ledger.no_such_index(db, name))
-    if version is None:
-        if prod is None:
-            latest = latest_candidate(db, name)
-            raise IndexNotFoundError(
-                f"index {name!r} has no production version yet"
-                + (f" (its latest candidate is v{latest[1]})" if latest else "")
-                + ". Help: `mmindex evaluate --index NAME --promote` gates the candidate "
-                "(or `mmindex promote`); `--version N` reads a candidate as it is.")
-        return prod["table_name"], int(prod["version"])
-    if table is None:
-        same = [r for r in runs if r.get("version") == version]
-        table = same[-1]["table_name"] if same else (prod or {}).get("table_name")
-    if table is None:
-        raise IndexNotFoundError(f"index {name!r}: no table holds version {version}. Help: "
-                                 "`mmindex versions --index NAME` lists them.")
-    return table, int(version)
-
-
-def latest_candidate(db: Any, name: str) -> tuple[str, int] | None:
-    """(table, version) of the newest committed run of ``name``, whatever its decision."""
-    done = [r for r in ledger.runs(db, name)
-            if r.get("status") == "committed" and r.get("version") is not None]
-    return (done[-1]["table_name"], int(done[-1]["version"])) if done else None
 
 
 def open_index(name: str, db: str | None = None, *, version: int | None = None,
@@ -303,7 +254,10 @@ def open_index(name: str, db: str | None = None, *, version: int | None = None,
     return Index(name, table_name, ver, run["model"], int(run["dims"]), tbl, qi,
                  settings.cache_dir, settings.device,
                  fusion=fusion.fusion_of(conn, table_name, ver) or fusion.DEFAULT,
-                 settings=settings, first_stage=settings.multivector_first_stage)
+                 settings=settings, first_stage=settings.multivector_first_stage,
+                 rerank_model=settings.rerank_model, rerank_top=settings.rerank_top,
+                 diversify_top=settings.diversify_top,
+                 diversify_clusters=settings.diversify_clusters)
 
 
 def _query_instruction(run: dict[str, Any]) -> str | None:
