@@ -60,6 +60,16 @@ CATALOG: tuple[ModelInfo, ...] = (
     ModelInfo("siglip-so400m", "siglip", _TI, 1152, two_tower=True),
     ModelInfo("tiny-clip", "clip", _TI, 24, two_tower=True),
     ModelInfo("tiny-siglip", "siglip", _TI, 32, two_tower=True),
+    ModelInfo("colpali-v1.3", "colpali", _TI, 128, multi_vector=True),
+    ModelInfo("colqwen2-v1.0", "colqwen2", _TI, 128, multi_vector=True),
+    ModelInfo("tiny-colpali", "colpali", _TI, 32, multi_vector=True),
+    ModelInfo("tiny-colqwen2", "colqwen2", _TI, 32, multi_vector=True),
+    ModelInfo("vlm2vec-qwen2vl-2b", "vlm (recipe)", _TI, 1536),
+    ModelInfo("gme-qwen2-vl-2b", "vlm (recipe)", _TI, 1536),
+    ModelInfo("tiny-qwen2-vl", "vlm (recipe)", _TI, 64),
+    ModelInfo("jina-clip-v2", "jina", _TI, 1024, (64, 128, 256, 512, 768)),
+    ModelInfo("jina-embeddings-v4", "jina", _TI, 2048, (128, 256, 512, 1024)),
+    ModelInfo("voyage-multimodal-3", "voyage (API)", _TI, 1024),
     ModelInfo("hash", "test double", _TIV, 32),
 )
 
