@@ -41,9 +41,12 @@ def cmd_models(args: argparse.Namespace) -> int:
     head = (f"{'spec':<{width}}  {'family':<12} {'supports':<24} {'dims':>5}  "
             f"{'matryoshka dims':<26} weights")
     human = "\n".join([head] + [line(r) for r in rows])
-    emit(rows, args.json, human + "\n\nAlso: st:ID_OR_PATH, qwen3-vl:ID_OR_PATH, clip:ID_OR_PATH, "
-                                  "siglip:ID_OR_PATH, or a local model directory (see the "
-                                  "README's model table).")
+    from mmindex.backends import RERANKERS
+
+    emit(rows, args.json, human + "\n\nAlso: st:, qwen3-vl:, clip:, siglip:, colpali:, colqwen2:, "
+                                  "vlm:ID_OR_PATH, jina:PATH, or a local model directory (see the "
+                                  "README's model table).\nRerankers (search --rerank): "
+                                  + ", ".join(RERANKERS) + ", qwen3-vl-reranker:PATH.")
     return 0
 
 
