@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
@@ -179,27 +177,7 @@ def ensure_tiny_late_interaction(family: Family,
     Safe when processes race (build into a temporary directory, rename into place), as
     :func:`mmindex.backends.tinymodel.ensure_tiny_model`.
     """
-    root = Path(cache_dir).expanduser() if cache_dir else Path.home() / ".cache" / "mmindex"
-    target = root / DIRNAMES[family]
-    if _is_current(target, family):
-        return target
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{DIRNAMES[family]}.", dir=root))
-    tmp.chmod(0o755)
-    try:
-        build_tiny_late_interaction(tmp, family)
-        if target.exists() and not _is_current(target, family):  # an older builder's files
-            stale = Path(tempfile.mkdtemp(prefix=f".{DIRNAMES[family]}.stale.", dir=root))
-            try:
-                os.replace(target, stale / "old")
-            except OSError:
-                pass
-            shutil.rmtree(stale, ignore_errors=True)
-        try:
-            os.rename(tmp, target)
-        except OSError:
-            if not _is_current(target, family):
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    from mmindex.backends.tinymodel import ensure_built
+
+    return ensure_built(cache_dir, DIRNAMES[family], lambda out: build_tiny_late_interaction(
+        out, family), current=lambda p: _is_current(p, family))

@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -34,6 +35,9 @@ SEED = 20250101
 BUILDER_VERSION = 1  # bump when the built files change, so cached tiny models are rebuilt
 TINY_DIRNAME = "tiny-qwen3-vl"
 MARKER = "mmindex-build.json"
+#: one build at a time per process: transformers' from_config(dtype=...) swaps torch's global
+#: default dtype while it builds, so two threads building at once could leave it bfloat16
+_BUILD_LOCK = threading.Lock()
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt")
 
 # The real Qwen3-VL-2B values (its config.json); "tiny" keeps every structural feature
@@ -219,23 +223,27 @@ def ensure_tiny_model(cache_dir: str | os.PathLike[str] | None = None) -> Path:
 
 
 def ensure_built(cache_dir: str | os.PathLike[str] | None, dirname: str,
-                 build: Callable[[Path], Any], version: int) -> Path:
+                 build: Callable[[Path], Any], version: int = BUILDER_VERSION, *,
+                 current: Callable[[Path], bool] | None = None) -> Path:
     """``cache_dir/dirname``, built once by ``build(dir)`` (which writes a :data:`MARKER` with
-    ``builder_version == version`` and shape ``tiny``).
+    ``builder_version == version`` and shape ``tiny``; or whatever ``current(dir)`` accepts:
+    each family's twin builder marks its own files).
 
     Safe when processes race: each builds into its own temporary directory beside the target
     and renames it into place; the loser of the rename discards its copy and uses the winner's.
     """
     root = Path(cache_dir).expanduser() if cache_dir else Path.home() / ".cache" / "mmindex"
     target = root / dirname
-    if _is_current(target, version):
+    is_current = current or (lambda p: _is_current(p, version))
+    if is_current(target):
         return target
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dirname}.", dir=root))
     tmp.chmod(0o755)  # mkdtemp makes it private; the cache is meant to be shared
     try:
-        build(tmp)
-        if target.exists() and not _is_current(target, version):  # stale: older builder
+        with _BUILD_LOCK:
+            build(tmp)
+        if target.exists() and not is_current(target):  # stale: older builder
             stale = Path(tempfile.mkdtemp(prefix=f".{dirname}.stale.", dir=root))
             try:
                 os.replace(target, stale / "old")
@@ -245,7 +253,7 @@ def ensure_built(cache_dir: str | os.PathLike[str] | None, dirname: str,
         try:
             os.rename(tmp, target)  # atomic; fails if another process installed one meanwhile
         except OSError:
-            if not _is_current(target, version):
+            if not is_current(target):
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -98,22 +97,6 @@ def _is_current(path: Path) -> bool:
 def ensure_tiny_qwen2vl(cache_dir: str | os.PathLike[str] | None = None) -> Path:
     """The cached tiny checkpoint, built once into ``cache_dir/tiny-qwen2-vl`` (race-safe:
     built beside the target and renamed into place)."""
-    root = Path(cache_dir).expanduser() if cache_dir else Path.home() / ".cache" / "mmindex"
-    target = root / DIRNAME
-    if _is_current(target):
-        return target
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{DIRNAME}.", dir=root))
-    tmp.chmod(0o755)
-    try:
-        build_tiny_qwen2vl(tmp)
-        if target.exists() and not _is_current(target):
-            shutil.rmtree(target, ignore_errors=True)
-        try:
-            os.rename(tmp, target)
-        except OSError:
-            if not _is_current(target):
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    from mmindex.backends.tinymodel import ensure_built
+
+    return ensure_built(cache_dir, DIRNAME, build_tiny_qwen2vl, current=_is_current)

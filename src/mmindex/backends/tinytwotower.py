@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
@@ -149,27 +147,7 @@ def ensure_tiny_two_tower(family: Family,
                           cache_dir: str | os.PathLike[str] | None = None) -> Path:
     """The cached ``tiny-<family>`` checkpoint, built once into ``cache_dir`` (race-safe rename,
     as :func:`mmindex.backends.tinymodel.ensure_tiny_model`)."""
-    root = Path(cache_dir).expanduser() if cache_dir else Path.home() / ".cache" / "mmindex"
-    target = root / f"tiny-{family}"
-    if _is_current(target, family):
-        return target
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tiny-{family}.", dir=root))
-    tmp.chmod(0o755)
-    try:
-        build_tiny_two_tower(tmp, family)
-        if target.exists():  # stale: an older builder's files
-            stale = Path(tempfile.mkdtemp(prefix=f".tiny-{family}.stale.", dir=root))
-            try:
-                os.replace(target, stale / "old")
-            except OSError:
-                pass
-            shutil.rmtree(stale, ignore_errors=True)
-        try:
-            os.rename(tmp, target)
-        except OSError:
-            if not _is_current(target, family):
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    from mmindex.backends.tinymodel import ensure_built
+
+    return ensure_built(cache_dir, f"tiny-{family}", lambda out: build_tiny_two_tower(out, family),
+                        current=lambda p: _is_current(p, family))
