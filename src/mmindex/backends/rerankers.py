@@ -71,9 +71,11 @@ def load_reranker(spec: str, *, device: str = "auto", cache_dir: Path | None = N
     key = (model_id, device, str(cache_dir), instruction, batch_size)
     with _LOCK:
         if key not in _CACHE:
+            from mmindex.backends.loaders import quiet_loading
             from mmindex.backends.qwen3vl_reranker import Qwen3VLReranker
 
-            path = str(ensure_tiny_reranker(cache_dir)) if model_id == "tiny" else model_id
+            with quiet_loading():
+                path = str(ensure_tiny_reranker(cache_dir)) if model_id == "tiny" else model_id
             try:
                 _CACHE[key] = Qwen3VLReranker(path, device=device, instruction=instruction,
                                               batch_size=batch_size)

@@ -8,10 +8,12 @@ hidden size, as in the released models), saved with the real on-disk layout
 the released checkpoints (:class:`mmindex.backends.twotower.TwoTowerEmbedder`).
 
 **Tokenizers.** No installed package ships CLIP's BPE vocabulary or SigLIP's SentencePiece model,
-so each twin gets a *small tokenizer trained here, offline*, on :data:`CORPUS` (English and Korean
-sentences), with the real tokenizer class and its real pipeline: ``CLIPTokenizer`` (byte-level BPE,
-``</w>`` word ends, lower-casing; 512 tokens) and ``SiglipTokenizer`` (a SentencePiece unigram
-model with byte fallback, T5's ``<pad>``/``</s>``/``<unk>`` ids; 384 pieces). Any text tokenises
+so each twin gets a *small tokenizer made here, offline*, with the real tokenizer class and its
+real pipeline: ``CLIPTokenizer`` (byte-level BPE, ``</w>`` word ends, lower-casing) over the 256
+byte symbols without merges (514 tokens; built, so the same on every machine) and
+``SiglipTokenizer`` (a SentencePiece unigram model with byte fallback, T5's
+``<pad>``/``</s>``/``<unk>`` ids; 384 pieces, trained on :data:`CORPUS` with one thread:
+deterministic). Any text tokenises
 (byte fallback); the ids mean nothing, like the weights. The image processors are the real ones
 with the families' published normalisation (CLIP's mean/std; SigLIP's 0.5) at 32x32.
 """
@@ -26,7 +28,7 @@ from typing import Any, Literal
 Family = Literal["clip", "siglip"]
 
 SEED = 20250102
-BUILDER_VERSION = 2
+BUILDER_VERSION = 3  # 3: the CLIP twin's vocabulary is built, not trained (deterministic)
 MARKER = "mmindex-build.json"
 IMAGE_SIZE, PATCH = 32, 8
 CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]  # CLIP's published normalisation
@@ -43,18 +45,17 @@ CORPUS = [
 
 
 def _clip_tokenizer(out: Path) -> Any:
-    from tokenizers import pre_tokenizers, trainers
+    """CLIP's real tokenizer class and pipeline over a byte-level vocabulary with no merges:
+    every byte symbol, alone and as a word end (``</w>``), then the two specials. Built, not
+    trained: ``tokenizers``' BPE trainer breaks ties differently from run to run, and a twin must
+    be the same on every machine (Ray actors on several nodes each build their own)."""
+    from tokenizers import pre_tokenizers
     from transformers import CLIPTokenizer
 
-    tok = CLIPTokenizer()  # the real CLIP pipeline (normaliser, pre-tokeniser) over an empty BPE
-    trainer = trainers.BpeTrainer(
-        vocab_size=512, special_tokens=["<|startoftext|>", "<|endoftext|>"],
-        end_of_word_suffix="</w>", show_progress=False,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.backend_tokenizer.train_from_iterator(CORPUS * 4, trainer=trainer)
-    trained = json.loads(tok.backend_tokenizer.to_str())["model"]
-    merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in trained["merges"]]
-    return CLIPTokenizer(vocab=trained["vocab"], merges=merges, model_max_length=77)
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    symbols = [*alphabet, *(c + "</w>" for c in alphabet), "<|startoftext|>", "<|endoftext|>"]
+    return CLIPTokenizer(vocab={t: i for i, t in enumerate(symbols)}, merges=[],
+                         model_max_length=77)
 
 
 def _siglip_tokenizer(out: Path) -> Any:
