@@ -36,8 +36,8 @@ import numpy as np
 
 from mmindex.backends import qwen3vl_inputs as qi
 from mmindex.backends.base import Embedder, LoadedItem, MultiVectors, Role
-from mmindex.backends.device import pin, resolve_device, to_device
-from mmindex.backends.qwen3vl_loading import resolve_model_dir, weights_digest
+from mmindex.backends.device import compute_dtype, pin, resolve_device, to_device
+from mmindex.backends.qwen3vl_loading import locate_weights
 from mmindex.errors import ConfigError, ItemError, ModelUnavailableError
 from mmindex.items import Cost
 
@@ -102,16 +102,13 @@ class LateInteractionEmbedder(Embedder):
     modalities = frozenset({"text", "image"})
 
     def __init__(self, model_id_or_path: str, *, device: str = "auto", max_length: int = 512):
-        import torch
         import transformers
 
         self.model_id = model_id_or_path
-        self.model_dir, commit = resolve_model_dir(model_id_or_path)
-        self.revision = commit or weights_digest(self.model_dir)
+        self.model_dir, self.revision = locate_weights(model_id_or_path)
         self.backend = family_of(self.model_dir)
         self.device = resolve_device(device)
-        # fp32 on CPU (the equality tests' precision), bf16 on GPU as the models were trained
-        self.dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
+        self.dtype = compute_dtype(self.device)
         self.max_length = self.max_tokens = max_length
         self._lock = threading.Lock()  # one tokenizer shared by the preprocessing threads
         model_cls, processor_cls = (getattr(transformers, n) for n in FAMILIES[self.backend])

@@ -38,6 +38,15 @@ def resolve_device(device: str) -> str:
     return device
 
 
+def compute_dtype(device: str) -> Any:
+    """The torch dtype a model runs in on ``device``: bf16 on CUDA (as the models were
+    trained), fp32 elsewhere. Explicit, because transformers 5's ``from_pretrained`` would keep a
+    bf16 checkpoint's dtype on CPU too (and fp32 is the equality tests' precision)."""
+    import torch
+
+    return torch.bfloat16 if device.startswith("cuda") else torch.float32
+
+
 def pin(tensors: dict[str, Any], device: str) -> dict[str, Any]:
     """Page-locked copies of a batch's CPU tensors when it is bound for a CUDA device.
 

@@ -23,11 +23,10 @@ import numpy as np
 
 from mmindex.backends import qwen3vl_inputs as qi
 from mmindex.backends.base import Embedder, LoadedItem, Role
-from mmindex.backends.device import pin, resolve_device, to_device
+from mmindex.backends.device import compute_dtype, pin, resolve_device, to_device
 from mmindex.backends.qwen3vl_loading import (
     default_attention,
-    resolve_model_dir,
-    weights_digest,
+    locate_weights,
 )
 from mmindex.errors import ConfigError, ItemError, ModelUnavailableError
 from mmindex.items import Cost
@@ -80,7 +79,6 @@ class Qwen3VLEmbedder(Embedder):
                  max_length: int = 8192, min_pixels: int = qi.MIN_PIXELS,
                  max_pixels: int = qi.MAX_PIXELS, video_fps: float = 1.0,
                  video_max_frames: int = 64, attn_implementation: str | None = None):
-        import torch
 
         if not (0 < min_pixels <= max_pixels and max_length > 0 and video_fps > 0
                 and video_max_frames >= 2):
@@ -90,12 +88,10 @@ class Qwen3VLEmbedder(Embedder):
                 f"video_max_frames={video_max_frames}). Help: need 0 < min_pixels <= max_pixels, "
                 "max_length > 0, video_fps > 0 and video_max_frames >= 2.")
         self.model_id = model_id_or_path
-        self.model_dir, commit = resolve_model_dir(model_id_or_path)
-        self.revision = commit or weights_digest(self.model_dir)
+        self.model_dir, self.revision = locate_weights(model_id_or_path)
         self.device = resolve_device(device)
         on_gpu = self.device.startswith("cuda")
-        # Explicit fp32 on CPU: transformers 5 would otherwise keep the checkpoint's bf16.
-        self.dtype = torch.bfloat16 if on_gpu else torch.float32
+        self.dtype = compute_dtype(self.device)
         self.attn_implementation = attn_implementation or default_attention(on_gpu)
         self.instructions = {
             "document": qi.normalize_instruction(document_instruction, qi.DOCUMENT_INSTRUCTION),

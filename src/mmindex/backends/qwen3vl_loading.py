@@ -35,6 +35,17 @@ def resolve_model_dir(model_id: str) -> tuple[Path, str | None]:
     return snapshot, snapshot.name
 
 
+def locate_weights(model_id: str) -> tuple[Path, str]:
+    """(local directory, revision) of a model: the hub commit for a cached hub id, else the
+    :func:`weights_digest` of the directory (what every backend's fingerprint records).
+
+    Raises:
+        ModelUnavailableError: as :func:`resolve_model_dir`.
+    """
+    model_dir, commit = resolve_model_dir(model_id)
+    return model_dir, commit or weights_digest(model_dir)
+
+
 def weights_digest(model_dir: Path) -> str:
     """A cheap content hash: config.json plus the name, size and last 64 KiB of each weight file.
 

@@ -28,9 +28,9 @@ from typing import Any
 
 from mmindex.backends import qwen3vl_inputs as qi
 from mmindex.backends.base import LoadedItem
-from mmindex.backends.device import resolve_device
+from mmindex.backends.device import compute_dtype, resolve_device
 from mmindex.backends.loaders import quiet_loading
-from mmindex.backends.qwen3vl_loading import default_attention, resolve_model_dir, weights_digest
+from mmindex.backends.qwen3vl_loading import default_attention, locate_weights
 from mmindex.errors import ConfigError, ItemError, ModelUnavailableError
 from mmindex.items import Item
 
@@ -71,18 +71,16 @@ class Qwen3VLReranker:
                  min_pixels: int = qi.MIN_PIXELS, max_pixels: int = qi.MAX_PIXELS,
                  video_fps: float = 1.0, video_max_frames: int = 64, batch_size: int = 8,
                  attn_implementation: str | None = None):
-        import torch
 
         if max_length <= TAIL + 2 or batch_size < 1 or not 0 < min_pixels <= max_pixels:
             raise ConfigError(f"invalid reranker limits (max_length={max_length}, batch_size="
                               f"{batch_size}, min_pixels={min_pixels}, max_pixels={max_pixels})."
                               " Help: max_length > 7, batch_size >= 1, 0 < min <= max pixels.")
         self.model_id = model_id_or_path
-        self.model_dir, commit = resolve_model_dir(model_id_or_path)
-        self.revision = commit or weights_digest(self.model_dir)
+        self.model_dir, self.revision = locate_weights(model_id_or_path)
         self.device = resolve_device(device)
         on_gpu = self.device.startswith("cuda")
-        self.dtype = torch.bfloat16 if on_gpu else torch.float32  # explicit: see qwen3vl.py
+        self.dtype = compute_dtype(self.device)
         self.instruction = (instruction or "").strip() or INSTRUCTION
         self.max_length, self.batch_size = max_length, batch_size
         self.min_pixels, self.max_pixels = min_pixels, max_pixels

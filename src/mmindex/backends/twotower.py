@@ -31,8 +31,8 @@ import numpy as np
 
 from mmindex.backends import parts as vp
 from mmindex.backends.base import Embedder, LoadedItem, Role
-from mmindex.backends.device import pin, resolve_device, to_device
-from mmindex.backends.qwen3vl_loading import resolve_model_dir, weights_digest
+from mmindex.backends.device import compute_dtype, pin, resolve_device, to_device
+from mmindex.backends.qwen3vl_loading import locate_weights
 from mmindex.errors import ItemError, ModelUnavailableError
 from mmindex.items import Cost
 
@@ -83,14 +83,13 @@ class TwoTowerEmbedder(Embedder):
     def __init__(self, family: str, model_id_or_path: str, *, device: str = "auto"):
         import threading
 
-        import torch
         import transformers
 
         if family not in FAMILIES:
             raise ValueError(f"unknown two-tower family {family!r}")
         self.backend, self.model_id = family, model_id_or_path
         try:
-            self.model_dir, commit = resolve_model_dir(model_id_or_path)
+            self.model_dir, self.revision = locate_weights(model_id_or_path)
         except ModelUnavailableError as exc:
             raise ModelUnavailableError(
                 f"{family} model {model_id_or_path!r} is not on this machine; mmindex never "
@@ -98,9 +97,8 @@ class TwoTowerEmbedder(Embedder):
                 f"machine with internet) and pass it as --model {family}:DIR, or put it in "
                 f"HF_HOME's hub cache; tiny-{family} is a random-weight twin for smoke tests. "
                 f"({exc})") from exc
-        self.revision = commit or weights_digest(self.model_dir)
         self.device = resolve_device(device)
-        self.dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
+        self.dtype = compute_dtype(self.device)
         self._lock = threading.Lock()  # the tokenizer is shared by the preprocessing threads
         try:
             self.processor = transformers.AutoProcessor.from_pretrained(str(self.model_dir))

@@ -20,9 +20,9 @@ import numpy as np
 
 from mmindex.backends import qwen3vl_inputs as qi
 from mmindex.backends.base import Embedder, LoadedItem, Role
-from mmindex.backends.device import pin, resolve_device, to_device
+from mmindex.backends.device import compute_dtype, pin, resolve_device, to_device
 from mmindex.backends.qwen3vl import Qwen3VLBatch
-from mmindex.backends.qwen3vl_loading import default_attention, resolve_model_dir, weights_digest
+from mmindex.backends.qwen3vl_loading import default_attention, locate_weights
 from mmindex.backends.vlm_recipe import ARCHITECTURES, Recipe, find_recipe
 from mmindex.errors import ConfigError, ItemError, ModelUnavailableError
 from mmindex.items import Cost
@@ -53,12 +53,10 @@ class VLMEmbedder(Embedder):
     def __init__(self, model_id_or_path: str, *, recipe: str | None = None,
                  device: str = "auto", document_instruction: str | None = None,
                  query_instruction: str | None = None):
-        import torch
         import transformers
 
         self.model_id = model_id_or_path
-        self.model_dir, commit = resolve_model_dir(model_id_or_path)
-        self.revision = commit or weights_digest(self.model_dir)
+        self.model_dir, self.revision = locate_weights(model_id_or_path)
         base = find_recipe(self.model_dir, model_id_or_path, recipe)
         overrides = {k: v for k, v in (("document", document_instruction),
                                        ("query", query_instruction)) if v}
@@ -66,7 +64,7 @@ class VLMEmbedder(Embedder):
             **{**base.__dict__, "instructions": {**base.instructions, **overrides}})
         self.device = resolve_device(device)
         on_gpu = self.device.startswith("cuda")
-        self.dtype = torch.bfloat16 if on_gpu else torch.float32
+        self.dtype = compute_dtype(self.device)
         self.max_tokens = self.recipe.max_length
         self._lock = threading.Lock()
         try:
