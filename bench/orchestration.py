@@ -75,6 +75,9 @@ def run(quick: bool, sizes: list[int] | None = None, model: str = "all-minilm-l6
     writer's concurrency slot, four artifacts), so its share shrinks as the run grows; both
     sizes and the fixed seconds are reported so the break-even is visible.
     """
+    from bench import netns
+
+    netns.require("the orchestration case's Prefect API server")
     sizes = sizes or ([500, 2000] if quick else [2000, 11429])
     repo = Path(__file__).resolve().parents[3]
     if not (repo / "flows" / "embed.py").is_file():

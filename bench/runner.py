@@ -28,6 +28,9 @@ CASES: dict[str, str] = {
     "gpu": "bench.gpu",
     "scaleout": "bench.scaleout",
 }
+#: cases that start servers (a Ray cluster, a Prefect API server): each runs in a loopback-only
+#: network namespace of its own (bench/netns.py), or is refused where none can be made
+SERVER_CASES = frozenset({"scaleout", "orchestration"})
 
 
 def run_case(case: str, quick: bool, **kw: Any) -> dict[str, Any]:
@@ -40,13 +43,18 @@ def run_case(case: str, quick: bool, **kw: Any) -> dict[str, Any]:
         return {"skipped": str(e)}
 
 
-def _spawn(case: str, quick: bool, out_dir: Path, kw: dict[str, Any]) -> dict[str, Any]:
+def _spawn(case: str, quick: bool, out_dir: Path, kw: dict[str, Any],
+           isolate: bool = False) -> dict[str, Any]:
     out = out_dir / "cases" / f"{case}.json"
     log = out_dir / "cases" / f"{case}.log"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.unlink(missing_ok=True)
     cmd = [sys.executable, "-m", "bench", case, "--out", str(out),
            "--kwargs", json.dumps(kw)] + (["--quick"] if quick else [])
+    if isolate:
+        from bench import netns
+
+        cmd = netns.wrap(cmd)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
            "LANCE_LOG": os.environ.get("LANCE_LOG", "error")}
     t0 = time.perf_counter()
@@ -70,9 +78,10 @@ def run_bench(cases: list[str] | None, out_dir: Path, quick: bool,
         overrides: Per-case keyword arguments for the case's ``run`` (tests use tiny sizes).
 
     Raises:
-        ConfigError: an unknown case name.
+        ConfigError: an unknown case name, or a case that starts servers
+            (:data:`SERVER_CASES`) where no loopback-only namespace can be made.
     """
-    from bench import machine
+    from bench import machine, netns
     from bench.report import format_table, summary_rows
 
     names = list(CASES) if not cases else list(cases)
@@ -80,6 +89,10 @@ def run_bench(cases: list[str] | None, out_dir: Path, quick: bool,
     if unknown:
         raise ConfigError(f"unknown bench case(s) {', '.join(unknown)}. "
                           f"Help: choose from {', '.join(CASES)}.")
+    isolate = {n for n in names if n in SERVER_CASES and not netns.isolated()}
+    if isolate and not netns.can_isolate():
+        raise ConfigError(f"bench case(s) {', '.join(sorted(isolate))} start servers and may "
+                          f"only run in a loopback-only network namespace: {netns.why_not()}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {"quick": quick, "machine": machine.describe(), "results": {},
@@ -87,7 +100,7 @@ def run_bench(cases: list[str] | None, out_dir: Path, quick: bool,
     t0 = time.perf_counter()
     for name in names:
         print(f"[bench] {name} ...", file=sys.stderr, flush=True)
-        res = _spawn(name, quick, out_dir, (overrides or {}).get(name, {}))
+        res = _spawn(name, quick, out_dir, (overrides or {}).get(name, {}), name in isolate)
         report["results"][name] = res
         print(f"[bench] {name} done in {res['case_s']} s", file=sys.stderr, flush=True)
     report["total_s"] = round(time.perf_counter() - t0, 1)

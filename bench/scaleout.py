@@ -42,7 +42,9 @@ def run(quick: bool, n: int | None = None, model: str = "all-minilm-l6-v2",
     except ImportError:
         return {"skipped": "ray is not installed: pip install -c requirements.lock -e '.[ray]'"}
     import mmindex.cluster
+    from bench import netns
 
+    netns.require("the scaleout case's Ray nodes")  # Ray binds to the interface address else
     n = n or (2000 if quick else 10_000)
     os.makedirs("/tmp/r", exist_ok=True)
     os.environ["RAY_TMPDIR"] = "/tmp/r"  # Ray's socket paths must stay short

@@ -5,6 +5,8 @@
 # tests that run a real Prefect server on PostgreSQL and look at the Prefect UI, and tesseract
 # (Korean + English) with the Nanum fonts for the figure-text (OCR) tests; without them those
 # tests skip and say why. Extra arguments go to pytest (e.g. -m slow).
+# Setup (pip, apt) runs with the network; the checks run in a network namespace where only
+# loopback exists (scripts/isolated.sh; root + unshare), so no test can reach any other address.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -24,10 +26,13 @@ if [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null; then
       || echo "!! could not install$missing: the tests that need them will skip"
   fi
 fi
-echo "==> ruff check"
-.venv/bin/ruff check .
-echo "==> lint-imports (the stages' import contracts in pyproject.toml)"
-.venv/bin/lint-imports --no-logo --no-cache
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false PREFECT_SERVER_ANALYTICS_ENABLED=false
 mkdir -p test-output
-exec .venv/bin/python -m pytest "$@"
+echo "==> into a loopback-only network namespace: ruff, lint-imports, pytest"
+exec bash scripts/isolated.sh bash -c '
+set -euo pipefail
+echo "==> ruff check"
+.venv/bin/ruff check .
+echo "==> lint-imports (the stages'"'"' import contracts in pyproject.toml)"
+.venv/bin/lint-imports --no-logo --no-cache
+exec .venv/bin/python -m pytest "$@"' _ "$@"

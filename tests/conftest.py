@@ -26,3 +26,13 @@ def tiny_qwen_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("tiny-qwen3-vl")
     build_tiny_model(out, shape="tiny")
     return out
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """One plain line: is this run in a loopback-only network namespace (scripts/isolated.sh)?"""
+    from bench import netns
+
+    if netns.isolated():
+        return "network: isolated (a namespace with only loopback: scripts/isolated.sh)"
+    return f"network: NOT ISOLATED: {netns.why_not()}"
+

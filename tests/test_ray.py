@@ -42,6 +42,10 @@ def cluster(tmp_path_factory):
     from ray.cluster_utils import Cluster
 
     import mmindex.cluster
+    from bench import netns
+
+    if not netns.isolated():  # Ray binds its nodes to the interface address when there is one
+        pytest.skip(f"the Ray tests refuse to start: {netns.why_not()}")
 
     control = tmp_path_factory.mktemp("ray-control")
     saved = {k: os.environ.get(k) for k in ("RAY_TMPDIR", "PYTHONPATH", "MMINDEX_TEST_RAY_CONTROL")}
@@ -93,6 +97,19 @@ def local_run(tmp_path_factory):
     r = run_embed(str(SAMPLE), "s", Settings(db=str(db), **SMALL))
     versions = len(ix.connect(Settings(db=str(db))).open_table(r.table).list_versions())
     return {"db": db, "result": r, "vectors": vectors(db, r.table), "versions": versions}
+
+
+def test_every_ray_node_is_on_loopback(cluster):
+    import ipaddress
+
+    ray.init(address=cluster["address"], include_dashboard=False, ignore_reinit_error=True)
+    nodes = [n for n in ray.nodes() if n["Alive"]]
+    assert len(nodes) == 2, nodes
+    for n in nodes:
+        assert ipaddress.ip_address(n["NodeManagerAddress"]).is_loopback, n["NodeManagerAddress"]
+    # the driver and the GCS too
+    assert ipaddress.ip_address(ray.util.get_node_ip_address()).is_loopback
+    assert ipaddress.ip_address(cluster["address"].rsplit(":", 1)[0]).is_loopback
 
 
 def test_ray_equals_local_on_the_sample_with_one_commit(cluster, local_run, tmp_path):
