@@ -30,7 +30,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                                 gate=not args.no_gate, promote=args.promote,
                                 dims=args.dims_sweep, progress=bar, rerank=args.rerank,
                                 diversify=args.diversify)
-    emit(report.to_dict(), args.json, report.to_markdown())
+    emit(report.to_dict(per_query=True), args.json, report.to_markdown())
     rejected = report.decision is not None and not report.decision.passed
     return EXIT_REJECTED if rejected else EXIT_OK
 
