@@ -68,7 +68,7 @@ def register(sub: Any) -> None:
     e = sub.add_parser("evaluate", help="evaluate a version on a golden set (and gate it)",
                        description="Evaluate a version of INDEX on a golden set and ask the "
                                    "gate; exit status 1 when the gate rejects it. Prints each "
-                                   "metric with its 95%% confidence interval and by segment "
+                                   "metric with its 95% confidence interval and by segment "
                                    "(language, length, modality, the golden set's own); "
                                    "--json adds every query's values.")
     e.add_argument("--index", required=True, help="index name")
