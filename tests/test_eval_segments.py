@@ -160,3 +160,11 @@ def test_report_text_shows_intervals_segments_with_production_and_warnings():
     assert "| lang=ko | 25 |" in md and "| lang=en ⚠ | 5 |" in md
     assert "## Warnings" in md and "lang=en (5)" in md
     assert "+0.0000 |" in md  # production scored the same: no change per segment
+
+
+def test_relabelling_segments_keeps_the_golden_version(tmp_path):
+    rows = [{"_id": "1", "text": "penguin", "segment": "birds"}]
+    before = load_golden(*write_golden(tmp_path, rows)).version
+    rows[0]["segment"] = {"subject": "animals"}
+    after = load_golden(*write_golden(tmp_path, rows))
+    assert after.version == before and after.queries[0].segment == {"subject": "animals"}

@@ -64,7 +64,8 @@ class GoldenSet:
         sources: Paths the set was read from.
         fingerprint: sha256 of the normalised query ids, texts, languages, image bytes (URIs as
             written) and qrels; independent of file order, whitespace, qrels format, query
-            metadata and where the files live.
+            metadata and segments (relabelling a segment keeps production comparable) and where
+            the files live.
         notes: What was dropped while loading, and why.
     """
 
@@ -260,7 +261,7 @@ def _parse_qrels(path: Path) -> dict[str, dict[str, int]]:
 
 
 def _fingerprint(queries: list[GoldenQuery], qrels: Mapping[str, Mapping[str, int]]) -> str:
-    # metadata is left out: it does not change what is evaluated
+    # metadata and segments are left out: they do not change what is evaluated
     digest = hashlib.sha256()
     for q in sorted(queries, key=lambda q: q.id):
         image = None

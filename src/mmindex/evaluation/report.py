@@ -40,7 +40,7 @@ class EvalReport:
     fusion: dict[str, Any] | None = None  # FusionChoice.to_dict(): the hybrid fusion chosen
     segments: dict[str, tuple[str, ...]] = field(default_factory=dict)  # query id -> labels
     warnings: list[str] = field(default_factory=list)  # e.g. a language with few golden queries
-    _cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
+    _cache: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def intervals(self, mode: str) -> dict[str, tuple[float, float]]:
         """The candidate's 95 % bootstrap interval of each metric in ``mode`` (computed once)."""
