@@ -168,3 +168,13 @@ def test_relabelling_segments_keeps_the_golden_version(tmp_path):
     rows[0]["segment"] = {"subject": "animals"}
     after = load_golden(*write_golden(tmp_path, rows))
     assert after.version == before and after.queries[0].segment == {"subject": "animals"}
+
+
+def test_a_mode_scored_again_gets_fresh_intervals_and_segments():
+    r = report_of()
+    before, seg_before = r.intervals("hybrid"), r.by_segment("hybrid")
+    run, qrels = bernoulli_run(30, 0.2, seed=9)  # e.g. the held-out figure replacing it
+    r.metrics["hybrid"] = evaluate_run(run, qrels, mode="hybrid")
+    assert r.intervals("hybrid") != before
+    assert r.by_segment("hybrid")["lang=ko"]["metrics"] != seg_before["lang=ko"]["metrics"]
+    assert r.to_dict()["intervals"]["hybrid"]["hit@1"] == list(r.intervals("hybrid")["hit@1"])

@@ -45,7 +45,7 @@ class EvalReport:
     def intervals(self, mode: str) -> dict[str, tuple[float, float]]:
         """The candidate's 95 % bootstrap interval of each metric in ``mode`` (computed once)."""
         m = self.metrics[mode]
-        return self._cached(("ci", mode, id(m)), lambda: ci.bootstrap_intervals(m.per_query))
+        return self._cached(("ci", mode), (m,), lambda: ci.bootstrap_intervals(m.per_query))
 
     def by_segment(self, mode: str) -> dict[str, dict[str, Any]]:
         """Segment label -> ``queries``, ``metrics``, ``intervals`` (and ``production``'s
@@ -63,16 +63,18 @@ class EvalReport:
                 if label in prod_segs:
                     out[label]["production"] = prod_segs[label].aggregate
             return out
-        return self._cached(("seg", mode, id(m), id(prod)), build)
+        return self._cached(("seg", mode), (m, prod), build)
 
     def all_warnings(self) -> list[str]:
         """The runner's warnings and one per segment with too few queries."""
         return self.warnings + small_segment_warnings(self.segments)
 
-    def _cached(self, key: Any, make: Any) -> Any:
-        if key not in self._cache:
-            self._cache[key] = make()
-        return self._cache[key]
+    def _cached(self, key: Any, inputs: tuple[Any, ...], make: Any) -> Any:
+        """``make()`` once per key, again when an input was replaced (a mode re-scored)."""
+        hit = self._cache.get(key)
+        if hit is None or any(a is not b for a, b in zip(hit[0], inputs, strict=True)):
+            hit = self._cache[key] = (inputs, make())
+        return hit[1]
 
     def to_dict(self, per_query: bool = False) -> dict[str, Any]:
         """A JSON-able dict; ``per_query`` adds every query's values and its segments."""

@@ -49,7 +49,7 @@ def segment_lines(r: EvalReport) -> list[str]:
     lines = ["", f"## By segment: `{mode}`", "", "| " + " | ".join(head) + " |",
              "|" + "---|" * len(head)]
     for label, s in segs.items():
-        row = [label + (" ⚠" if s["small"] else ""), str(s["queries"])]
+        row = [_cell(label) + (" ⚠" if s["small"] else ""), str(s["queries"])]
         row += [_with_interval(s["metrics"].get(k), s["intervals"].get(k)) for k in SEGMENT_SHOWN]
         if has_prod:
             p = s.get("production", {}).get("ndcg@10")
@@ -66,13 +66,18 @@ def segment_lines(r: EvalReport) -> list[str]:
         for label, s in segs.items():
             cells = [f"{table[m][label]['metrics']['ndcg@10']:.4f}" if label in table[m] else ""
                      for m in modes]
-            lines.append(f"| {label} | {s['queries']} | " + " | ".join(cells) + " |")
+            lines.append(f"| {_cell(label)} | {s['queries']} | " + " | ".join(cells) + " |")
     return lines
 
 
 def warning_lines(r: EvalReport) -> list[str]:
     warnings = r.all_warnings()
     return ["", "## Warnings", "", *(f"- {w}" for w in warnings)] if warnings else []
+
+
+def _cell(text: str) -> str:
+    """A golden set's own segment may hold any text: keep it inside its table cell."""
+    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def _with_interval(value: float | None, interval: tuple[float, float] | None) -> str:
