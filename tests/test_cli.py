@@ -139,6 +139,13 @@ def test_embed_json_search_versions_evaluate_promote_rollback(text_index):
     m = ev["metrics"]["vector"]
     assert {"ndcg@10", "recall@10", "mrr@10", "hit@5"} <= set(m)
     assert m["hit@5"] == 1.0 and m["mrr@10"] > 0.7
+    # --json carries the intervals, the per-segment figures and every query's values
+    lo, hi = ev["intervals"]["vector"]["mrr@10"]
+    assert lo <= m["mrr@10"] <= hi and ev["confidence"]["n_resamples"] > 0
+    assert set(ev["per_query"]["vector"]) == {"q1", "q2", "q3", "q4"}
+    assert ev["query_segments"]["q3"] == ["lang=en", "length=multi-word", "modality=text"]
+    assert ev["segments"]["vector"]["lang=en"]["queries"] == 4
+    assert any("fewer than 20 golden queries" in w for w in ev["warnings"])
     mmindex("promote", "--index", "facts", "--version", str(v1), "--reason", "first", db=db)
     hits = mmindex("search", "--index", "facts", "how do plants use sunlight", "-k", "3",
                    "--json", db=db)

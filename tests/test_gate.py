@@ -174,3 +174,88 @@ def test_decision_is_json_able():
 
     d = decide(metrics(**{"hit@5": 0.85, "ndcg@10": 0.45}), None, POLICY)
     assert json.loads(json.dumps(d.to_dict()))["checks"][0]["name"] == "floor:hit@5"
+
+
+def two_language_sets(ko_drop: float, en_gain: float, n_ko: int = 30, n_en: int = 60):
+    """Production and candidate ndcg@10 on English and Korean queries, with their segments."""
+    rng = random.Random(11)
+    prod = {f"en{i}": rng.uniform(0.3, 0.7) for i in range(n_en)}
+    prod |= {f"ko{i}": rng.uniform(0.3, 0.7) for i in range(n_ko)}
+    cand = {q: v + (en_gain if q.startswith("en") else -ko_drop + rng.uniform(-0.01, 0.01))
+            for q, v in prod.items()}
+    segments = {q: (f"lang={q[:2]}", "length=multi-word", "modality=text") for q in prod}
+    return per_query_metrics(cand), per_query_metrics(prod), segments
+
+
+def test_a_significant_drop_in_one_language_rejects_even_when_the_average_rises():
+    cand, prod, segments = two_language_sets(ko_drop=0.10, en_gain=0.08)
+    assert cand.metric("ndcg@10") > prod.metric("ndcg@10")  # the average rises
+    policy = GatePolicy.from_mapping(tomllib.loads(
+        'max_drop = { "ndcg@10" = 0.005 }\n'
+        '[segments."lang=ko"]\nmax_drop = { "ndcg@10" = 0.02 }\n'))
+    d = decide(cand, prod, policy, segments=segments)
+    assert not d.passed
+    failed = [c for c in d.checks if not c.passed]
+    assert [c.name for c in failed] == ["segment[lang=ko]:max_drop:ndcg@10"]
+    assert failed[0].p_value < 0.01 and failed[0].value == pytest.approx(0.10, abs=0.01)
+    assert d.reasons[0].startswith("lang=ko: ndcg@10 dropped 10.")
+    assert "30 queries" in d.reasons[0] and "significant (p=" in d.reasons[0]
+    # without the segment rule the same candidate passes: the rule is what catches it
+    assert decide(cand, prod, GatePolicy(max_drop={"ndcg@10": 0.005})).passed
+
+
+def test_each_language_with_a_wildcard_and_english_may_rise():
+    cand, prod, segments = two_language_sets(ko_drop=0.10, en_gain=0.08)
+    policy = GatePolicy(max_drop={}, segments={"lang=*": {"max_drop": {"ndcg@10": 0.02}}})
+    d = decide(cand, prod, policy, segments=segments)
+    names = {c.name: c.passed for c in d.checks}
+    assert names == {"segment[lang=en]:max_drop:ndcg@10": True,
+                     "segment[lang=ko]:max_drop:ndcg@10": False}
+
+
+def test_a_segment_drop_within_noise_passes_with_its_p_value():
+    rng = random.Random(3)
+    prod_v = {f"ko{i}": rng.uniform(0.2, 0.8) for i in range(30)}
+    # alternate -0.15 / +0.12: a mean drop of 1.5 points that a paired test calls noise
+    cand_v = {q: v + (-0.15 if i % 2 else 0.12) for i, (q, v) in enumerate(prod_v.items())}
+    segments = {q: ("lang=ko",) for q in prod_v}
+    policy = GatePolicy(max_drop={}, segments={"lang=ko": {"max_drop": {"ndcg@10": 0.005}}})
+    d = decide(per_query_metrics(cand_v), per_query_metrics(prod_v), policy, segments=segments)
+    assert d.passed and d.checks[0].p_value > 0.05
+    assert any("not significant" in r for r in d.reasons)
+
+
+def test_segment_floors_and_small_or_absent_segments_are_reported_not_passed_silently():
+    cand, prod, segments = two_language_sets(ko_drop=0.3, en_gain=0.0, n_ko=5)
+    policy = GatePolicy(max_drop={}, segments={
+        "lang=ko": {"max_drop": {"ndcg@10": 0.0}, "floors": {"ndcg@10": 0.9}},
+        "lang=ja": {"floors": {"ndcg@10": 0.5}},
+        "lang=en": {"floors": {"ndcg@10": 0.9}}})
+    d = decide(cand, None, policy, segments=segments)
+    assert [c.name for c in d.checks] == ["segment[lang=en]:floor:ndcg@10"]
+    assert not d.passed and d.reasons[0].startswith("lang=en: ndcg@10 0.")
+    assert "segment lang=ko: 5 queries (< 20), too few to judge" in "\n".join(d.reasons)
+    assert "segment lang=ja: no golden query" in "\n".join(d.reasons)
+    # min_queries lowers the bar for a segment the owner knows is small
+    small = GatePolicy(max_drop={}, segments={"lang=ko": {"min_queries": 5,
+                                                          "max_drop": {"ndcg@10": 0.0}}})
+    d = decide(cand, prod, small, segments=segments)
+    assert [c.name for c in d.checks] == ["segment[lang=ko]:max_drop:ndcg@10"]
+    assert not d.passed  # five queries all 30 points worse: p = 1/32 < 0.05
+
+
+def test_segment_rules_need_segments_and_valid_names_old_policies_stay_valid():
+    cand, prod, _ = two_language_sets(ko_drop=0.0, en_gain=0.0)
+    policy = GatePolicy(segments={"lang=ko": {"floors": {"ndcg@10": 0.1}}})
+    with pytest.raises(ConfigError, match="no query segments were given"):
+        decide(cand, prod, policy)
+    for bad, why in [({"segments": {"ko": {}}}, "not 'name=value'"),
+                     ({"segments": {"lang=ko": {"floor": {}}}}, "floor"),
+                     ({"segments": {"lang=ko": {"max_drop": {"ndcg": 0.1}}}}, "unknown metric"),
+                     ({"segments": {"lang=ko": {"min_queries": 0}}}, "min_queries")]:
+        with pytest.raises(ConfigError, match=why):
+            GatePolicy.from_mapping(bad)
+    old = GatePolicy.from_mapping({"mode": "hybrid", "floors": {"hit@5": 0.8},
+                                   "max_drop": {"ndcg@10": 0.005}})
+    assert old.segments == {}
+    assert decide(cand, prod, old.model_copy(update={"floors": {}})).passed

@@ -101,3 +101,26 @@ def test_matryoshka_dims_side_by_side(production):
         assert abs(full[name] - value) < 1e-6, name
     assert cut["ndcg@10"] < full["ndcg@10"]  # 64 of MiniLM's 384 dims lose quality
     assert "vector@64" in report.to_markdown()
+
+
+def test_gate_per_language_and_golden_coverage_on_the_sample(production, tmp_path):
+    """The gate's segment rules reach the real evaluation, and a language of the index with no
+    golden query is reported."""
+    _, s, prod = production
+    strict_ko = s.with_overrides(gate={**SAMPLE_GATE, "segments": {
+        "lang=ko": {"floors": {"ndcg@10": 0.99}}, "lang=en": {"floors": {"ndcg@10": 0.1}}}})
+    report = evaluate_index(strict_ko, "sample", queries=QUERIES, qrels=QRELS,
+                            version=prod.version, table=prod.table)
+    failed = [c for c in report.decision.checks if not c.passed]
+    assert [c.name for c in failed] == ["segment[lang=ko]:floor:ndcg@10"]
+    ko = report.by_segment("hybrid")["lang=ko"]
+    assert failed[0].value == pytest.approx(ko["metrics"]["ndcg@10"]) and ko["queries"] >= 20
+    assert not any(w.startswith("language") for w in report.warnings)  # en and ko both covered
+    # the English queries alone: Korean is in the index (the captions) but not in the golden set
+    rows = [json.loads(line) for line in Path(QUERIES).read_text().splitlines()]
+    english = [r for r in rows if r.get("lang") == "en"]
+    (tmp_path / "queries.jsonl").write_text("".join(json.dumps(r) + "\n" for r in english))
+    report = evaluate_index(s, "sample", queries=str(tmp_path / "queries.jsonl"), qrels=QRELS,
+                            version=prod.version, table=prod.table, modes=["fts"], gate=False)
+    assert [w.split(" is in")[0] for w in report.warnings] == ["language ko"]
+    assert "language ko" in report.to_markdown()

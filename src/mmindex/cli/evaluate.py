@@ -30,7 +30,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                                 gate=not args.no_gate, promote=args.promote,
                                 dims=args.dims_sweep, progress=bar, rerank=args.rerank,
                                 diversify=args.diversify)
-    emit(report.to_dict(), args.json, report.to_markdown())
+    emit(report.to_dict(per_query=True), args.json, report.to_markdown())
     rejected = report.decision is not None and not report.decision.passed
     return EXIT_REJECTED if rejected else EXIT_OK
 
@@ -67,7 +67,10 @@ def cmd_maintain(args: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     e = sub.add_parser("evaluate", help="evaluate a version on a golden set (and gate it)",
                        description="Evaluate a version of INDEX on a golden set and ask the "
-                                   "gate; exit status 1 when the gate rejects it.")
+                                   "gate; exit status 1 when the gate rejects it. Prints each "
+                                   "metric with its 95% confidence interval and by segment "
+                                   "(language, length, modality, the golden set's own); "
+                                   "--json adds every query's values.")
     e.add_argument("--index", required=True, help="index name")
     e.add_argument("--version", type=int,
                    help="version to evaluate (default: production; on an index with none yet, "

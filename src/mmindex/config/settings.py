@@ -161,7 +161,8 @@ class Settings(BaseSettings):
     gate: dict[str, Any] = Field(
         default_factory=lambda: {"mode": "hybrid", "floors": {"hit@5": 0.80},
                                  "max_drop": {"ndcg@10": 0.005}},
-        description="Promotion policy: mode, floors, max_drop, optional significance",
+        description="Promotion policy: mode, floors, max_drop, optional significance, "
+                    "per-segment rules (segments)",
     )
     eval_modes: list[str] = Field(
         default_factory=lambda: ["vector", "fts", "hybrid"], description="Search modes evaluated"

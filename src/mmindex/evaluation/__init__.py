@@ -7,12 +7,21 @@
 - :mod:`~mmindex.evaluation.runner` / :mod:`~mmindex.evaluation.report`: where evaluation meets
   the index: search a version with its own model, score, decide, promote or reject, record.
 - :mod:`~mmindex.evaluation.fusion_sweep`: the candidate's hybrid fusion, chosen on the golden set.
+- :mod:`~mmindex.evaluation.intervals` / :mod:`~mmindex.evaluation.segments`: bootstrap
+  confidence intervals, and the golden set's segments (language, length, modality, its own).
 """
 
 from __future__ import annotations
 
 from mmindex.evaluation.fusion_sweep import FusionChoice, choose_fusion
-from mmindex.evaluation.gate import Check, GateDecision, GatePolicy, Significance, decide
+from mmindex.evaluation.gate import (
+    Check,
+    GateDecision,
+    GatePolicy,
+    SegmentGate,
+    Significance,
+    decide,
+)
 from mmindex.evaluation.golden import (
     GoldenQuery,
     GoldenSet,
@@ -21,6 +30,7 @@ from mmindex.evaluation.golden import (
     trec_qrels,
     trec_topics_to_queries,
 )
+from mmindex.evaluation.intervals import bootstrap_intervals
 from mmindex.evaluation.metrics import (
     EvalMetrics,
     evaluate_run,
@@ -30,6 +40,7 @@ from mmindex.evaluation.metrics import (
 )
 from mmindex.evaluation.report import EvalReport
 from mmindex.evaluation.runner import evaluate_index, score_dims, score_index
+from mmindex.evaluation.segments import query_segments
 from mmindex.evaluation.trec import iter_docs, iter_qrels, iter_topics, trec_to_beir
 from mmindex.search import rrf
 
@@ -42,7 +53,9 @@ __all__ = [
     "GatePolicy",
     "GoldenQuery",
     "GoldenSet",
+    "SegmentGate",
     "Significance",
+    "bootstrap_intervals",
     "choose_fusion",
     "decide",
     "evaluate_index",
@@ -54,6 +67,7 @@ __all__ = [
     "load_golden",
     "load_golden_dir",
     "paired_test",
+    "query_segments",
     "rank_results",
     "rrf",
     "score_dims",

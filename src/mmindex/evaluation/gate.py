@@ -7,84 +7,29 @@ index) for one search mode and applies a :class:`GatePolicy`:
 * max_drop -- the largest allowed fall vs production, in absolute points of a metric in [0, 1]
   (``ndcg@10: 0.005`` allows 0.455 -> 0.450);
 * significance (optional) -- a drop beyond max_drop rejects only when a paired test on the
-  per-query values says it is significant, so noise on a small golden set does not block.
+  per-query values says it is significant, so noise on a small golden set does not block;
+* segments -- floors and max_drop on one segment's queries (``lang=ko``, ``lang=*`` for each
+  language): a candidate whose Korean queries drop significantly is rejected even when the
+  average rises. A segment's drop is always put to the paired test on that segment's per-query
+  values; a segment with too few queries is not judged, and the reasons say so.
+
+The policy models live in :mod:`mmindex.evaluation.policy`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from typing import Any
 
 from mmindex.errors import ConfigError, GoldenSetError
-from mmindex.evaluation.metrics import EvalMetrics, is_metric_name, paired_test
+from mmindex.evaluation.metrics import EvalMetrics, paired_test
+from mmindex.evaluation.policy import GatePolicy, SegmentGate, Significance
+from mmindex.evaluation.segments import QuerySegments, matching, members, subset
+
+__all__ = ["Check", "GateDecision", "GatePolicy", "SegmentGate", "Significance", "decide"]
 
 _EPS = 1e-12  # a value exactly on its threshold passes despite float rounding
-
-
-class Significance(BaseModel):
-    """Reject a drop only when a paired test finds it significant."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    metric: str | None = Field(None, description="Metric tested; None = every max_drop metric")
-    alpha: float = Field(0.05, gt=0, lt=1, description="Significance level")
-    method: Literal["permutation", "ttest"] = "permutation"
-    alternative: Literal["less", "two-sided"] = Field(
-        "less", description="'less': is the candidate worse? (one-sided, the gate's question)"
-    )
-    n_resamples: int = Field(10_000, ge=100)
-    seed: int = 0
-
-
-class GatePolicy(BaseModel):
-    """When a candidate index may be promoted; build it from config with :meth:`from_mapping`."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    mode: str = Field(
-        "vector", pattern=r"^(vector|fts|hybrid)(\+rerank)?(\+diversify)?$",
-        description="Whose metrics are gated: vector, fts or hybrid, optionally reranked and/or "
-                    "diversified (e.g. hybrid+rerank; evaluate with --rerank / --diversify)"
-    )
-    floors: dict[str, float] = Field(default_factory=dict, description="metric -> minimum value")
-    max_drop: dict[str, float] = Field(
-        default_factory=lambda: {"ndcg@10": 0.005},
-        description="metric -> largest allowed drop vs production, absolute (0.005 = 0.5 point)",
-    )
-    significance: Significance | None = None
-
-    @field_validator("floors", "max_drop")
-    @classmethod
-    def _known_metrics(cls, value: dict[str, float]) -> dict[str, float]:
-        for name, threshold in value.items():
-            if not is_metric_name(name):
-                raise ValueError(
-                    f"unknown metric {name!r}; use map, or hit/recall/precision/mrr/ndcg@k"
-                )
-            if not 0.0 <= threshold <= 1.0:
-                raise ValueError(f"{name}: threshold {threshold} is outside [0, 1]")
-        return value
-
-    @model_validator(mode="after")
-    def _tested_metric_is_gated(self) -> GatePolicy:
-        metric = self.significance.metric if self.significance else None
-        if metric is not None and metric not in self.max_drop:
-            raise ValueError(f"significance.metric {metric!r} has no max_drop entry to relax")
-        return self
-
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, Any]) -> GatePolicy:
-        """Validate a config dict (e.g. the ``[gate]`` table of a TOML file)."""
-        try:
-            return cls.model_validate(dict(data))
-        except ValidationError as exc:
-            raise ConfigError(
-                f"invalid gate policy: {exc}. Help: e.g. mode = 'vector', floors = "
-                "{'hit@5' = 0.8}, max_drop = {'ndcg@10' = 0.005}, significance = {alpha = 0.05}."
-            ) from exc
 
 
 @dataclass(frozen=True)
@@ -121,6 +66,8 @@ def decide(
     candidate: EvalMetrics | Mapping[str, EvalMetrics],
     production: EvalMetrics | Mapping[str, EvalMetrics] | None,
     policy: GatePolicy,
+    *,
+    segments: QuerySegments | None = None,
 ) -> GateDecision:
     """Decide whether ``candidate`` may replace ``production`` under ``policy``.
 
@@ -128,35 +75,33 @@ def decide(
         candidate: the new index's metrics, or a mapping mode -> metrics (``policy.mode`` is read).
         production: the production index's metrics on the same golden set; None on the first run
             (then only floors are checked).
-        policy: floors, allowed drops, optional significance test.
+        policy: floors, allowed drops, optional significance test, per-segment rules.
+        segments: query id -> its segment labels
+            (:func:`mmindex.evaluation.segments.query_segments`); needed when the policy has
+            per-segment rules.
 
     Returns:
         GateDecision; ``reasons`` holds one line per failed check, plus notes (first run, drops
         let through as not significant).
 
     Raises:
-        ConfigError: a policy metric is not in the results, or the mode is missing.
+        ConfigError: a policy metric is not in the results, the mode is missing, or the policy
+            has per-segment rules and no ``segments`` were given.
         GoldenSetError: candidate and production were evaluated on different golden sets.
     """
     cand = _for_mode(candidate, policy.mode, "candidate")
     prod = None if production is None else _for_mode(production, policy.mode, "production")
-    checks: list[Check] = []
     notes: list[str] = []
-    for name, floor in policy.floors.items():
-        value = cand.metric(name)
-        ok = value >= floor - _EPS
-        sign = ">=" if ok else "<"
-        checks.append(
-            Check(f"floor:{name}", value, floor, ok, f"{name} {value:.3f} {sign} floor {floor:.3f}")
-        )
+    checks: list[Check] = [_floor(name, floor, cand) for name, floor in policy.floors.items()]
     if prod is None:
         notes.append("first run: no production index to compare with, so only floors were checked")
     else:
         _same_golden(cand, prod)
         checks += [
-            _regression(name, allowed, cand, prod, policy, notes)
+            _regression(name, allowed, cand, prod, policy.significance, notes)
             for name, allowed in policy.max_drop.items()
         ]
+    checks += _segment_checks(cand, prod, policy, segments, notes)
     failed = [c.message for c in checks if not c.passed]
     if not checks:
         notes.append("the policy has no checks for this run")
@@ -178,26 +123,73 @@ def decide(
     )
 
 
+def _segment_checks(cand: EvalMetrics, prod: EvalMetrics | None, policy: GatePolicy,
+                    segments: QuerySegments | None, notes: list[str]) -> list[Check]:
+    """Floors and max_drop of each segment rule, on that segment's queries (production is cut
+    to the same query ids: both were scored on one golden set)."""
+    if not policy.segments:
+        return []
+    if segments is None:
+        raise ConfigError(
+            "the gate policy has per-segment rules but no query segments were given. Help: "
+            "pass decide(..., segments=query_segments(golden.queries)).")
+    groups = members({q: labels for q, labels in segments.items() if q in cand.per_query})
+    # a segment's drop is tested on its own queries whatever significance.metric names
+    sig = (policy.significance or Significance()).model_copy(update={"metric": None})
+    checks: list[Check] = []
+    for pattern, rule in policy.segments.items():
+        labels = matching(pattern, groups)
+        if not labels:
+            notes.append(f"segment {pattern}: no golden query, so its rules were not checked")
+        for label in labels:
+            qids = groups[label]
+            if len(qids) < rule.min_queries:
+                notes.append(f"segment {label}: {len(qids)} queries (< {rule.min_queries}), too "
+                             "few to judge, so its rules were not checked")
+                continue
+            seg = subset(cand, qids)
+            checks += [_floor(name, floor, seg, label) for name, floor in rule.floors.items()]
+            if prod is not None:
+                checks += [_regression(name, allowed, seg, subset(prod, qids), sig, notes,
+                                       label) for name, allowed in rule.max_drop.items()]
+    return checks
+
+
+def _floor(name: str, floor: float, cand: EvalMetrics, scope: str = "") -> Check:
+    value = cand.metric(name)
+    ok = value >= floor - _EPS
+    sign = ">=" if ok else "<"
+    prefix = f"{scope}: " if scope else ""
+    return Check(f"{_scoped(scope)}floor:{name}", value, floor, ok,
+                 f"{prefix}{name} {value:.3f} {sign} floor {floor:.3f}")
+
+
+def _scoped(scope: str) -> str:
+    return f"segment[{scope}]:" if scope else ""
+
+
 def _regression(
     name: str,
     allowed: float,
     cand: EvalMetrics,
     prod: EvalMetrics,
-    policy: GatePolicy,
+    sig: Significance | None,
     notes: list[str],
+    scope: str = "",
 ) -> Check:
     new, old = cand.metric(name), _production_metric(prod, name)
     drop = old - new
     verb = "dropped" if drop > 0 else "rose" if drop < 0 else "moved"
     msg = (
-        f"{name} {verb} {100 * abs(drop):.1f} points vs production ({old:.3f} -> {new:.3f}), "
-        f"allowed {100 * allowed:.1f}"
+        f"{scope + ': ' if scope else ''}{name} {verb} {100 * abs(drop):.1f} points vs "
+        f"production ({old:.3f} -> {new:.3f}"
+        f"{f', {len(cand.per_query)} queries' if scope else ''}), allowed {100 * allowed:.1f}"
     )
+    check = f"{_scoped(scope)}max_drop:{name}"
     if drop <= allowed + _EPS:
-        return Check(f"max_drop:{name}", drop, allowed, True, msg)
-    sig = policy.significance
+        return Check(check, drop, allowed, True, msg)
     if sig is None or sig.metric not in (None, name):
-        return Check(f"max_drop:{name}", drop, allowed, False, msg)
+        return Check(check, drop, allowed, False, msg)
     p = paired_test(
         cand.per_query_values(name),
         _production_per_query(prod, name, cand),
@@ -210,11 +202,9 @@ def _regression(
         notes.append(
             f"{msg}, but the drop is not significant ({sig.method} p={p:.3g} >= alpha {sig.alpha})"
         )
-        return Check(
-            f"max_drop:{name}", drop, allowed, True, msg + f"; not significant (p={p:.3g})", p
-        )
+        return Check(check, drop, allowed, True, msg + f"; not significant (p={p:.3g})", p)
     return Check(
-        f"max_drop:{name}",
+        check,
         drop,
         allowed,
         False,

@@ -2,7 +2,10 @@
 
 * queries: BEIR ``queries.jsonl`` (``{"_id": ..., "text": ...}`` per line), extended for
   multimodal queries with ``image`` (a path relative to the queries file, an absolute path or a
-  URI) and ``lang``; or TREC topics (``<top><num>N</num><title>...</title></top>``).
+  URI), ``lang`` and ``segment`` (the query's own segments, reported and gated apart:
+  ``{"subject": "math", "grade": "3"}``, or one name, ``"math"``, meaning ``segment=math``; see
+  :mod:`mmindex.evaluation.segments`); or TREC topics
+  (``<top><num>N</num><title>...</title></top>``).
 * qrels: BEIR TSV ``query-id<TAB>corpus-id<TAB>score`` (header optional) or TREC
   ``qid 0 docid rel``; the format is recognised per line.
 
@@ -23,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from mmindex.errors import GoldenSetError
+from mmindex.evaluation.segments import DIMENSIONS
 from mmindex.evaluation.trec import LAYOUT_HELP, iter_qrels, iter_topics
 
 log = logging.getLogger(__name__)
@@ -37,6 +41,8 @@ class GoldenQuery:
         image: Resolved image reference: absolute local path or URI; None for a text query.
         lang: Language tag when given (``ko``, ``en``).
         metadata: Any other fields of the query row.
+        segment: The query's own segments from its ``segment`` field, name -> value
+            (``{"subject": "math"}``); the built-in ones (language, length, modality) are derived.
     """
 
     id: str
@@ -44,6 +50,7 @@ class GoldenQuery:
     image: str | None = None
     lang: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    segment: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -57,7 +64,8 @@ class GoldenSet:
         sources: Paths the set was read from.
         fingerprint: sha256 of the normalised query ids, texts, languages, image bytes (URIs as
             written) and qrels; independent of file order, whitespace, qrels format, query
-            metadata and where the files live.
+            metadata and segments (relabelling a segment keeps production comparable) and where
+            the files live.
         notes: What was dropped while loading, and why.
     """
 
@@ -195,9 +203,33 @@ def _parse_jsonl(text: str, path: Path) -> list[GoldenQuery]:
         lang = _clean(row.pop("lang", None))
         if text_ is None and not image:
             raise GoldenSetError(f'{where}: query {qid!r} has neither "text" nor "image".')
+        segment = _segment(row.pop("segment", None), where)
         metadata = dict(row.pop("metadata", None) or {}) | row
-        queries.append(GoldenQuery(qid, text_, _resolve_image(image, path, where), lang, metadata))
+        queries.append(GoldenQuery(qid, text_, _resolve_image(image, path, where), lang, metadata,
+                                   segment))
     return queries
+
+
+def _segment(value: Any, where: str) -> dict[str, str]:
+    """A query's ``segment`` field: a name (``"math"`` -> ``segment=math``) or a flat object
+    of names to scalar values."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        value = {"segment": value}
+    out: dict[str, str] = {}
+    for key, v in value.items():
+        key, v = _clean(key), _clean(v) if isinstance(v, (str, int, float, bool)) else None
+        if not key or v is None or "=" in key:
+            raise GoldenSetError(
+                f'{where}: "segment" must be a name or an object of names to text or numbers '
+                f'(e.g. {{"subject": "math", "grade": "3"}}), got {value!r}.')
+        if key in DIMENSIONS:
+            raise GoldenSetError(
+                f'{where}: segment {key!r} is built in (derived from the query). Help: give the '
+                'language as the query\'s "lang" field, or rename the segment.')
+        out[key] = v
+    return out
 
 
 def _resolve_image(image: Any, queries_path: Path, where: str) -> str | None:
@@ -229,7 +261,7 @@ def _parse_qrels(path: Path) -> dict[str, dict[str, int]]:
 
 
 def _fingerprint(queries: list[GoldenQuery], qrels: Mapping[str, Mapping[str, int]]) -> str:
-    # metadata is left out: it does not change what is evaluated
+    # metadata and segments are left out: they do not change what is evaluated
     digest = hashlib.sha256()
     for q in sorted(queries, key=lambda q: q.id):
         image = None

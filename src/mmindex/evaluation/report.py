@@ -1,13 +1,26 @@
-"""The evaluation report: metrics of a candidate (and production), the gate decision, what was
-done, and its markdown (shown on the evaluate flow run and by ``mmindex evaluate``)."""
+"""The evaluation report: metrics of a candidate (and production), their confidence intervals
+and per-segment figures, the gate decision, what was done, and its markdown (shown on the
+evaluate flow run and by ``mmindex evaluate``).
+
+:meth:`EvalReport.to_dict` keeps every key it had (``metrics``: mode -> aggregate, ...) and adds
+``intervals``, ``confidence``, ``segments`` and ``warnings``; ``per_query=True`` (``mmindex
+evaluate --json``) adds the per-query values and each query's segments.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from mmindex.evaluation import intervals as ci
 from mmindex.evaluation.gate import GateDecision
 from mmindex.evaluation.metrics import EvalMetrics
+from mmindex.evaluation.segment_report import interval_lines, segment_lines, warning_lines
+from mmindex.evaluation.segments import (
+    MIN_SEGMENT_QUERIES,
+    by_segment,
+    small_segment_warnings,
+)
 
 
 @dataclass
@@ -25,8 +38,63 @@ class EvalReport:
     action: str = "none"  # promoted | rejected | none | already-production
     regressed: list[dict[str, Any]] = field(default_factory=list)
     fusion: dict[str, Any] | None = None  # FusionChoice.to_dict(): the hybrid fusion chosen
+    segments: dict[str, tuple[str, ...]] = field(default_factory=dict)  # query id -> labels
+    warnings: list[str] = field(default_factory=list)  # e.g. a language with few golden queries
+    _cache: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
-    def to_dict(self) -> dict[str, Any]:
+    def intervals(self, mode: str) -> dict[str, tuple[float, float]]:
+        """The candidate's 95 % bootstrap interval of each metric in ``mode`` (computed once)."""
+        m = self.metrics[mode]
+        return self._cached(("ci", mode), (m,), lambda: ci.bootstrap_intervals(m.per_query))
+
+    def by_segment(self, mode: str) -> dict[str, dict[str, Any]]:
+        """Segment label -> ``queries``, ``metrics``, ``intervals`` (and ``production``'s
+        metrics on the same queries) for ``mode``; empty when the report has no segments."""
+        m = self.metrics[mode]
+        prod = (self.production or {}).get("metrics", {}).get(mode)
+
+        def build() -> dict[str, dict[str, Any]]:
+            prod_segs = by_segment(prod, self.segments) if prod is not None else {}
+            out = {}
+            for label, seg in by_segment(m, self.segments).items():
+                out[label] = {"queries": seg.num_queries, "small": seg.num_queries
+                              < MIN_SEGMENT_QUERIES, "metrics": seg.aggregate,
+                              "intervals": ci.bootstrap_intervals(seg.per_query)}
+                if label in prod_segs:
+                    out[label]["production"] = prod_segs[label].aggregate
+            return out
+        return self._cached(("seg", mode), (m, prod), build)
+
+    def all_warnings(self) -> list[str]:
+        """The runner's warnings and one per segment with too few queries."""
+        return self.warnings + small_segment_warnings(self.segments)
+
+    def _cached(self, key: Any, inputs: tuple[Any, ...], make: Any) -> Any:
+        """``make()`` once per key, again when an input was replaced (a mode re-scored)."""
+        hit = self._cache.get(key)
+        if hit is None or any(a is not b for a, b in zip(hit[0], inputs, strict=True)):
+            hit = self._cache[key] = (inputs, make())
+        return hit[1]
+
+    def to_dict(self, per_query: bool = False) -> dict[str, Any]:
+        """A JSON-able dict; ``per_query`` adds every query's values and its segments."""
+        out = self._base_dict()
+        n = self.golden.get("queries") or max((e.num_queries for e in self.metrics.values()),
+                                              default=0)
+        out["confidence"] = ci.describe(n)
+        out["intervals"] = {m: {k: list(v) for k, v in self.intervals(m).items()}
+                            for m in self.metrics}
+        out["segments"] = {m: {label: {**s, "intervals": {k: list(v) for k, v in
+                                                           s["intervals"].items()}}
+                               for label, s in self.by_segment(m).items()}
+                           for m in self.metrics} if self.segments else {}
+        out["warnings"] = self.all_warnings()
+        if per_query:
+            out["per_query"] = {m: e.per_query for m, e in self.metrics.items()}
+            out["query_segments"] = {q: list(labels) for q, labels in self.segments.items()}
+        return out
+
+    def _base_dict(self) -> dict[str, Any]:
         return {
             "eval_id": self.eval_id, "index": self.index, "table": self.table,
             "version": self.version, "golden": self.golden, "action": self.action,
@@ -36,14 +104,14 @@ class EvalReport:
                 "metrics": {m: e.aggregate for m, e in self.production["metrics"].items()}},
             "decision": None if self.decision is None else {
                 "passed": self.decision.passed, "reasons": self.decision.reasons,
-                "mode": self.decision.mode, "deltas": self.decision.deltas},
+                "mode": self.decision.mode, "deltas": self.decision.deltas,
+                "checks": [asdict(c) for c in self.decision.checks]},
             "regressed": self.regressed,
             "fusion": self.fusion,
         }
 
     def to_markdown(self) -> str:
         return render_markdown(self)
-
 
 
 SHOWN = ("hit@1", "hit@5", "hit@10", "recall@10", "recall@100", "mrr@10", "ndcg@10", "map")
@@ -79,6 +147,7 @@ def render_markdown(r: EvalReport) -> str:
     if prod is None:
         lines += ["", "No production version to compare with (first run of this index)."]
     lines += _post_step_lines(r)
+    lines += interval_lines(r) + segment_lines(r) + warning_lines(r)
     if r.fusion:
         lines += _fusion_lines(r.fusion)
     if r.regressed:

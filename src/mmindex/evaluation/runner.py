@@ -27,6 +27,7 @@ from mmindex.evaluation.gate import GatePolicy, decide
 from mmindex.evaluation.golden import GoldenSet, load_golden
 from mmindex.evaluation.metrics import EvalMetrics, evaluate_run
 from mmindex.evaluation.report import EvalReport
+from mmindex.evaluation.segments import coverage_warnings, query_segments, table_languages
 from mmindex.index import fusion, ledger
 from mmindex.search import PART_MODES, Index, latest_candidate, open_index
 
@@ -193,6 +194,8 @@ def evaluate_index(settings: Settings, index: str, *, queries: str, qrels: str,
                         {"name": golden.name, "version": golden.version,
                          "queries": len(golden.queries), "sources": list(golden.sources)},
                         score_index(cand, golden, modes, vectors, tick, diversify))
+    report.segments = query_segments(golden.queries)
+    report.warnings = coverage_warnings(table_languages(cand.table), report.segments)
     if choice is not None:
         choice.sides = {m: {k: report.metrics[m].aggregate[k] for k in choice.sweep[choice.chosen]}
                         for m in ("vector", "fts") if m in report.metrics}
@@ -210,7 +213,7 @@ def evaluate_index(settings: Settings, index: str, *, queries: str, qrels: str,
     if gate:
         report.decision = decide(report.metrics,
                                  report.production["metrics"] if report.production else None,
-                                 policy)
+                                 policy, segments=report.segments)
         report.regressed = _most_regressed(report, policy.mode, golden)
     if is_prod:
         report.action = "already-production"
