@@ -41,8 +41,11 @@ def note_settings_file() -> None:
 
 
 def fail(message: str, help_text: str) -> int:
-    """Print ``mmindex: error: MESSAGE`` and ``Help: HELP`` to stderr; the error exit status."""
-    print(f"mmindex: error: {message}\nHelp: {help_text}", file=sys.stderr)
+    """Print ``mmindex: error: MESSAGE`` and ``Help: HELP`` to stderr (secrets masked); the
+    error exit status."""
+    from mmindex.errors import redact
+
+    print(redact(f"mmindex: error: {message}\nHelp: {help_text}"), file=sys.stderr)
     return EXIT_ERROR
 
 

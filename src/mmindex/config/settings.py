@@ -13,9 +13,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from mmindex.config.sources import config_file, explain
+from mmindex.config.sources import config_file, explain, secret_option
 from mmindex.config.sources import value_sources as sources_of
-from mmindex.errors import ConfigError
+from mmindex.errors import ConfigError, redact, register_secrets
 
 DEVICES = "auto, cpu, mps, cuda or cuda:N"
 SECRET_FIELDS = ("storage_options", "db_storage_options")
@@ -207,6 +207,15 @@ class Settings(BaseSettings):
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
 
+    def model_post_init(self, context: Any) -> None:
+        """Register the secrets, so :func:`~mmindex.errors.redact` masks them in any message."""
+        from urllib.parse import urlsplit
+
+        opts = {**self.storage_options, **self.db_storage_options}
+        register_secrets(*(v.get_secret_value() for k, v in opts.items() if secret_option(k)),
+                         self.voyage_api_key and self.voyage_api_key.get_secret_value(),
+                         urlsplit(self.voyage_base_url).password)
+
     @field_validator("device")
     @classmethod
     def _known_device(cls, value: str) -> str:
@@ -241,7 +250,7 @@ class Settings(BaseSettings):
         out = {k: ({o: "set" for o in v} if k in SECRET_FIELDS and isinstance(v, dict) else v)
                for k, v in data.items()}
         out.update({k: "set" for k in SECRET_VALUES if out.get(k) is not None})
-        return out
+        return {k: redact(v) if isinstance(v, str) else v for k, v in out.items()}
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the non-None ``overrides`` applied (validated).

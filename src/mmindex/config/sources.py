@@ -51,6 +51,12 @@ def value_sources(names: Iterable[str], flags: dict[str, Any] | None = None
     return out
 
 
+def secret_option(name: str) -> bool:
+    """A storage option whose value is a credential (not e.g. ``endpoint_url`` or ``region``)."""
+    return any(w in name.lower() for w in ("secret", "token", "password", "key", "credential",
+                                           "sas", "signature"))
+
+
 def explain(exc: ValidationError, flags: dict[str, Any], names: list[str]) -> str:
     """One line per invalid value, naming its source, then one Help line."""
     sources = value_sources(names, flags)
