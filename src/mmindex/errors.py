@@ -74,6 +74,15 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     return _BEARER.sub(rf"\1 {MASK}", text)
 
 
+def shorten(value: object, limit: int = 200) -> str:
+    """``repr(value)`` for a message, cut to ``limit`` characters with ``… (N chars)`` after: a
+    malformed 10 MB input line is named, never echoed whole."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}… ({len(text):,} chars)"
+
+
 class MMIndexError(Exception):
     """Base class of all mmindex errors."""
 

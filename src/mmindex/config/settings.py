@@ -10,10 +10,11 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
-from mmindex.config.sources import config_file, explain, secret_option
+from mmindex.config.sources import config_file, explain, secret_option, unreadable
 from mmindex.config.sources import value_sources as sources_of
 from mmindex.errors import ConfigError, redact, register_secrets
 
@@ -175,6 +176,8 @@ class Settings(BaseSettings):
         "qwen3-vl-reranker-2b",
         description="Reranker used by `search --rerank` without a model (a --rerank SPEC)")
     rerank_top: int = Field(50, ge=1, description="First-stage results the reranker rescores")
+    max_query_chars: int = Field(10_000, ge=1, description="Longest query text accepted (by "
+                                 "`search` and the library); a longer one is refused")
     diversify_top: int = Field(50, ge=1, description="Results clustered by `--diversify`")
     diversify_clusters: int = Field(5, ge=1, description="k of the k-means `--diversify` runs")
 
@@ -278,6 +281,8 @@ def load_settings(**overrides: Any) -> Settings:
         settings = Settings()
     except ValidationError as exc:
         raise ConfigError(explain(exc, {}, list(Settings.model_fields))) from None
+    except (SettingsError, ValueError, OSError) as exc:  # a malformed file, a non-JSON variable
+        raise ConfigError(unreadable(exc)) from None
     return settings.with_overrides(**overrides)
 
 
