@@ -55,8 +55,10 @@ _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[a-z0-9._~+/=-]{4,}")
 
 def register_secrets(*values: str | None) -> None:
     """Remember configured secrets (API keys, passwords) so :func:`redact` masks them anywhere
-    (called when the settings are built; values under 4 characters are not registered)."""
-    _SECRETS.update(v for v in values if isinstance(v, str) and len(v.strip()) >= 4)
+    (called when the settings are built). Values under 8 characters are not registered: masking
+    a short common word everywhere would garble messages (URL passwords and the request's own
+    key are masked by their position whatever their length)."""
+    _SECRETS.update(v for v in values if isinstance(v, str) and len(v.strip()) >= 8)
 
 
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
