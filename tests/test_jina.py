@@ -202,6 +202,13 @@ def test_every_code_file_must_resolve_inside_an_allowed_folder(tmp_path, monkeyp
         config["auto_map"]["AutoModel"] = f"{module}.TinyJinaClip"
         (folder / "config.json").write_text(json.dumps(config))
         refused(folder, "not an allowed folder")
+    # 4b. a tokenizer module named by tokenizer_config.json's auto_map, symlinked outside
+    tok = tmp_path / "outside" / "tokenization_evil.py"
+    tok.write_text("import os\nos.environ['HELPER_RAN'] = '1'\n")
+    folder = _linked(allowed / "tokenizer_link", outside, {"tokenization_evil.py": tok})
+    (folder / "tokenizer_config.json").write_text(json.dumps(
+        {"auto_map": {"AutoTokenizer": ["tokenization_evil.EvilTokenizer", None]}}))
+    refused(folder, "tokenization_evil.py")
     # 5. a look-alike sibling of the allowed folder
     refused(_linked(tmp_path / "allowed-evil" / "m", outside, {}), "not an allowed folder")
     assert "HELPER_RAN" not in __import__("os").environ

@@ -8,9 +8,11 @@ is therefore resolved (symlinks followed) and must lie inside an allowed folder;
 the model folder would let a real folder whose ``.py`` files (or the helper one of them imports)
 are symlinks to code elsewhere through.
 
-Imports are read with :mod:`ast` (``from .x import``, ``from . import x``, ``from ..pkg.x
-import``, and a plain ``import x`` / ``from x import`` of a module that exists beside it) and,
-as transformers reads them, with its two regular expressions; both are followed.
+The ``auto_map`` of the folder's other JSON files (``tokenizer_config.json``,
+``preprocessor_config.json``, ...) is followed too. Imports are read with :mod:`ast`
+(``from .x import``, ``from . import x``, ``from ..pkg.x import``, and a plain ``import x`` /
+``from x import`` of a module that exists beside it) and, as transformers reads them, with its
+two regular expressions; both are followed.
 """
 
 from __future__ import annotations
@@ -81,7 +83,26 @@ def entry_modules(model_dir: Path) -> list[Path]:
                 f"{model_dir}: its code {module}.py is not in {folder}. Help: copy the complete "
                 "model folder, Python files included (hf download on a machine with internet).")
         out.append(path)
-    return out
+    return out + _other_auto_maps(model_dir)
+
+
+def _other_auto_maps(model_dir: Path) -> list[Path]:
+    """Modules named by the ``auto_map`` of the folder's other JSON files (the tokenizer's,
+    the processor's: the model's code may load them with ``trust_remote_code`` too)."""
+    out = []
+    for path in sorted(model_dir.glob("*.json")):
+        if path.name == "config.json":
+            continue
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        auto_map = data.get("auto_map") if isinstance(data, dict) else None
+        for v in (auto_map.values() if isinstance(auto_map, dict) else ()):
+            for ref in (v if isinstance(v, list) else [v]):
+                if isinstance(ref, str) and "." in ref and "--" not in ref:
+                    out.append(model_dir / f"{ref.rsplit('.', 1)[0]}.py")
+    return [p for p in out if p.is_file()]
 
 
 def code_files(model_dir: Path) -> list[Path]:
