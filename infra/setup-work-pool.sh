@@ -144,20 +144,28 @@ log "deploying infra/prefect.yaml from $repo_dir (nightly: '$MMINDEX_NIGHTLY_CRO
 "$prefect_bin" deploy --all --prefect-file infra/prefect.yaml
 
 if [[ -n "${MMINDEX_ALERT_WEBHOOK_URL:-}" ]]; then
-    log "alerting $MMINDEX_ALERT_WEBHOOK_URL when embed/nightly fails or crashes"
+    # The URL is a secret (its path or ?token= is the credential): never printed whole; the
+    # block keeps it in a SecretDict field (tasks/alerts.py).
     "$python_bin" - "$repo_dir" <<'PY' || die "could not create the nightly's alert." \
         "check MMINDEX_ALERT_WEBHOOK_URL (an http(s) URL) and the server's log."
 import os
 import sys
 
 sys.path.insert(0, sys.argv[1])
-from prefect.client.orchestration import get_client
+from tasks.alerts import ensure_nightly_alert, masked  # noqa: E402
 
-from tasks.alerts import ensure_nightly_alert
+url = os.environ["MMINDEX_ALERT_WEBHOOK_URL"]
+print(f"setup-work-pool: alerting {masked(url)} when embed/nightly fails or crashes")
+try:
+    from prefect.client.orchestration import get_client
 
-with get_client(sync_client=True) as client:
-    ensure_nightly_alert(client, os.environ["MMINDEX_ALERT_WEBHOOK_URL"],
-                         allow_private=os.environ.get("MMINDEX_ALERT_ALLOW_PRIVATE") == "1")
+    with get_client(sync_client=True) as client:
+        ensure_nightly_alert(client, url,
+                             allow_private=os.environ.get("MMINDEX_ALERT_ALLOW_PRIVATE") == "1")
+except Exception as exc:  # its text may quote the URL: shown redacted, never whole
+    from mmindex.errors import redact
+
+    sys.exit(f"setup-work-pool: {type(exc).__name__}: {redact(str(exc), [url])}")
 PY
 else
     log "no MMINDEX_ALERT_WEBHOOK_URL: failed or crashed nightly runs alert nobody (see infra/README.md)"

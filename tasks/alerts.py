@@ -6,6 +6,11 @@ Nothing told anyone that a night's run had failed or its worker had died.
 an automation ``mmindex-nightly-failed-or-crashed`` that, on a ``Failed`` or ``Crashed`` run of
 the ``embed/nightly`` deployment, POSTs the run's name, state and message as JSON (Slack's
 incoming webhooks, Teams, or any receiver). Idempotent: a second call replaces both.
+
+The webhook URL is a secret (its path or ``?token=`` is the credential): the block keeps it in
+its ``secrets`` field (a ``SecretDict``, masked by the API and the UI) and its ``url`` is only
+the placeholder ``{{webhook_url}}``, filled in when the notification is sent. :func:`masked`
+is the only form of it that is ever printed.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from typing import Any
 
 BLOCK = "mmindex-alerts"
 AUTOMATION = "mmindex-nightly-failed-or-crashed"
+URL_KEY = "webhook_url"  # the secret's key; the block's url is the placeholder {{webhook_url}}
 BODY = ("mmindex nightly {{ flow_run.name }} is {{ flow_run.state.name }}: "
         "{{ flow_run.state.message }}")
 
@@ -26,7 +32,8 @@ def ensure_nightly_alert(client: Any, url: str, *, allow_private: bool = False,
     from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
 
     block = CustomWebhookNotificationBlock(
-        name=BLOCK, url=url, method="POST", allow_private_urls=allow_private,
+        name=BLOCK, url="{{" + URL_KEY + "}}", secrets={URL_KEY: url}, method="POST",
+        allow_private_urls=allow_private,
         json_data={"text": "{{subject}}: {{body}}", "subject": "{{subject}}", "body": "{{body}}"})
     block_id = block.save(BLOCK, overwrite=True)
     dep = client.read_deployment_by_name(deployment)
@@ -42,3 +49,13 @@ def ensure_nightly_alert(client: Any, url: str, *, allow_private: bool = False,
     for old in client.read_automations_by_name(AUTOMATION):
         client.delete_automation(old.id)
     return client.create_automation(automation)
+
+
+def masked(url: str) -> str:
+    """The webhook URL as it may be printed: its scheme and host, nothing after
+    (``https://hooks.slack.com/***``)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    return f"{parts.scheme or '?'}://{host}{f':{parts.port}' if parts.port else ''}/***"

@@ -15,6 +15,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = str(REPO / "data" / "sample" / "manifest.jsonl")
+MALFORMED = REPO / "tests" / "malformed"  # a bad Jina config.json, bad recipes, a bad grade
 
 
 def run(args: list[str], tmp: Path, env: dict[str, str] | None = None,
@@ -56,6 +57,40 @@ CASES = [
     ("missing option", ["search", "penguin"], None, None, "--index"),
     ("rerank-top without rerank", ["search", "--index", "s", "penguin", "--rerank-top", "5"],
      None, None, "--rerank-top N"),
+    # issue 23: each of these ended in a traceback with exit 1, or was accepted
+    ("malformed settings file", ["config"], None, 'db = "unclosed\n',
+     "cannot read the settings file"),
+    *[(f"non-JSON {var}", ["search", "--index", "s", "penguin"], {var: "/not/json"}, None,
+       f"{var} is not valid JSON")
+      for var in ("MMINDEX_GATE", "MMINDEX_MEDIA_ROOTS", "MMINDEX_STORAGE_OPTIONS",
+                  "MMINDEX_TRUST_REMOTE_CODE_DIRS")],
+    ("recipe template {text.nope}", ["embed", SAMPLE, "--index", "s", "--no-prefect", "--model",
+                                     f"vlm:{MALFORMED}#{MALFORMED / 'template_field.toml'}"],
+     None, None, "a template does not render"),
+    ("recipe max_length = 'abc'", ["embed", SAMPLE, "--index", "s", "--no-prefect", "--model",
+                                   f"vlm:{MALFORMED}#{MALFORMED / 'max_length_text.toml'}"],
+     None, None, "max_length = 'abc' is not a positive integer"),
+    ("malformed jina config.json", ["embed", SAMPLE, "--index", "s", "--no-prefect", "--model",
+                                    f"jina:{MALFORMED}"],
+     {"MMINDEX_TRUST_REMOTE_CODE_DIRS": json.dumps([str(MALFORMED)])}, None,
+     "auto_map is malformed"),
+    ("search -k 2**63", ["search", "--index", "s", "penguin", "-k", str(2**63)], None, None,
+     "argument -k"),
+    ("search --version -1", ["search", "--index", "s", "penguin", "--version", "-1"], None,
+     None, "argument --version"),
+    ("evaluate --version -1", ["evaluate", "--index", "s", "--queries", "q", "--qrels", "r",
+                               "--version", "-1"], None, None, "argument --version"),
+    *[(f"maintain --older-than-days {v}", ["maintain", "--index", "s", "--older-than-days", v],
+       None, None, "not a finite number of days") for v in ("nan", "inf")],
+    ("--rerank-top 0", ["search", "--index", "s", "penguin", "--rerank", "--rerank-top", "0"],
+     None, None, "argument --rerank-top"),
+    ("qrels grade 1e300", ["evaluate", "--index", "s", "--queries",
+                           str(MALFORMED / "queries.jsonl"), "--qrels",
+                           str(MALFORMED / "qrels_huge_grade.tsv")], None, None, "1e300"),
+    ("whitespace-only query", ["search", "--index", "s", "   "], None, None,
+     "the query is empty"),
+    ("120 KB query", ["search", "--index", "s", "a" * 120_000], None, None,
+     "the query is 120,000 characters"),
 ]
 
 
@@ -71,6 +106,18 @@ def test_wrong_invocations_exit_2_with_one_error_line_and_a_help_line(
     assert len(lines) == 2, done.stderr
     assert lines[0].startswith("mmindex: error: ") and says in lines[0], lines[0]
     assert lines[1].startswith("Help: ") and len(lines[1]) > len("Help: ") + 10, lines[1]
+    assert "fix or drop the row" not in done.stderr  # a query is not a manifest row
+
+
+def test_a_malformed_10_mb_line_is_named_not_echoed(tmp_path: Path) -> None:
+    golden = REPO / "data" / "sample" / "golden"
+    qrels = tmp_path / "qrels.tsv"
+    qrels.write_text("query-id\tcorpus-id\tscore\n" + "x" * 10_000_000 + "\n")
+    done = run(["evaluate", "--index", "s", "--queries", str(golden / "queries.jsonl"),
+                "--qrels", str(qrels)], tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert "line 2" in done.stderr and "… (10,000,000 chars)" in done.stderr
+    assert len(done.stderr) < 2_000, len(done.stderr)
 
 
 def test_a_reader_that_leaves_early_is_not_an_error(tmp_path: Path) -> None:

@@ -10,11 +10,14 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
+
+pytest_plugins = ["prefect_server"]
 
 REPO = Path(__file__).resolve().parents[1]
 INFRA = REPO / "infra"
@@ -375,3 +378,70 @@ def test_every_worker_setup_runs_with_the_environment_the_memory_bench_measured(
         assert str(compose[key]) == value
         assert f"Environment={key}={value}" in unit
         assert re.search(rf"\b{key}={value}\b", docker)
+
+
+# --- the alert webhook is a secret ---------------------------------------------------------------
+
+WEBHOOK_SECRETS = ("T0SECRET/B0PATH", "tok-SECRET-9f2e")
+
+
+def test_the_alert_webhook_url_is_a_secret_of_the_block_and_never_printed(prefect_server) -> None:
+    """The block keeps the URL in its SecretDict (the API shows it masked), the alert still
+    reaches the full URL, and the setup step prints only the masked form."""
+    import http.server
+    import json
+    import threading
+
+    got: list[str] = []
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+            self.rfile.read(int(self.headers["Content-Length"]))
+            got.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    url = (f"http://127.0.0.1:{receiver.server_address[1]}/hooks/{WEBHOOK_SECRETS[0]}"
+           f"?token={WEBHOOK_SECRETS[1]}")
+    script = (
+        "import json, sys\n"
+        "from prefect.blocks.notifications import CustomWebhookNotificationBlock\n"
+        "from prefect.client.orchestration import get_client\n"
+        "from tasks.alerts import BLOCK, ensure_nightly_alert, masked\n"
+        "url = sys.argv[1]\n"
+        "print('alerting', masked(url))\n"
+        "with get_client(sync_client=True) as c:\n"
+        "    c.create_deployment(flow_id=c.create_flow_from_name('embed'), name='nightly')\n"
+        "    ensure_nightly_alert(c, url, allow_private=True)\n"
+        "    doc = c.read_block_document_by_name(BLOCK, 'custom-webhook', include_secrets=False)\n"
+        "    print(json.dumps(doc.data, default=str))\n"
+        "CustomWebhookNotificationBlock.load(BLOCK).notify('the body', 'the subject')\n")
+    try:
+        done = subprocess.run([sys.executable, "-c", script, url], env=prefect_server.env,
+                              cwd=REPO, capture_output=True, text=True, timeout=300)
+    finally:
+        receiver.shutdown()
+    assert done.returncode == 0, done.stderr[-3000:]
+    shown = done.stdout
+    assert f"alerting http://127.0.0.1:{receiver.server_address[1]}/***" in shown
+    data = json.loads(shown.splitlines()[-1])
+    assert data["url"] == "{{webhook_url}}", data
+    for secret in WEBHOOK_SECRETS:
+        assert secret not in shown + done.stderr, secret
+    assert got == [f"/hooks/{WEBHOOK_SECRETS[0]}?token={WEBHOOK_SECRETS[1]}"]
+
+
+def test_the_setup_script_prints_the_webhook_only_masked() -> None:
+    from tasks.alerts import masked
+
+    assert masked("https://user:pw@hooks.slack.com/services/T0/B0/XYZ?token=1") == \
+        "https://hooks.slack.com/***"
+    script = (INFRA / "setup-work-pool.sh").read_text()
+    for line in script.splitlines():  # the URL reaches Python by the environment only
+        if re.search(r"\b(log|echo|die|print)\b", line):
+            assert not re.search(r"\$\{?MMINDEX_ALERT_WEBHOOK_URL\b", line), line

@@ -151,3 +151,81 @@ def test_vectors_equal_the_models_own_code(models, shape):
                                                                 "clip-v2")
     q, d = embed_items(emb, [Item("q", "A frog.")], role="query"), embed_items(emb, items[:1])
     assert float((q * d).sum()) < 0.9999  # the query task changes the text vector
+
+
+def _linked(folder: Path, source: Path, link: dict[str, Path]) -> Path:
+    """A real model folder: ``source``'s files copied, except those in ``link`` (name ->
+    target), which are symlinks."""
+    folder.mkdir(parents=True)
+    for f in source.iterdir():
+        if f.name not in link:
+            shutil.copy(f, folder / f.name)
+    for name, target in link.items():
+        (folder / name).symlink_to(target)
+    return folder
+
+
+def test_every_code_file_must_resolve_inside_an_allowed_folder(tmp_path, monkeypatch):
+    """Symlinked code files, a symlinked helper module, ``../`` and absolute ``auto_map``
+    modules and a look-alike sibling folder are refused before any of their code runs; links
+    that stay inside the allowed folder load."""
+    log = tmp_path / "imports.log"
+    monkeypatch.setenv("TINY_JINA_IMPORT_LOG", str(log))
+    outside = build(tmp_path / "outside" / "tiny_jina_src", "TinyJinaClip")
+    log.unlink()
+    allowed = tmp_path / "allowed"
+    settings = Settings(trust_remote_code_dirs=[str(allowed)])
+    code = {f.name: f for f in outside.glob("*.py")}
+
+    def refused(folder: Path, says: str) -> None:
+        with pytest.raises(ConfigError, match=says):
+            load_embedder(f"jina:{folder}", device="cpu", reuse=False, settings=settings)
+        assert not log.exists(), folder  # the outside code never ran
+
+    # 1. a real folder whose .py files are symlinks to code elsewhere
+    refused(_linked(allowed / "links", outside, code), "a link to .*outside")
+    # 2. the auto_map module is real; the module it imports (from .configuration_...) is a link
+    cfg = "configuration_tiny_jina.py"
+    refused(_linked(allowed / "config_link", outside, {cfg: code[cfg]}), "a link to .*outside")
+    # 3. a helper module it imports (from .helper import ...), symlinked outside
+    helper = tmp_path / "outside" / "helper.py"
+    helper.write_text("import os\nos.environ['HELPER_RAN'] = '1'\nHELPER = 1\n")
+    folder = _linked(allowed / "helper_link", outside, {"helper.py": helper})
+    model = folder / "modeling_tiny_jina.py"
+    model.write_text("from .helper import HELPER  # noqa\n" + model.read_text())
+    refused(folder, "helper.py")
+    # 4. auto_map naming a module by ../ or by an absolute path
+    for name, module in (("dotdot", "../../outside/tiny_jina_src/modeling_tiny_jina"),
+                         ("absolute", str(outside / "modeling_tiny_jina"))):
+        folder = _linked(allowed / name, outside, {})
+        config = json.loads((folder / "config.json").read_text())
+        config["auto_map"]["AutoModel"] = f"{module}.TinyJinaClip"
+        (folder / "config.json").write_text(json.dumps(config))
+        refused(folder, "not an allowed folder")
+    # 4b. a tokenizer module named by tokenizer_config.json's auto_map, symlinked outside
+    tok = tmp_path / "outside" / "tokenization_evil.py"
+    tok.write_text("import os\nos.environ['HELPER_RAN'] = '1'\n")
+    folder = _linked(allowed / "tokenizer_link", outside, {"tokenization_evil.py": tok})
+    (folder / "tokenizer_config.json").write_text(json.dumps(
+        {"auto_map": {"AutoTokenizer": ["tokenization_evil.EvilTokenizer", None]}}))
+    refused(folder, "tokenization_evil.py")
+    # 5. a look-alike sibling of the allowed folder
+    refused(_linked(tmp_path / "allowed-evil" / "m", outside, {}), "not an allowed folder")
+    assert "HELPER_RAN" not in __import__("os").environ
+    # links that stay inside the allowed folders load
+    shared = _linked(allowed / "shared_code", outside, {})
+    inner = _linked(allowed / "inner_links", outside, {n: shared / n for n in code})
+    emb = load_embedder(f"jina:{inner}", device="cpu", reuse=False, settings=settings)
+    assert embed_items(emb, [Item("t", "A frog.")]).shape == (1, 24)
+
+
+@pytest.mark.parametrize("config", ['[1, 2]', '{"auto_map": ["modeling.X"]}',
+                                    '{"auto_map": {"AutoModel": 5}}', '{"auto_map": "m.X"}',
+                                    '{"auto_map": {"AutoModel": "nodot"}}', '{"auto_map": '])
+def test_a_malformed_config_json_is_a_clear_model_error(tmp_path, config):
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "config.json").write_text(config)
+    with pytest.raises(ModelUnavailableError, match="config.json"):
+        load_embedder(f"jina:{folder}", device="cpu", reuse=False,
+                      settings=Settings(trust_remote_code_dirs=[str(tmp_path)]))

@@ -254,12 +254,14 @@ def test_a_failed_or_crashed_nightly_posts_to_the_alert_webhook(
     receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     env = {**prefect_api, "MMINDEX_TIMEZONE": "Asia/Seoul",
-           "MMINDEX_ALERT_WEBHOOK_URL": f"http://127.0.0.1:{receiver.server_address[1]}/hook",
+           "MMINDEX_ALERT_WEBHOOK_URL":
+               f"http://127.0.0.1:{receiver.server_address[1]}/hook?token=tok-SECRET-31a",
            "MMINDEX_ALERT_ALLOW_PRIVATE": "1"}
     try:
         done = subprocess.run(["bash", REPO / "infra" / "setup-work-pool.sh"], env=env, cwd="/",
                               capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+        assert "tok-SECRET-31a" not in done.stdout + done.stderr  # printed masked only
         script = ("from prefect import get_client\n"
                   "from prefect.states import Crashed, Failed\n"
                   "import sys\n"

@@ -217,3 +217,85 @@ def test_an_outage_fails_the_run_and_the_rerun_resumes_from_staged_rows(stub, tm
     result = run_embed(str(manifest), "out", settings).to_dict()
     assert result["inserted"] == 10 and result["reused_staged"] == 4  # nothing asked twice
     assert sum(len(r["inputs"]) for r in stub.requests[before:]) == 6
+
+
+HTML = b"<html><body><h1>502 Bad Gateway</h1><p>upstream sleeping</p></body></html>"
+
+
+@pytest.mark.parametrize(("status", "body"), [(200, HTML), (400, HTML), (200, b'{"data": []}'),
+                                              (200, b'{"data": [{"index": 0}]}')],
+                         ids=["200-html", "400-html", "200-no-vectors", "200-no-embedding"])
+def test_a_server_that_answers_garbage_fails_the_run_and_blames_no_item(stub, tmp_path, status,
+                                                                        body):
+    """Not the API's answer (a proxy's page, a truncated or empty body): a service fault.
+    Retried, then the run fails with a clear error; no item is quarantined, and the next run
+    embeds them all."""
+    from mmindex.index import connect, ledger
+    from mmindex.pipeline import run_embed
+
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps({"id": f"d{i}", "text": f"document {i}"}) + "\n"
+                                for i in range(10)))
+    settings = Settings(db=str(tmp_path / "db"), model="voyage-multimodal-3",
+                        voyage_api_key=KEY, voyage_base_url=stub.base_url, api_max_retries=2,
+                        max_batch_items=4, stage_rows=1, prep_workers=1)
+    stub.raw_after = (1, status, body)  # the first batch is answered, then garbage
+    with pytest.raises(StorageError, match="still failing after 2 retries.*no item was "
+                                           "quarantined") as err:
+        run_embed(str(manifest), "out", settings)
+    assert err.value.transient
+    db = connect(settings)
+    assert ledger.runs(db, "out")[-1]["status"] == "failed"
+    assert ledger.quarantined(db, "out") == []
+    stub.raw_after = None
+    result = run_embed(str(manifest), "out", settings).to_dict()
+    assert result["inserted"] == 10 and result["quarantined"] == 0
+    assert ledger.quarantined(db, "out") == []
+
+
+def test_a_server_that_echoes_the_key_never_gets_it_printed_or_stored(stub, tmp_path):
+    """401, 503 and 400 bodies quoting the key, and a password in voyage_base_url: neither is in
+    stderr, stdout, ``_runs``, ``_quarantine`` or any byte of the database."""
+    wrong, password = "vk-wrong-SECRET-81d3e7", "pw-SECRET-5c6b"
+    stub.echo_key = True
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(json.dumps({"id": "ok", "text": "fine"}) + "\n"
+                        + json.dumps({"id": "poison", "text": "POISON pill"}) + "\n")
+    db = tmp_path / "db"
+    env = dict(os.environ, MMINDEX_DB=str(db), MMINDEX_CONFIG=os.devnull,
+               MMINDEX_VOYAGE_API_KEY=KEY, MMINDEX_VOYAGE_BASE_URL=stub.base_url,
+               MMINDEX_API_MAX_RETRIES="1")
+    args = ["--model", "voyage-multimodal-3", "--no-prefect", "--json"]
+    outputs = []
+    stub.faults = [(503, None)]  # an echoing 503 (retried), then an echoing 400 (quarantined)
+    p = _cli("embed", str(manifest), "--index", "a", *args, env=env)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert json.loads(p.stdout)["quarantine_reasons"] == {"embed_failed": 1}
+    outputs.append(p)
+    stub.fail_after = 0  # an echoing 503 until the run gives up
+    outputs.append(_cli("embed", str(manifest), "--index", "b", *args, env=env))
+    stub.fail_after = None  # a wrong key, echoed in the 401
+    outputs.append(_cli("embed", str(manifest), "--index", "c", *args,
+                        env=dict(env, MMINDEX_VOYAGE_API_KEY=wrong)))
+    userinfo = stub.base_url.replace("http://", f"http://user:{password}@")
+    outputs.append(_cli("embed", str(manifest), "--index", "d", *args,
+                        env=dict(env, MMINDEX_VOYAGE_BASE_URL=userinfo)))
+    outputs.append(_cli("config", env=dict(env, MMINDEX_VOYAGE_BASE_URL=userinfo)))
+    assert [o.returncode for o in outputs] == [0, 2, 2, 2, 0], [o.stderr for o in outputs]
+    assert "HTTP 503" in outputs[1].stderr and "HTTP 401" in outputs[2].stderr
+    assert "user:***@127.0.0.1" in outputs[4].stdout
+    secrets = (KEY, wrong, password)
+    for o in outputs:
+        for secret in secrets:
+            assert secret not in o.stdout + o.stderr, (secret, o.stderr[-2000:])
+    from mmindex.index import connect, ledger
+
+    con = connect(Settings(db=str(db)))
+    errors = [ledger.runs(con, i)[-1]["error"] for i in "bcd"]
+    assert all(errors) and "(request key: ***)" in errors[0], errors
+    [poison] = ledger.quarantined(con, "a")
+    assert "(request key: ***)" in poison["message"], poison
+    for f in db.rglob("*"):
+        if f.is_file():
+            data = f.read_bytes()
+            assert not any(s.encode() in data for s in secrets), f

@@ -5,8 +5,10 @@ Implements the documented format of ``POST /v1/multimodalembeddings`` (bearer ke
 null/query/document; at most 1,000 inputs) and answers with deterministic vectors: each
 input's vector is seeded by a hash of its ``input_type`` and content, so a test can recompute what
 the real service's contract promises (same input, same vector; order kept). ``faults`` is a
-queue of scripted failures (``(429, retry_after)`` or ``(500, None)``) served before real answers.
-Listens on 127.0.0.1 only.
+queue of scripted failures (``(429, retry_after)`` or ``(500, None)``, or ``(status, None, body)``
+with a raw body, e.g. an HTML page) served before real answers; ``raw_after`` answers every
+request after that many with a raw body (a broken proxy); ``echo_key`` makes every error body
+quote the key the request sent (as careless servers do). Listens on 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -65,6 +67,8 @@ class VoyageStub:
         self.api_key = api_key
         self.faults: list[tuple[int, str | None]] = []
         self.fail_after: int | None = None  # after this many answered requests: 503 forever
+        self.raw_after: tuple[int, int, bytes] | None = None  # (after, status, body) forever
+        self.echo_key = False
         self.answered = 0
         self.requests: list[dict] = []  # accepted and refused request bodies, in order
         self.headers: list[dict] = []
@@ -83,9 +87,10 @@ class VoyageStub:
                     stub.headers.append(dict(self.headers))
                     status, payload, extra = stub._answer(self.path, self.headers, raw)
                     stub.statuses.append(status)
-                data = json.dumps(payload).encode()
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                 self.send_response(status)
-                self.send_header("content-type", "application/json")
+                self.send_header("content-type", "text/html" if isinstance(payload, bytes)
+                                 else "application/json")
                 self.send_header("content-length", str(len(data)))
                 for k, v in extra.items():
                     self.send_header(k, v)
@@ -96,6 +101,13 @@ class VoyageStub:
         self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
 
     def _answer(self, path, headers, raw):
+        status, payload, extra = self._answer_plain(path, headers, raw)
+        if self.echo_key and status >= 400 and isinstance(payload, dict):
+            sent = (headers.get("authorization") or "").removeprefix("Bearer ")
+            payload = {"detail": f"{payload['detail']} (request key: {sent})"}
+        return status, payload, extra
+
+    def _answer_plain(self, path, headers, raw):
         if path != "/v1/multimodalembeddings":
             return 404, {"detail": "not found"}, {}
         if headers.get("authorization") != f"Bearer {self.api_key}":
@@ -103,9 +115,11 @@ class VoyageStub:
         body = json.loads(raw)
         self.requests.append(body)
         if self.faults:
-            status, retry_after = self.faults.pop(0)
+            status, retry_after, *body = self.faults.pop(0)
             extra = {"retry-after": retry_after} if retry_after is not None else {}
-            return status, {"detail": f"injected {status}"}, extra
+            return status, body[0] if body else {"detail": f"injected {status}"}, extra
+        if self.raw_after is not None and self.answered >= self.raw_after[0]:
+            return self.raw_after[1], self.raw_after[2], {}
         if self.fail_after is not None and self.answered >= self.fail_after:
             return 503, {"detail": "injected outage"}, {}
         problem = _invalid(body)

@@ -16,12 +16,15 @@ Every error the library raises on purpose derives from :class:`MMIndexError`::
 
 Messages say what to do next ("Help: ..."). :func:`is_transient` is the one rule for which
 failures are worth another attempt (Prefect's task retries ask it); :func:`is_cuda_oom` the one
-test for a CUDA out-of-memory error (the stream splits such a batch).
+test for a CUDA out-of-memory error (the stream splits such a batch). :func:`redact` is the one
+place secrets are taken out of text the project prints or stores.
 """
 
 from __future__ import annotations
 
 import errno
+import re
+from collections.abc import Iterable
 
 # a full disk, a read-only file system, a quota: another attempt in 10 s will not help
 PERMANENT_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES,
@@ -39,6 +42,47 @@ QUARANTINE_REASONS = (
     "embed_failed",  # the model raised on this item alone (after batch bisection)
     "ocr_failed",  # tesseract failed or timed out on one of the item's images (setting ocr)
 )
+
+
+MASK = "***"
+_SECRETS: set[str] = set()  # the configured secrets of this process (register_secrets)
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@?#]*):[^/\s@?#]*@")
+_QUERY_TOKEN = re.compile(
+    r"(?i)([?&;](?:[a-z0-9_.-]*(?:token|key|secret|password|passwd|pwd|signature|sig|auth|"
+    r"credential)[a-z0-9_.-]*)=)[^&#\s\"'<>]+")
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[a-z0-9._~+/=-]{4,}")
+
+
+def register_secrets(*values: str | None) -> None:
+    """Remember configured secrets (API keys, passwords) so :func:`redact` masks them anywhere
+    (called when the settings are built). Values under 8 characters are not registered: masking
+    a short common word everywhere would garble messages (URL passwords and the request's own
+    key are masked by their position whatever their length)."""
+    _SECRETS.update(v for v in values if isinstance(v, str) and len(v.strip()) >= 8)
+
+
+def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """``text`` with every secret masked as ``***``: the registered settings secrets and
+    ``secrets``, URL passwords (``https://user:***@host``), query tokens (``?token=***``,
+    ``&api_key=***``) and ``Bearer`` credentials. Applied to every error message printed, logged
+    or stored (``_runs``, ``_quarantine``) and to the settings shown by ``mmindex config``."""
+    text = str(text)
+    extra = {s for s in secrets if isinstance(s, str) and len(s) >= 4}
+    for secret in sorted(_SECRETS | extra, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, MASK)
+    text = _USERINFO.sub(rf"\1:{MASK}@", text)
+    text = _QUERY_TOKEN.sub(rf"\1{MASK}", text)
+    return _BEARER.sub(rf"\1 {MASK}", text)
+
+
+def shorten(value: object, limit: int = 200) -> str:
+    """``repr(value)`` for a message, cut to ``limit`` characters with ``… (N chars)`` after: a
+    malformed 10 MB input line is named, never echoed whole."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}… ({len(text):,} chars)"
 
 
 class MMIndexError(Exception):

@@ -8,7 +8,10 @@ this backend loads a folder only when all of these hold, and says which one fail
    (a setting; nothing is allowed by default) -- :class:`~mmindex.errors.ConfigError` if not;
 3. its code is on disk too: every module that ``config.json``'s ``auto_map`` names is in the
    folder, or in the cached code repository it points to (``jinaai/jina-clip-implementation``
-   for jina-clip-v2), which must be allowed as well -- :class:`ModelUnavailableError` if not.
+   for jina-clip-v2) -- :class:`ModelUnavailableError` if not;
+4. every code file it would run -- those modules and the sibling modules they import,
+   transitively -- resolves (symlinks followed) inside an allowed folder -- ``ConfigError`` if
+   not (:mod:`mmindex.backends.remotecode`).
 
 Only then is ``trust_remote_code=True`` passed, with ``local_files_only=True``. The model is used
 through Jina's own API: ``encode_text`` / ``encode_image``. jina-clip-v2's shape
@@ -22,7 +25,6 @@ stores); video items are quarantined.
 from __future__ import annotations
 
 import inspect
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,60 +35,11 @@ import numpy as np
 from mmindex.backends import qwen3vl_inputs as qi
 from mmindex.backends.base import Embedder, LoadedItem, Role
 from mmindex.backends.qwen3vl_loading import resolve_model_dir, weights_digest
+from mmindex.backends.remotecode import check_allowed
 from mmindex.errors import ConfigError, ItemError, ModelUnavailableError
 from mmindex.items import Cost
 
 CHARS_PER_TOKEN = 3  # cost estimate only
-
-
-def _inside(path: Path, allowed: Sequence[str]) -> bool:
-    real = path.resolve()
-    for a in allowed:
-        root = Path(a).expanduser().resolve()
-        if real == root or root in real.parents:
-            return True
-    return False
-
-
-def code_folders(model_dir: Path) -> list[Path]:
-    """The folders whose Python code loading ``model_dir`` runs (``auto_map``), checked on disk.
-
-    Raises:
-        ModelUnavailableError: no ``auto_map`` (not a remote-code model) or a module missing.
-    """
-    try:
-        config = json.loads((model_dir / "config.json").read_text())
-    except (OSError, ValueError) as exc:
-        raise ModelUnavailableError(f"{model_dir}: no readable config.json ({exc}).") from None
-    refs = [v for v in (config.get("auto_map") or {}).values() for v in
-            (v if isinstance(v, list) else [v]) if v]
-    if not refs:
-        raise ModelUnavailableError(
-            f"{model_dir}: config.json has no auto_map, so this is not a Jina remote-code model "
-            "folder. Help: point at the jina-clip-v2 / jina-embeddings-v4 folder.")
-    folders = []
-    for ref in refs:
-        repo, _, target = ref.rpartition("--")
-        module = target.rsplit(".", 1)[0]
-        folder = model_dir if not repo else _cached_repo(repo, module, model_dir)
-        if not (folder / f"{module.replace('.', '/')}.py").is_file():
-            raise ModelUnavailableError(
-                f"{model_dir}: its code {module}.py is not in {folder}. Help: copy the complete "
-                "model folder, Python files included (hf download on a machine with internet).")
-        folders.append(folder)
-    return sorted(set(folders))
-
-
-def _cached_repo(repo: str, module: str, model_dir: Path) -> Path:
-    from huggingface_hub import try_to_load_from_cache
-
-    hit = try_to_load_from_cache(repo, f"{module.replace('.', '/')}.py")
-    if not isinstance(hit, str):
-        raise ModelUnavailableError(
-            f"{model_dir} takes its code from {repo}, which is not in the Hugging Face cache and "
-            f"is never downloaded. Help: on a machine with internet run `hf download {repo}` and "
-            "copy it into HF_HOME/hub here.")
-    return Path(hit).parent
 
 
 @dataclass
@@ -130,13 +83,7 @@ class JinaEmbedder(Embedder):
 
         self.model_id = model_id_or_path
         self.model_dir, commit = resolve_model_dir(model_id_or_path)
-        for folder in [self.model_dir, *code_folders(self.model_dir)]:
-            if not _inside(folder, allowed_dirs):
-                raise ConfigError(
-                    f"{model_id_or_path} runs Python code from {folder}, which is not an allowed "
-                    "folder. Help: after reviewing that code, add the folder to "
-                    "trust_remote_code_dirs (mmindex.toml, or MMINDEX_TRUST_REMOTE_CODE_DIRS='"
-                    f'["{folder}"]\'); nothing is allowed by default.')
+        check_allowed(model_id_or_path, self.model_dir, allowed_dirs)
         self.revision = commit or weights_digest(self.model_dir)
         self.device = resolve_device(device)
         try:

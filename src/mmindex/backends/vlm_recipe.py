@@ -100,36 +100,53 @@ def load_recipe(path: str | Path) -> Recipe:
     bad = sorted(set(data) - _KEYS)
     if bad:
         raise ConfigError(f"recipe {path}: unknown keys {bad}. Help: see docs/model-families.md.")
-    templates = {k: data.get("templates", {}).get(k, data.get("template")) for k in KINDS}
+    per_kind = data.get("templates", {})
+    templates = {k: (per_kind.get(k, data.get("template")) if isinstance(per_kind, dict) else
+                     None) for k in KINDS}
     problems = [f"no template for {k} items" for k, v in templates.items() if not v]
+    problems += [f"{k} must be a string" for k, v in templates.items() if v and
+                 not isinstance(v, str)]
     if data.get("architecture") not in ARCHITECTURES:
         problems.append(f"architecture must be one of {', '.join(ARCHITECTURES)}")
     if data.get("pooling", "last") not in POOLINGS:
         problems.append(f"pooling must be one of {', '.join(POOLINGS)}")
     instructions = data.get("instructions", {})
-    if set(instructions) != {"document", "query"}:
+    if not isinstance(instructions, dict) or set(instructions) != {"document", "query"}:
         problems.append("[instructions] needs exactly document and query")
     if not data.get("image_placeholder"):
         problems.append("image_placeholder is required")
     if problems:
         raise ConfigError(f"recipe {path}: {'; '.join(problems)}. Help: see "
                           "docs/model-families.md for the keys.")
-    recipe = Recipe(
-        name=data.get("name", path.stem), architecture=data["architecture"],
-        templates=templates, instructions=dict(instructions),
-        image_placeholder=data["image_placeholder"],
-        image_separator=data.get("image_separator", ""), pooling=data.get("pooling", "last"),
-        normalize=bool(data.get("normalize", True)), max_length=int(data.get("max_length", 8192)),
-        min_pixels=int(data.get("min_pixels", 4 * 28 * 28)),
-        max_pixels=int(data.get("max_pixels", 1280 * 28 * 28)),
-        models=tuple(data.get("models", ())), path=str(path))
+    try:
+        recipe = Recipe(
+            name=data.get("name", path.stem), architecture=data["architecture"],
+            templates=templates, instructions=dict(instructions),
+            image_placeholder=data["image_placeholder"],
+            image_separator=data.get("image_separator", ""), pooling=data.get("pooling", "last"),
+            normalize=bool(data.get("normalize", True)),
+            max_length=_count(data, "max_length", 8192),
+            min_pixels=_count(data, "min_pixels", 4 * 28 * 28),
+            max_pixels=_count(data, "max_pixels", 1280 * 28 * 28),
+            models=tuple(data.get("models", ())), path=str(path))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"recipe {path}: {exc}. Help: see docs/model-families.md for the "
+                          "keys and their types.") from None
     try:
         for role in ("document", "query"):
             recipe.prompt(role, "x", 1), recipe.prompt(role, "x", 0), recipe.prompt(role, None, 2)
-    except (KeyError, IndexError, ValueError) as exc:
+    except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
         raise ConfigError(f"recipe {path}: a template does not render ({exc!r}). Help: use "
                           "only {instruction}, {images} and {text}; write { as {{.") from None
     return recipe
+
+
+def _count(data: dict[str, Any], key: str, default: int) -> int:
+    """A positive integer value of the recipe (``max_length = "abc"`` is refused)."""
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{key} = {value!r} is not a positive integer")
+    return value
 
 
 def find_recipe(model_dir: Path, model_id: str, explicit: str | None = None) -> Recipe:

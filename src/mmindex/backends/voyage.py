@@ -29,7 +29,7 @@ import numpy as np
 from mmindex.backends import apiclient
 from mmindex.backends.base import Embedder, LoadedItem, Role
 from mmindex.backends.qwen3vl_inputs import media_bytes
-from mmindex.errors import ConfigError, ItemError
+from mmindex.errors import ConfigError, ItemError, register_secrets
 from mmindex.items import Cost
 
 DIMS = {"voyage-multimodal-3": 1024}
@@ -95,6 +95,27 @@ def _image_part(ref: str, blob: bytes, item_id: str) -> tuple[dict[str, str], in
     return {"type": "image_base64", "image_base64": url}, -(-width * height // PIXELS_PER_TOKEN)
 
 
+def _vectors(body: dict[str, Any], n: int, dims: int) -> np.ndarray:
+    """The ``n`` embeddings of an answer, in input order.
+
+    Raises:
+        ValueError: not ``n`` embeddings of ``dims`` floats: a service fault (retried, no item
+            blamed), not an item's.
+    """
+    data = body.get("data")
+    if not isinstance(data, list) or len(data) != n:
+        raise ValueError(f"{len(data) if isinstance(data, list) else 'no'} embeddings for "
+                         f"{n} inputs")
+    try:
+        rows = sorted(data, key=lambda d: d["index"])
+        vectors = np.asarray([d["embedding"] for d in rows], dtype=np.float32)
+    except (TypeError, KeyError, ValueError) as exc:
+        raise ValueError(f"unreadable embeddings ({type(exc).__name__})") from None
+    if vectors.shape != (n, dims) or not np.isfinite(vectors).all():
+        raise ValueError(f"embeddings of shape {vectors.shape}, not ({n}, {dims}) finite floats")
+    return vectors
+
+
 class VoyageEmbedder(Embedder):
     """voyage-multimodal-3 through Voyage AI's HTTP API.
 
@@ -129,6 +150,7 @@ class VoyageEmbedder(Embedder):
         self.full_dims = DIMS[model]
         self.url = base_url.rstrip("/") + "/multimodalembeddings"
         self.max_retries, self.backoff_s = max_retries, backoff_s
+        register_secrets(api_key)  # masked in every message of this process
         self._headers = {"Authorization": f"Bearer {api_key}"}
         self._client = httpx.Client(timeout=timeout_s)
         self.requests = 0  # HTTP requests that returned vectors (for reports and tests)
@@ -205,19 +227,13 @@ class VoyageEmbedder(Embedder):
         for start, end in self.requests_of(batch):
             payload = {"model": self.model_id, "input_type": batch.role, "truncation": True,
                        "inputs": batch.inputs[start:end]}
-            body = apiclient.post_json(self._client, self.url, payload, headers=self._headers,
-                                       max_retries=self.max_retries, backoff_s=self.backoff_s,
-                                       service="Voyage AI")
-            data = sorted(body.get("data") or [], key=lambda d: d["index"])
-            if len(data) != end - start:
-                raise RuntimeError(f"Voyage AI returned {len(data)} embeddings for "
-                                   f"{end - start} inputs")
-            parts.append(np.asarray([d["embedding"] for d in data], dtype=np.float32))
+            n = end - start
+            parts.append(apiclient.post_json(
+                self._client, self.url, payload, headers=self._headers,
+                max_retries=self.max_retries, backoff_s=self.backoff_s, service="Voyage AI",
+                check=lambda body, n=n: _vectors(body, n, self.full_dims)))
             self.requests += 1
         vectors = np.concatenate(parts) if parts else np.zeros((0, self.full_dims), np.float32)
-        if vectors.shape[1] != self.full_dims:
-            raise RuntimeError(f"Voyage AI returned {vectors.shape[1]} dims, not "
-                               f"{self.full_dims}")
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
 

@@ -41,8 +41,11 @@ def note_settings_file() -> None:
 
 
 def fail(message: str, help_text: str) -> int:
-    """Print ``mmindex: error: MESSAGE`` and ``Help: HELP`` to stderr; the error exit status."""
-    print(f"mmindex: error: {message}\nHelp: {help_text}", file=sys.stderr)
+    """Print ``mmindex: error: MESSAGE`` and ``Help: HELP`` to stderr (secrets masked); the
+    error exit status."""
+    from mmindex.errors import redact
+
+    print(redact(f"mmindex: error: {message}\nHelp: {help_text}"), file=sys.stderr)
     return EXIT_ERROR
 
 
@@ -88,6 +91,34 @@ def add_progress_choice(sp: argparse.ArgumentParser) -> None:
                      help="show a progress bar on stderr (default: when it is a terminal)")
     bar.add_argument("--no-progress", dest="progress", action="store_false",
                      help="no progress bar")
+
+
+def int_in(lo: int, hi: int = 2**31 - 1) -> Any:
+    """An argparse ``type``: an integer in ``[lo, hi]`` (``-k 2**63``, ``--version -1`` are
+    usage errors, not tracebacks)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{text} is not between {lo} and {hi:,}")
+        return value
+    parse.__name__ = "integer"
+    return parse
+
+
+def days(text: str) -> float:
+    """An argparse ``type``: a finite number of days >= 0 (``nan``, ``inf`` are refused)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a finite number of days >= 0")
+    return value
 
 
 def int_list(text: str) -> list[int]:

@@ -37,9 +37,12 @@ def config_table() -> str:
 def effective(settings: Settings, sources: dict[str, str]) -> dict[str, Any]:
     """Every setting's value and where it came from, plus the settings file in force."""
     from mmindex.config import config_file
+    from mmindex.errors import redact
 
     path = config_file()
-    values = settings.model_dump(mode="json")
+    values = {k: redact(v) if isinstance(v, str) else
+              [redact(x) if isinstance(x, str) else x for x in v] if isinstance(v, list) else v
+              for k, v in settings.model_dump(mode="json").items()}
     return {"file": str(path.resolve()) if path.is_file() else None,
             "settings": {k: {"value": values[k], "source": sources[k]} for k in values}}
 

@@ -10,7 +10,9 @@ from mmindex.cli.common import (
     EXIT_REJECTED,
     add_common,
     add_progress_choice,
+    days,
     emit,
+    int_in,
     int_list,
     note_settings_file,
     settings_from,
@@ -72,7 +74,7 @@ def register(sub: Any) -> None:
                                    "(language, length, modality, the golden set's own); "
                                    "--json adds every query's values.")
     e.add_argument("--index", required=True, help="index name")
-    e.add_argument("--version", type=int,
+    e.add_argument("--version", type=int_in(0, 2**62),
                    help="version to evaluate (default: production; on an index with none yet, "
                         "its newest candidate)")
     e.add_argument("--queries", required=True, help="queries.jsonl (BEIR, text and/or image)")
@@ -104,7 +106,7 @@ def register(sub: Any) -> None:
                                ("rollback", cmd_rollback, "point production back (manual)")):
         p = sub.add_parser(name, help=helptext)
         p.add_argument("--index", required=True, help="index name")
-        p.add_argument("--version", type=int, required=name == "promote",
+        p.add_argument("--version", type=int_in(0, 2**62), required=name == "promote",
                        help="target version" + (" (default: the previous production)"
                                                 if name == "rollback" else ""))
         p.add_argument("--table", help="the table holding --version, when ambiguous")
@@ -114,7 +116,7 @@ def register(sub: Any) -> None:
 
     m = sub.add_parser("maintain", help="compact and clean up old versions (never tagged ones)")
     m.add_argument("--index", required=True, help="index name")
-    m.add_argument("--older-than-days", type=float, default=7.0,
+    m.add_argument("--older-than-days", type=days, default=7.0,
                    help="remove untagged versions older than this (default 7)")
     add_common(m)
     m.set_defaults(fn=cmd_maintain)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from mmindex.cli.common import add_common, emit, settings_from
+from mmindex.cli.common import add_common, emit, int_in, settings_from
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -15,9 +15,13 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.rerank_top is not None and not args.rerank:
         raise ConfigError("--rerank-top N sets how many first-stage results the reranker sees. "
                           "Help: add --rerank [MODEL].")
+    from mmindex.search.querycheck import check_query
+
     if args.column:  # --column vector_fused is --mode fused-vector
         args.mode = {c: m for m, c in PART_MODES.items()}.get(args.column, "vector")
-    idx = open_index(args.index, version=args.version, settings=settings_from(args))
+    settings = settings_from(args)
+    check_query(args.text, args.image, k=args.k, rerank_top=args.rerank_top, settings=settings)
+    idx = open_index(args.index, version=args.version, settings=settings)
     df = idx.search(args.text, image=args.image, k=args.k, mode=args.mode, rerank=args.rerank,
                     rerank_top=args.rerank_top, diversify=args.diversify)
     staged = "_first_score" in df.columns
@@ -82,7 +86,8 @@ def register(sub: Any) -> None:
     s.add_argument("text", nargs="?", help="query text")
     s.add_argument("--index", required=True, help="index name")
     s.add_argument("--image", help="image query (path)")
-    s.add_argument("-k", type=int, default=10, help="results to return (default 10)")
+    s.add_argument("-k", type=int_in(1, 100_000), default=10,
+                   help="results to return (default 10)")
     s.add_argument("--mode", default="vector",
                    choices=["vector", "ann", "fts", "hybrid", "multivector", "text-vector",
                             "image-vector", "fused-vector"],
@@ -90,11 +95,12 @@ def register(sub: Any) -> None:
                         "part columns")
     s.add_argument("--column", choices=["vector", "vector_text", "vector_image", "vector_fused"],
                    help="exact vector search over this column (same as the matching --mode)")
-    s.add_argument("--version", type=int, help="read this version instead of production")
+    s.add_argument("--version", type=int_in(0, 2**62),
+                   help="read this version instead of production")
     s.add_argument("--rerank", nargs="?", const=True, default=None, metavar="MODEL",
                    help="rerank the first stage's top results with Qwen3-VL-Reranker (MODEL: "
                         "e.g. tiny-qwen3-vl-reranker; default the rerank_model setting)")
-    s.add_argument("--rerank-top", type=int, metavar="N",
+    s.add_argument("--rerank-top", type=int_in(1, 100_000), metavar="N",
                    help="first-stage results to rerank (default: the rerank_top setting)")
     s.add_argument("--diversify", action="store_true",
                    help="interleave k-means clusters (by image vector) of the top results")

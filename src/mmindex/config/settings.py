@@ -10,12 +10,13 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
-from mmindex.config.sources import config_file, explain
+from mmindex.config.sources import config_file, explain, secret_option, unreadable
 from mmindex.config.sources import value_sources as sources_of
-from mmindex.errors import ConfigError
+from mmindex.errors import ConfigError, redact, register_secrets
 
 DEVICES = "auto, cpu, mps, cuda or cuda:N"
 SECRET_FIELDS = ("storage_options", "db_storage_options")
@@ -176,6 +177,8 @@ class Settings(BaseSettings):
         "qwen3-vl-reranker-2b",
         description="Reranker used by `search --rerank` without a model (a --rerank SPEC)")
     rerank_top: int = Field(50, ge=1, description="First-stage results the reranker rescores")
+    max_query_chars: int = Field(10_000, ge=1, description="Longest query text accepted (by "
+                                 "`search` and the library); a longer one is refused")
     diversify_top: int = Field(50, ge=1, description="Results clustered by `--diversify`")
     diversify_clusters: int = Field(5, ge=1, description="k of the k-means `--diversify` runs")
 
@@ -207,6 +210,15 @@ class Settings(BaseSettings):
         if path.is_file() and path.suffix == ".toml":
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
+
+    def model_post_init(self, context: Any) -> None:
+        """Register the secrets, so :func:`~mmindex.errors.redact` masks them in any message."""
+        from urllib.parse import urlsplit
+
+        opts = {**self.storage_options, **self.db_storage_options}
+        register_secrets(*(v.get_secret_value() for k, v in opts.items() if secret_option(k)),
+                         self.voyage_api_key and self.voyage_api_key.get_secret_value(),
+                         urlsplit(self.voyage_base_url).password)
 
     @field_validator("device")
     @classmethod
@@ -242,7 +254,7 @@ class Settings(BaseSettings):
         out = {k: ({o: "set" for o in v} if k in SECRET_FIELDS and isinstance(v, dict) else v)
                for k, v in data.items()}
         out.update({k: "set" for k in SECRET_VALUES if out.get(k) is not None})
-        return out
+        return {k: redact(v) if isinstance(v, str) else v for k, v in out.items()}
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the non-None ``overrides`` applied (validated).
@@ -270,6 +282,8 @@ def load_settings(**overrides: Any) -> Settings:
         settings = Settings()
     except ValidationError as exc:
         raise ConfigError(explain(exc, {}, list(Settings.model_fields))) from None
+    except (SettingsError, ValueError, OSError) as exc:  # a malformed file, a non-JSON variable
+        raise ConfigError(unreadable(exc)) from None
     return settings.with_overrides(**overrides)
 
 

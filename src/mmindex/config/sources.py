@@ -51,6 +51,29 @@ def value_sources(names: Iterable[str], flags: dict[str, Any] | None = None
     return out
 
 
+def secret_option(name: str) -> bool:
+    """A storage option whose value is a credential (not e.g. ``endpoint_url`` or ``region``)."""
+    return any(w in name.lower() for w in ("secret", "token", "password", "key", "credential",
+                                           "sas", "signature"))
+
+
+def unreadable(exc: Exception) -> str:
+    """The message for settings that cannot even be parsed: a malformed settings file, or a
+    list/dict variable that is not JSON (pydantic-settings' ``SettingsError``)."""
+    import re
+
+    field = re.search(r'field "(\w+)" from source "EnvSettingsSource"', str(exc))
+    if field:
+        var = f"MMINDEX_{field.group(1).upper()}"  # its value is not echoed: it may be secret
+        return (f"{var} is not valid JSON, and this setting is a list or a table. Help: give it "
+                f"as JSON, e.g. {var}='[\"/data/images\"]' for a list or "
+                f"'{{\"key\": \"value\"}}' for a table (`mmindex config --markdown` shows its "
+                "type).")
+    text = " ".join(str(exc).split())
+    return (f"cannot read the settings file {config_file()}: {text[:300]}. Help: fix the TOML "
+            "(https://toml.io), or point MMINDEX_CONFIG at another file.")
+
+
 def explain(exc: ValidationError, flags: dict[str, Any], names: list[str]) -> str:
     """One line per invalid value, naming its source, then one Help line."""
     sources = value_sources(names, flags)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mmindex.errors import GoldenSetError
+from mmindex.errors import GoldenSetError, shorten
 from mmindex.evaluation.segments import DIMENSIONS
 from mmindex.evaluation.trec import LAYOUT_HELP, iter_qrels, iter_topics
 
@@ -197,12 +197,13 @@ def _parse_jsonl(text: str, path: Path) -> list[GoldenQuery]:
             raise GoldenSetError(f'{where} has no "_id". {LAYOUT_HELP}')
         qid = str(qid).strip()
         if qid in seen:
-            raise GoldenSetError(f"{where}: query id {qid!r} already used on line {seen[qid]}.")
+            raise GoldenSetError(f"{where}: query id {shorten(qid)} already used on line "
+                                 f"{seen[qid]}.")
         seen[qid] = lineno
         text_, image = _clean(row.pop("text", None)), row.pop("image", None)
         lang = _clean(row.pop("lang", None))
         if text_ is None and not image:
-            raise GoldenSetError(f'{where}: query {qid!r} has neither "text" nor "image".')
+            raise GoldenSetError(f'{where}: query {shorten(qid)} has neither "text" nor "image".')
         segment = _segment(row.pop("segment", None), where)
         metadata = dict(row.pop("metadata", None) or {}) | row
         queries.append(GoldenQuery(qid, text_, _resolve_image(image, path, where), lang, metadata,

@@ -27,13 +27,14 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from mmindex.errors import ConfigError, GoldenSetError, MMIndexError
+from mmindex.errors import ConfigError, GoldenSetError, MMIndexError, shorten
 
 _DOCNO = re.compile(r"<DOCNO>\s*(.*?)\s*</DOCNO>", re.S | re.I)
 _NUM = re.compile(r"<num>\s*(?:Number:)?\s*([^<\s]+)", re.I)
 # Older TREC topics leave <title> unclosed; the title ends at the next tag.
 _TITLE = re.compile(r"<title>\s*(?:Topic:)?(.*?)(?=<|\Z)", re.S | re.I)
 
+MAX_GRADE = 1000  # |grade| of a qrels line: TREC and BEIR grades are small integers
 LAYOUT_HELP = (
     "Help: a golden set is a queries file (BEIR queries.jsonl: one JSON object per line with "
     '"_id" and "text" and/or "image"; or TREC topics) plus a qrels file (TSV '
@@ -146,7 +147,7 @@ def iter_qrels(path: str | Path) -> Iterator[tuple[str, str, int, str]]:
         if not any(fields):
             continue
         grade = _grade(fields[-1])
-        header, first = first and grade is None, False
+        header, first = first and grade is None and not _numeric(fields[-1]), False
         if header:  # BEIR's "query-id corpus-id score", or any first line without a grade
             continue
         # BEIR TSV: 3 tab-separated fields; TREC: 4 (``qid iter docno rel``), tabs or spaces
@@ -154,9 +155,18 @@ def iter_qrels(path: str | Path) -> Iterator[tuple[str, str, int, str]]:
         if grade is None or len(fields) not in allowed or not all(fields):
             raise GoldenSetError(
                 f"{path} line {lineno}: expected 'query-id<TAB>doc-id<TAB>grade' or "
-                f"'qid 0 docid grade', got {line.strip()!r}. {LAYOUT_HELP}"
+                f"'qid 0 docid grade' (grades are integers within ±{MAX_GRADE}), got "
+                f"{shorten(line.strip())}. {LAYOUT_HELP}"
             )
         yield fields[0], fields[-2], grade, f"{path} line {lineno}"
+
+
+def _numeric(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _grade(value: str) -> int | None:
@@ -164,7 +174,9 @@ def _grade(value: str) -> int | None:
         number = float(value)
     except ValueError:
         return None
-    return int(number) if number.is_integer() else None
+    if not number.is_integer() or abs(number) > MAX_GRADE:  # 1e300 is no relevance grade
+        return None
+    return int(number)
 
 
 def _find(src: Path, *candidates: str) -> Path:
@@ -205,7 +217,7 @@ def trec_to_beir(src_dir: str | Path, out_dir: str | Path) -> Path:
         for doc_id, text in iter_docs(docs):
             if doc_id in seen:
                 raise ConfigError(
-                    f"{docs}: document id {doc_id!r} appears twice. "
+                    f"{docs}: document id {shorten(doc_id)} appears twice. "
                     "Help: ids must be unique; deduplicate the collection first."
                 )
             seen.add(doc_id)

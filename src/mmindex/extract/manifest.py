@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from mmindex.errors import shorten
 from mmindex.extract.fieldmap import FieldMap
 from mmindex.extract.filesystem import ref_resolver
 from mmindex.items import BadRecord, Item
@@ -138,7 +139,7 @@ class RowConverter:
         for k, first in zip(good, firsts, strict=True):
             if not first:
                 where, row = rows[k]
-                msg = f"{where}: duplicate id {out[k].id!r} (the first row with it is kept)"
+                msg = f"{where}: duplicate id {shorten(out[k].id)} (the first row with it is kept)"
                 out[k] = BadRecord("bad_record", msg, id=out[k].id, raw=_preview(row))
         return out
 
@@ -204,5 +205,6 @@ class RowConverter:
         if not isinstance(value, (list, tuple)) or not all(
             isinstance(v, str) and v for v in value
         ):
-            raise _Bad(f"media column {col!r} must hold a path or a list of paths, got {value!r}")
+            raise _Bad(f"media column {col!r} must hold a path or a list of paths, got "
+                       f"{shorten(value)}")
         return [self._resolve(v) for v in value]

@@ -20,6 +20,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from mmindex.errors import redact
 from mmindex.index.db import storage_guard
 from mmindex.index.tables import sql_str, table_exists
 
@@ -81,7 +82,9 @@ def append(db: Any, name: str, fields: dict[str, pa.DataType], rows: list[dict])
     if not rows:
         return
     schema = pa.schema([pa.field(k, t) for k, t in fields.items()])
-    data = pa.Table.from_pylist([{k: r.get(k) for k in fields} for r in rows], schema=schema)
+    rows = [{k: redact(r[k]) if isinstance(r.get(k), str) else r.get(k) for k in fields}
+            for r in rows]  # no secret is ever stored (errors, messages, config)
+    data = pa.Table.from_pylist(rows, schema=schema)
     with storage_guard("append to", f"{db.uri}/{name}"):
         if table_exists(db, name):
             _add(db.open_table(name), data)

@@ -26,6 +26,7 @@ import numpy as np
 from mmindex import index as ix
 from mmindex.errors import ConfigError, IndexNotFoundError
 from mmindex.index import ledger
+from mmindex.search.querycheck import check_query
 from mmindex.search.versions import resolve
 
 Mode = Literal["vector", "ann", "fts", "hybrid", "multivector", "text-vector", "image-vector",
@@ -134,6 +135,8 @@ class Index:
         """
         from mmindex.index import fulltext, fusion, multivector
 
+        check_query(text, k=k, settings=self.settings, need_content=False)
+
         column = PART_MODES.get(mode, "vector")
         if mode.startswith("vector:"):
             mode, column = "vector", mode.split(":", 1)[1]
@@ -192,6 +195,8 @@ class Index:
 
         from mmindex.search.stages import parse_mode, post_ranked
 
+        check_query(text, image, k=k, rerank_top=rerank_top, settings=self.settings,
+                    need_content=vector is None)
         base, by_mode_rerank, by_mode_div = parse_mode(mode)
         if vector is None and base == "multivector":
             vector = self.embed_query_tokens(text, image)
