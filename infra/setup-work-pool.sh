@@ -9,8 +9,8 @@
 #      ever one writer per LanceDB table (the flow creates a missing one on first use too),
 #   4. registers the deployments in infra/prefect.yaml (embed/nightly, evaluate/on-demand),
 #      updating them in place when they exist,
-#   5. with MMINDEX_ALERT_WEBHOOK_URL, an automation that posts there when the nightly fails or
-#      crashes (tasks/alerts.py).
+#   5. with MMINDEX_ALERT_WEBHOOK_URL, an automation that posts there when the nightly fails,
+#      crashes or ends Rejected (the gate refused its candidate; tasks/alerts.py).
 #
 # By hand, steps 2-4 are:
 #   prefect work-pool create mmindex-gpu --type process
@@ -27,7 +27,7 @@
 #                         and `timezone` (mmindex.toml in the checkout, or these variables),
 #                         read with `mmindex config`: one place for the schedule
 #   MMINDEX_REPO_DIR      checkout that flow runs start in     (default: this script's repo)
-#   MMINDEX_ALERT_WEBHOOK_URL  where to POST when embed/nightly fails or crashes (a Prefect
+#   MMINDEX_ALERT_WEBHOOK_URL  where to POST when embed/nightly fails, crashes or is rejected (a Prefect
 #                         automation; Slack/Teams incoming webhooks work); none when unset
 #   MMINDEX_ALERT_ALLOW_PRIVATE=1  the webhook is on a private/loopback address
 #   PREFECT_BIN           prefect executable                   (default: prefect on PATH)
@@ -144,7 +144,7 @@ log "deploying infra/prefect.yaml from $repo_dir (nightly: '$MMINDEX_NIGHTLY_CRO
 "$prefect_bin" deploy --all --prefect-file infra/prefect.yaml
 
 if [[ -n "${MMINDEX_ALERT_WEBHOOK_URL:-}" ]]; then
-    log "alerting $MMINDEX_ALERT_WEBHOOK_URL when embed/nightly fails or crashes"
+    log "alerting $MMINDEX_ALERT_WEBHOOK_URL when embed/nightly fails, crashes or is rejected"
     "$python_bin" - "$repo_dir" <<'PY' || die "could not create the nightly's alert." \
         "check MMINDEX_ALERT_WEBHOOK_URL (an http(s) URL) and the server's log."
 import os
@@ -160,6 +160,6 @@ with get_client(sync_client=True) as client:
                          allow_private=os.environ.get("MMINDEX_ALERT_ALLOW_PRIVATE") == "1")
 PY
 else
-    log "no MMINDEX_ALERT_WEBHOOK_URL: failed or crashed nightly runs alert nobody (see infra/README.md)"
+    log "no MMINDEX_ALERT_WEBHOOK_URL: failed, crashed or rejected nightly runs alert nobody (see infra/README.md)"
 fi
 log "done: start runs with 'prefect deployment run embed/nightly' or 'evaluate/on-demand'"
