@@ -93,4 +93,4 @@ def run_compare_flow(args: argparse.Namespace, settings: Settings, models: list[
 
     return CompareReport.from_dict(compare(
         source=args.source, models=models, queries=args.queries, qrels=args.qrels,
-        index=args.index, db=settings.db, format=args.format, fields=args.field))
+        index=args.index, db=args.db, format=args.format, fields=args.field))
