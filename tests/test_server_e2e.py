@@ -214,6 +214,8 @@ def test_a_rejected_nightly_ends_failed_named_rejected_and_alerts(served: Served
     assert (child.state_type.value, child.state.name) == ("FAILED", "Rejected"), child.state
     assert child.state.message == message
     assert {run.id, child.id} <= rejected
+    listed = json.loads(served.server.cli("flow-run", "ls", "--state", "Rejected", "-o", "json"))
+    assert run.name in {r["name"] for r in listed}, listed  # as the docs tell operators to look
 
     # The summary card states the decision and the key metrics.
     summary = artifacts_of(served, run.id)["embed-summary-gated"]
@@ -228,6 +230,36 @@ def test_a_rejected_nightly_ends_failed_named_rejected_and_alerts(served: Served
     assert texts == [f"embed/nightly failed, crashed or was rejected: mmindex nightly "
                      f"{run.name} is Rejected: {message}"], texts
     print(f"rejected nightly: {run.name}: {message}")
+
+    chromium = find_chromium()
+    if chromium is not None:  # the run's page, as an operator opens it from the alert
+        with Browser(chromium) as browser:
+            browser.goto(f"{served.server.url}/runs/flow-run/{run.id}")
+            browser.wait_for_text([run.name, "Rejected", "gate rejected gated__hash__d"])
+            browser.screenshot(SCREENSHOTS / "prefect-rejected-nightly.png")
+
+
+def test_mmindex_embed_prefect_exits_1_on_a_rejection_and_prints_the_result(
+        served: Served) -> None:
+    """``mmindex embed --prefect`` runs the same flow: the run ends Rejected on the server and the
+    command still prints the run's result and exits 1 (the gate rejected), not 2 (an error)."""
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+
+    golden = REPO / "data" / "sample" / "golden"
+    done = subprocess.run(
+        [str(VENV_BIN / "mmindex"), "embed", "data/sample/manifest.jsonl", "--index",
+         "gated-cli", "--model", "hash", "--prefect", "--queries", str(golden / "queries.jsonl"),
+         "--qrels", str(golden / "qrels.tsv"), "--json"],
+        env={**served.server.env, "MMINDEX_DB": str(served.db)}, cwd=REPO, capture_output=True,
+        text=True, timeout=600)
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-4000:]
+    out = json.loads(done.stdout)
+    assert out["evaluation"]["action"] == "rejected" and out["version"] is not None
+    with served.server.client() as client:
+        [run] = client.read_flow_runs(flow_run_filter=FlowRunFilter(
+            name=FlowRunFilterName(like_="embed-gated-cli-")))
+    assert (run.state_type.value, run.state.name) == ("FAILED", "Rejected"), run.state
+    assert run.state.message.startswith(f"gate rejected {out['table']} v{out['version']}")
 
 
 def test_two_concurrent_nightly_runs_on_one_index_take_turns(served: Served, tmp_path) -> None:
