@@ -63,8 +63,9 @@ def key_metrics(evaluation: dict[str, Any],
 def decision_markdown(evaluation: dict[str, Any] | None) -> list[str]:
     """The gate section of the embed run's summary artifact."""
     if not evaluation:
-        return ["## Gate: not evaluated", "",
-                "No golden set was given (or nothing was committed): nothing was promoted.", ""]
+        return ["## Gate: not decided", "",
+                "No evaluation result: no golden set, nothing committed, or the evaluation "
+                "failed (see the evaluate run). Nothing was promoted.", ""]
     decision = evaluation.get("decision")
     if not decision:
         return [f"## Gate: none (action: {evaluation.get('action')})", ""]
