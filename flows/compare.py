@@ -22,8 +22,8 @@ def compare(
     format: Literal["jsonl", "csv", "parquet", "beir"] | None = None,
     fields: list[str] | None = None,
 ) -> dict:
-    """Embed SOURCE with each of MODELS and compare them on the golden set (nothing promoted)."""
+    """Embed SOURCE with each of MODELS and compare them on the golden set (nothing promoted);
+    the tables go to DB, or to a scratch database that is removed (never the settings' db)."""
     with library_logs_to_run():  # the library's log lines reach this run's logs
-        settings = load_settings(db=db)
-        return compare_models_task(settings.transport(), source, models, queries, qrels,
-                                   index, format, fields)
+        return compare_models_task(load_settings().transport(), source, models, queries, qrels,
+                                   index, format, fields, db)

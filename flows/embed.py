@@ -9,7 +9,7 @@ from prefect import flow
 from prefect.runtime import flow_run
 
 from flows.evaluate import evaluate
-from tasks.artifacts import finish_progress, publish_run, start_progress
+from tasks.artifacts import finish_progress, publish_summary, publish_throughput, start_progress
 from tasks.concurrency import index_writer
 from tasks.embed_tasks import (
     commit_index_version,
@@ -18,15 +18,17 @@ from tasks.embed_tasks import (
     record_failed_run,
 )
 from tasks.hooks import mark_crashed
+from tasks.names import embed_run_name
+from tasks.outcome import gate_state, result_of
 from tasks.runlogs import library_logs_to_run
 from tasks.settings import run_settings
 
 
 def run_name() -> str:
-    """``embed-<index>-<YYYYMMDD-HHMM>`` (scheduled start, UTC): each night's run is told apart."""
-    when = flow_run.get_scheduled_start_time()
-    index = flow_run.get_parameters().get("index") or run_settings().nightly_index
-    return f"embed-{index}-{when:%Y%m%d-%H%M}"
+    """``embed-<index>-<YYYYMMDD-HHMM>``, the scheduled start in the settings' ``timezone``."""
+    settings = run_settings()
+    index = flow_run.get_parameters().get("index") or settings.nightly_index
+    return embed_run_name(index, flow_run.get_scheduled_start_time(), settings.timezone)
 
 
 @flow(name="embed", flow_run_name=run_name, validate_parameters=True,
@@ -53,7 +55,8 @@ def embed(
     Unset parameters come from Prefect Variables ``mmindex_*``, the worker's ``MMINDEX_*``
     environment and the settings file (source: ``nightly_source``, index: ``nightly_index``,
     golden set: ``golden_queries`` / ``golden_qrels``). ``executor="ray"`` embeds the groups
-    on Ray actors (``ray_address``); the plan, groups and one commit stay these tasks."""
+    on Ray actors (``ray_address``); the plan, groups and one commit stay these tasks.
+    A candidate the gate rejects ends the run Failed, named Rejected (tasks/outcome.py)."""
     with library_logs_to_run():  # the library's log lines reach this run's logs
         settings = run_settings(model=model, db=db, token_budget=token_budget, dims=dims,
                                 deletion_policy=deletion_policy, executor=executor,
@@ -78,9 +81,13 @@ def embed(
                 record_failed_run(plan, f"{type(exc).__name__}: {exc}")
                 raise
         finish_progress(progress_id, result)
-        publish_run(index, result)
-        if run_evaluation and golden_queries and golden_qrels and result["version"] is not None:
-            result["evaluation"] = evaluate(index=index, version=result["version"],
-                                            table=result["table"], queries=golden_queries,
-                                            qrels=golden_qrels, db=settings.db, run_id=run_id)
-        return result
+        publish_throughput(index, result)
+        try:
+            if run_evaluation and golden_queries and golden_qrels and result["version"] is not None:
+                result["evaluation"] = result_of(evaluate(
+                    index=index, version=result["version"], table=result["table"],
+                    queries=golden_queries, qrels=golden_qrels, db=settings.db, run_id=run_id,
+                    return_state=True))
+        finally:  # the summary states the gate's decision (or that there was none)
+            publish_summary(index, result)
+        return gate_state(result, result.get("evaluation"))

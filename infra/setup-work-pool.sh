@@ -9,8 +9,8 @@
 #      ever one writer per LanceDB table (the flow creates a missing one on first use too),
 #   4. registers the deployments in infra/prefect.yaml (embed/nightly, evaluate/on-demand),
 #      updating them in place when they exist,
-#   5. with MMINDEX_ALERT_WEBHOOK_URL, an automation that posts there when the nightly fails or
-#      crashes (tasks/alerts.py).
+#   5. with MMINDEX_ALERT_WEBHOOK_URL, an automation that posts there when the nightly fails,
+#      crashes or ends Rejected (the gate refused its candidate; tasks/alerts.py).
 #
 # By hand, steps 2-4 are:
 #   prefect work-pool create mmindex-gpu --type process
@@ -27,7 +27,7 @@
 #                         and `timezone` (mmindex.toml in the checkout, or these variables),
 #                         read with `mmindex config`: one place for the schedule
 #   MMINDEX_REPO_DIR      checkout that flow runs start in     (default: this script's repo)
-#   MMINDEX_ALERT_WEBHOOK_URL  where to POST when embed/nightly fails or crashes (a Prefect
+#   MMINDEX_ALERT_WEBHOOK_URL  where to POST when embed/nightly fails, crashes or is rejected (a Prefect
 #                         automation; Slack/Teams incoming webhooks work); none when unset
 #   MMINDEX_ALERT_ALLOW_PRIVATE=1  the webhook is on a private/loopback address
 #   PREFECT_BIN           prefect executable                   (default: prefect on PATH)
@@ -155,7 +155,7 @@ sys.path.insert(0, sys.argv[1])
 from tasks.alerts import ensure_nightly_alert, masked  # noqa: E402
 
 url = os.environ["MMINDEX_ALERT_WEBHOOK_URL"]
-print(f"setup-work-pool: alerting {masked(url)} when embed/nightly fails or crashes")
+print(f"setup-work-pool: alerting {masked(url)} when embed/nightly fails, crashes or is rejected")
 try:
     from prefect.client.orchestration import get_client
 
@@ -168,6 +168,6 @@ except Exception as exc:  # its text may quote the URL: shown redacted, never wh
     sys.exit(f"setup-work-pool: {type(exc).__name__}: {redact(str(exc), [url])}")
 PY
 else
-    log "no MMINDEX_ALERT_WEBHOOK_URL: failed or crashed nightly runs alert nobody (see infra/README.md)"
+    log "no MMINDEX_ALERT_WEBHOOK_URL: failed, crashed or rejected nightly runs alert nobody (see infra/README.md)"
 fi
 log "done: start runs with 'prefect deployment run embed/nightly' or 'evaluate/on-demand'"

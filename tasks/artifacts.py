@@ -23,6 +23,7 @@ from prefect.artifacts import (
 )
 
 from mmindex.embed import Progress, summary_markdown
+from tasks.outcome import decision_markdown, key_metrics, reason, rejected
 
 
 def artifact_key(kind: str, index: str) -> str:
@@ -115,8 +116,8 @@ THROUGHPUT_ROWS = (
 )
 
 
-def publish_run(index: str, result: dict[str, Any]) -> None:
-    """The throughput table and the markdown summary of one embed run."""
+def publish_throughput(index: str, result: dict[str, Any]) -> None:
+    """The throughput table of one embed run."""
     tp = result["throughput"]
     rows = [{"metric": label, "value": "n/a (no GPU sampled)" if tp.get(key) is None else tp[key]}
             for label, key in THROUGHPUT_ROWS]
@@ -126,10 +127,37 @@ def publish_run(index: str, result: dict[str, Any]) -> None:
         description=f"Throughput of run {result['run_id']} ({index}): "
                     f"{tp['items_per_s']:.2f} items/s, {tp['tokens_per_s']:.0f} tokens/s, "
                     f"batch p95 {tp['batch_p95_s']:.2f} s, {result['quarantined']} quarantined")
-    create_markdown_artifact(summary_markdown(result), key=artifact_key("embed-summary", index),
-                             description=f"Summary of run {result['run_id']}")
 
 
-def publish_report(index: str, markdown: str) -> None:
+def publish_summary(index: str, result: dict[str, Any]) -> None:
+    """The markdown summary of one embed run: counts, the new version, and the gate's decision
+    with its key metrics (its description says the decision too, so the run's Artifacts tab
+    shows it without opening the card)."""
+    evaluation = result.get("evaluation")
+    markdown = summary_markdown(result).rstrip("\n") + "\n\n" + "\n".join(
+        decision_markdown(evaluation))
+    create_markdown_artifact(markdown, key=artifact_key("embed-summary", index),
+                             description=f"Run {result['run_id']} of {index}: "
+                                         f"{result['table']} v{result['version']}, "
+                                         + verdict_line(evaluation))
+
+
+def publish_report(index: str, report: dict[str, Any], markdown: str) -> None:
     create_markdown_artifact(markdown, key=artifact_key("evaluation-report", index),
-                             description=f"Evaluation and gate decision for {index}")
+                             description=f"Evaluation of {report['table']} v{report['version']}"
+                                         f": {verdict_line(report)}")
+
+
+def verdict_line(evaluation: dict[str, Any] | None) -> str:
+    """``gate REJECTED: <reason>`` / ``gate passed (promoted); hybrid ndcg@10 0.82 (+0.01)``."""
+    if not evaluation:
+        return "not evaluated"
+    if not evaluation.get("decision"):
+        return f"no gate ({evaluation.get('action')})"
+    if rejected(evaluation):
+        return "gate REJECTED: " + reason(evaluation)
+    shown = [f"{r['metric']} {r['candidate']:.3f}"
+             + ("" if r["delta"] is None else f" ({r['delta']:+.3f})")
+             for r in key_metrics(evaluation)[:2]]
+    return (f"gate passed ({evaluation.get('action')}); {evaluation['decision']['mode']} "
+            + ", ".join(shown))

@@ -20,7 +20,7 @@ def evaluate_and_gate(settings: dict[str, Any], index: str, version: int | None,
     report = evaluate_index(Settings(**settings), index, queries=queries, qrels=qrels,
                             version=version, table=table, modes=modes, promote=promote,
                             run_id=run_id)
-    publish_report(index, report.to_markdown())
+    publish_report(index, report.to_dict(), report.to_markdown())
     log = get_run_logger()
     if report.decision is not None and not report.decision.passed:
         log.warning("gate FAILED for %s v%s: %s", report.table, report.version,

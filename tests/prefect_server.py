@@ -32,6 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 DEPLOYMENTS = ("embed/nightly", "evaluate/on-demand")
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+SCHEDULE_TZ = "Asia/Seoul"  # the served deployments' `timezone` setting
 
 
 def free_port() -> int:
@@ -193,6 +194,8 @@ def served(prefect_server: PrefectServer,
 
     db = tmp_path_factory.mktemp("mmindex-db") / "db"
     env = {**prefect_server.env, "MMINDEX_DB": str(db),
+           # the nightly's schedule (and so its run names) in Seoul time, as mmindex.toml has it
+           "MMINDEX_TIMEZONE": SCHEDULE_TZ,
            "PREFECT_RUNNER_POLL_FREQUENCY": "1"}  # default 10 s between polls for runs
     log_path = prefect_server.home / "serve.log"
     with open(log_path, "wb") as log:

@@ -172,3 +172,66 @@ def test_bad_model_spec_and_missing_source_fail_fast_with_help(tmp_path):
     out = mmindex("embed", str(src), "--index", "x", "--model", "qwen3-vl-embedding-8b",
                   "--no-prefect", db=tmp_path / "db", check=False)
     assert "ModelUnavailableError" in out and "Help" in out
+
+
+def test_operator_commands_indexes_quarantine_versions_maintain(tmp_path):
+    """What an operator reaches for after a few nights: the indexes, what keeps being
+    quarantined, one row per version (a rollback marked), maintenance in words."""
+    db = tmp_path / "db"
+    src = tmp_path / "m.jsonl"
+    rows = [{"id": "a", "text": "alpha particles"}, {"id": "b", "text": "beta decay"},
+            {"id": "bad/img", "image": "missing.png"}, {"id": "bad/empty", "text": ""}]
+    versions = []
+    for night, extra in enumerate(["gamma rays", "delta waves", "epsilon"]):
+        rows.append({"id": f"n{night}", "text": extra})
+        src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        versions.append(mmindex("embed", str(src), "--index", "ops", "--model", "hash",
+                                "--no-prefect", "--json", db=db)["version"])
+    for v in versions:
+        mmindex("promote", "--index", "ops", "--version", str(v), "--reason", "ok", db=db)
+    mmindex("rollback", "--index", "ops", "--reason", "bad night", db=db)
+
+    listed = mmindex("indexes", "--json", db=db)
+    assert [r["index"] for r in listed] == ["ops"]
+    [ops] = listed
+    assert ops["model"] == "hash" and ops["dims"] == 32
+    assert ops["production"]["version"] == versions[1] and ops["rows"] == 4
+    assert ops["last_run"]["status"] == "committed"
+    text = mmindex("indexes", db=db)
+    assert text.splitlines()[1].split()[:5] == ["ops", "hash", "32", f"v{versions[1]}", "4"]
+
+    q = mmindex("quarantine", "--index", "ops", "--json", db=db)
+    assert {(r["item_id"], r["reason"], r["runs"]) for r in q["items"]} == {
+        ("bad/img", "missing_media", 3), ("bad/empty", "empty_item", 3)}
+    assert all(r["first_seen"] < r["last_seen"] and r["current"] for r in q["items"])
+    text = mmindex("quarantine", "--index", "ops", db=db)
+    assert "2 quarantined item(s)" in text and "over 3 run(s)" in text
+    assert "bad/img" in text and "does not exist" in text
+    assert "nothing quarantined since" in mmindex("quarantine", "--index", "ops", "--since",
+                                                  "2999-01-01", db=db)
+
+    text = mmindex("versions", "--index", "ops", db=db)
+    lines = {line.split()[0].lstrip("*") or line.split()[1]: line for line in text.splitlines()
+             if line.strip().lstrip("* ").startswith("v")}
+    first, second, third = (f"v{v}" for v in versions)
+    assert "(1st)" in lines[first] and "was production" in lines[first]
+    assert "production" in lines[second] and lines[second].startswith("*")
+    assert "rolled back" in lines[third] and f"rolled back to {second}" in lines[third]
+    assert "LanceDB's version number" in text  # why a table's first version is not v1
+
+    text = mmindex("maintain", "--index", "ops", db=db)
+    assert text.startswith("index ops:") and "{" not in text, text
+    assert "ops__hash__d32: compacted; versions" in text and "production" in text
+
+
+def test_help_names_each_default_once_and_never_none():
+    from mmindex.cli import build_parser
+
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if a.dest == "command").choices
+    for name, sub in subparsers.items():
+        text = " ".join(sub.format_help().split())
+        assert "(default: None)" not in text and "(default: False)" not in text, name
+        assert "(default 10) (default: 10)" not in text, name
+        for line in sub.format_help().split("\n  -"):
+            assert " ".join(line.split()).count("default") <= 1, (name, line)

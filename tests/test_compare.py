@@ -46,7 +46,8 @@ def test_compare_prints_one_table_and_writes_json(tmp_path: Path, golden) -> Non
          "--qrels", str(r), "--out", str(out)],
         capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr
-    table = done.stdout.splitlines()
+    table, _, footnote = done.stdout.partition("\n\n")
+    table = table.splitlines()
     assert table[0].split()[:5] == ["model", "mode", "ndcg@10", "hit@5", "mrr@10"]
     rows = {(line.split()[0], line.split()[1]) for line in table[2:]}
     assert {("hash", m) for m in ("vector", "fts", "hybrid")} <= rows
@@ -61,7 +62,13 @@ def test_compare_prints_one_table_and_writes_json(tmp_path: Path, golden) -> Non
     # a real sentence model finds every paraphrased query's document
     assert minilm["metrics"]["vector"]["hit@5"] == 1.0
     assert minilm["embedded"] == 6 and minilm["s_per_1k"] > 0
+    # the model's load and its throughput apart: one figure was load-dominated on small sets
+    assert minilm["load_s"] > 0 and minilm["items_per_s"] > 0
+    assert table[0].split()[5:8] == ["load", "s", "items/s"]
     assert minilm["index_mib"] > 0
+    # the tables went to a scratch database, not the settings' (production) one
+    assert data["db"] is None and not (tmp_path / "db").exists()
+    assert "scratch database, removed" in footnote and "load s:" in footnote
     assert by_model["hash"]["table"] != minilm["table"]  # each model has its own table
     assert by_model["st:no-such-org/no-such-model"]["error"].startswith("ModelUnavailableError")
 
@@ -93,3 +100,26 @@ def test_compare_flow_publishes_the_table_as_an_artifact(tmp_path: Path, golden)
             keys = {a.key for a in art}
     assert out["results"][0]["model"] == "hash" and out["results"][0]["metrics"]
     assert "model-comparison-cmp" in keys
+
+
+def test_compare_keeps_its_tables_in_a_named_db_and_refuses_the_production_one(
+        tmp_path: Path, golden) -> None:
+    src, q, r = golden
+    env = {**os.environ, "MMINDEX_DB": str(tmp_path / "prod"), "MMINDEX_CONFIG": os.devnull}
+    env.pop("PREFECT_API_URL", None)
+    args = [sys.executable, "-m", "mmindex", "compare", str(src), "--models", "hash",
+            "--queries", str(q), "--qrels", str(r), "--no-prefect", "--json"]
+    done = subprocess.run([*args, "--db", str(tmp_path / "bakeoff")], capture_output=True,
+                          text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["db"] == str(tmp_path / "bakeoff")
+    import lancedb
+
+    lancedb.connect(str(tmp_path / "bakeoff")).open_table(data["results"][0]["table"])
+    assert not (tmp_path / "prod").exists()
+
+    refused = subprocess.run([*args, "--db", str(tmp_path / "prod")], capture_output=True,
+                             text=True, env=env, timeout=120)
+    assert refused.returncode == 2 and "production" in refused.stderr, refused.stderr
+    assert not (tmp_path / "prod").exists()

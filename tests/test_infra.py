@@ -445,3 +445,45 @@ def test_the_setup_script_prints_the_webhook_only_masked() -> None:
     for line in script.splitlines():  # the URL reaches Python by the environment only
         if re.search(r"\b(log|echo|die|print)\b", line):
             assert not re.search(r"\$\{?MMINDEX_ALERT_WEBHOOK_URL\b", line), line
+
+
+def test_run_names_use_the_schedules_timezone_and_tell_tables_apart() -> None:
+    from datetime import UTC, datetime
+
+    from tasks.names import embed_run_name, evaluate_run_name
+
+    # the 02:00 Seoul nightly is scheduled at 17:00 UTC the day before
+    scheduled = datetime(2026, 12, 6, 17, 0, tzinfo=UTC)
+    assert embed_run_name("sample", scheduled, "Asia/Seoul") == "embed-sample-20261207-0200"
+    assert embed_run_name("sample", scheduled, "UTC") == "embed-sample-20261206-1700"
+    # two tables of one index evaluated the same night: both were "evaluate-sample-v4"
+    names = {evaluate_run_name("sample", t, 4) for t in (
+        "sample__use-multilingual__d512", "sample__all-minilm-l6-v2__d384")}
+    assert names == {"evaluate-sample-use-multilingual-d512-v4",
+                     "evaluate-sample-all-minilm-l6-v2-d384-v4"}
+    assert evaluate_run_name("sample", None, None) == "evaluate-sample-production"
+
+
+def test_a_rejection_is_a_failed_state_named_rejected_with_the_reason() -> None:
+    from tasks.outcome import decision_markdown, gate_state
+
+    evaluation = {
+        "table": "s__m__d8", "version": 9, "action": "rejected",
+        "metrics": {"hybrid": {"ndcg@10": 0.70, "hit@5": 0.80}},
+        "production": {"table": "s__m__d8", "version": 7,
+                       "metrics": {"hybrid": {"ndcg@10": 0.82, "hit@5": 0.89}}},
+        "decision": {"passed": False, "mode": "hybrid", "deltas": {},
+                     "reasons": ["ndcg@10 dropped 12.0 points vs production (0.820 -> 0.700), "
+                                 "allowed 0.5"]}}
+    result = {"version": 9}
+    state = gate_state(result, evaluation)
+    assert (state.type.value, state.name) == ("FAILED", "Rejected")
+    assert state.message == ("gate rejected s__m__d8 v9 (hybrid search): ndcg@10 dropped 12.0 "
+                             "points vs production (0.820 -> 0.700), allowed 0.5; production "
+                             "stays s__m__d8 v7")
+    card = "\n".join(decision_markdown(evaluation))
+    assert "## Gate: **REJECTED** → rejected" in card
+    assert "| ndcg@10 | 0.7000 | 0.8200 | -0.1200 |" in card
+    passed = dict(evaluation, action="promoted",
+                  decision=dict(evaluation["decision"], passed=True))
+    assert gate_state(result, passed) is result  # Completed with the result, as before

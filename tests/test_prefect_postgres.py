@@ -236,7 +236,8 @@ def test_a_failed_or_crashed_nightly_posts_to_the_alert_webhook(
     prefect_api: dict, postgres: Postgres
 ) -> None:
     """The setup script's automation, end to end on the real server: a nightly run that ends
-    Failed (and one that ends Crashed) makes the server POST to the webhook (a loopback one)."""
+    Failed (and one that ends Crashed, and one the gate Rejected) makes the server POST to the
+    webhook (a loopback one)."""
     import http.server
     import threading
 
@@ -267,17 +268,19 @@ def test_a_failed_or_crashed_nightly_posts_to_the_alert_webhook(
                   "import sys\n"
                   "with get_client(sync_client=True) as c:\n"
                   "    d = c.read_deployment_by_name('embed/nightly')\n"
-                  "    for state in (Failed(message='boom'), Crashed(message='killed')):\n"
+                  "    for state in (Failed(message='boom'), Crashed(message='killed'),\n"
+                  "                  Failed(name='Rejected', message='gate rejected v9')):\n"
                   "        run = c.create_flow_run_from_deployment(d.id)\n"
                   "        c.set_flow_run_state(run.id, state, force=True)\n")
         subprocess.run([VENV_BIN / "python", "-c", script], env=env, check=True, timeout=120)
         deadline = time.monotonic() + 90
-        while len(posts) < 2 and time.monotonic() < deadline:
+        while len(posts) < 3 and time.monotonic() < deadline:
             time.sleep(0.5)
     finally:
         receiver.shutdown()
     texts = [p["text"] for p in posts]
-    assert len(texts) == 2, posts
+    assert len(texts) == 3, posts
     # one POST per run, whichever arrives first (the runs' names are random)
     assert sum("is Crashed: killed" in x for x in texts) == 1, texts
     assert sum("is Failed: boom" in x for x in texts) == 1, texts
+    assert sum("is Rejected: gate rejected v9" in x for x in texts) == 1, texts

@@ -182,3 +182,44 @@ def test_maintenance_waits_for_no_run_and_a_removed_version_is_named(env):
         maintain(db, "idx", older_than_days=0)
     with pytest.raises(IndexNotFoundError, match="has no version 999"):
         mmindex.open_index("idx", s.db, version=999, table=v1.table)
+
+
+def test_versions_has_one_row_per_version_and_a_rollback_unmarks_the_version_left(env):
+    s, src, db = env
+    v1 = run_embed(str(src), "idx", s)
+    run_embed(str(src), "idx", s)  # nothing changed: the same version, a second run
+    ix.promote(db, "idx", v1.table, v1.version)
+    manifest(src, {"a": "alpha particles", "b": "beta decay", "c": "gamma rays"})
+    v2 = run_embed(str(src), "idx", s)
+    ix.promote(db, "idx", v2.table, v2.version, actor="manual", reason="looks good")
+    manifest(src, {"a": "alpha particles", "b": "beta decay", "c": "gamma rays", "d": "delta"})
+    v3 = run_embed(str(src), "idx", s)
+    ix.reject(db, "idx", v3.table, v3.version, reason="gate said no")
+    ix.rollback(db, "idx", reason="bad night")  # production: v2 -> v1
+    rows = ix.describe_versions(db, "idx")["versions"]
+    by_version = {r["version"]: r for r in rows}
+    assert [r["version"] for r in rows] == [v1.version, v2.version, v3.version]
+    assert [r["nth"] for r in rows] == [1, 2, 3]  # LanceDB's numbers are not 1, 2, 3
+    assert by_version[v1.version]["runs"] == 2
+    assert by_version[v1.version]["state"] == "production"
+    assert by_version[v2.version]["state"] == "rolled back"  # was "promote" before
+    assert f"rolled back to v{v1.version} (manual)" in by_version[v2.version]["events"]
+    assert by_version[v3.version]["state"] == "rejected"
+    assert by_version[v1.version]["events"][-1] == (
+        f"rollback from v{v2.version} (manual): bad night")
+
+
+def test_evaluating_production_says_so_not_first_run(env, tmp_path):
+    s, src, db = env
+    v1 = run_embed(str(src), "idx", s)
+    ix.promote(db, "idx", v1.table, v1.version)
+    (tmp_path / "q.jsonl").write_text('{"_id": "q1", "text": "beta decay"}\n')
+    (tmp_path / "r.tsv").write_text("q1\tb\t1\n")
+    report = mmindex.evaluate_index(s, "idx", queries=str(tmp_path / "q.jsonl"),
+                                    qrels=str(tmp_path / "r.tsv"))
+    assert report.action == "already-production"
+    assert not any("first run" in r for r in report.decision.reasons), report.decision.reasons
+    assert any(r.startswith(f"evaluating production itself ({v1.table} v{v1.version})")
+               for r in report.decision.reasons), report.decision.reasons
+    assert "production version itself" in report.to_markdown()
+    assert "first run" not in report.to_markdown()

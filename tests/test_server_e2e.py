@@ -8,13 +8,14 @@ Chromium (screenshots land in test-output/).
 from __future__ import annotations
 
 import json
-import re
 import subprocess
+import time
 from pathlib import Path
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import pytest
-from prefect_server import REPO, VENV_BIN, Served, parse_run_id
+from prefect_server import REPO, SCHEDULE_TZ, VENV_BIN, Served, parse_run_id
 from ui_check import Browser, find_chromium
 
 pytest_plugins = ["prefect_server"]  # the prefect_server / served fixtures
@@ -68,10 +69,11 @@ def nightly(served: Served):
 
 def test_nightly_run_commits_a_version_evaluates_it_and_publishes_artifacts(
         served: Served, nightly) -> None:
-    assert nightly.state_type.value == "COMPLETED", nightly.state.message
     assert nightly.parameters == {}  # the deployment pins nothing: the settings decide
-    # each night's run has its own name: the index and the scheduled start
-    assert re.fullmatch(r"embed-sample-\d{8}-\d{4}", nightly.name), nightly.name
+    # each night's run has its own name: the index and the scheduled start, in the schedule's
+    # timezone (02:00 Seoul is 02:00 in the name, not 17:00 of the day before)
+    seoul = nightly.expected_start_time.astimezone(ZoneInfo(SCHEDULE_TZ))
+    assert nightly.name == f"embed-sample-{seoul:%Y%m%d-%H%M}", nightly.name
 
     # A new committed version of the index, recorded under this flow run's id.
     info = versions(served, "sample")
@@ -85,6 +87,9 @@ def test_nightly_run_commits_a_version_evaluates_it_and_publishes_artifacts(
     if run["decision"] == "promote":
         assert (info["production"]["table"], info["production"]["version"]) == (
             run["table"], run["version"])
+        assert nightly.state_type.value == "COMPLETED", nightly.state.message
+    else:  # a rejected night is not green (test_a_rejected_nightly_... checks it in full)
+        assert (nightly.state_type.value, nightly.state.name) == ("FAILED", "Rejected")
 
     # The evaluate flow ran as a child of this run, on the version just committed.
     from prefect.client.schemas.filters import (
@@ -99,8 +104,10 @@ def test_nightly_run_commits_a_version_evaluates_it_and_publishes_artifacts(
         child = children[0]
         assert client.read_flow(child.flow_id).name == "evaluate"
         assert client.read_task_run(child.parent_task_run_id).flow_run_id == nightly.id
-    assert child.state_type.value == "COMPLETED", child.state.message
-    assert child.name == f"evaluate-sample-v{run['version']}"
+    assert child.state.name == ("Completed" if run["decision"] == "promote" else "Rejected")
+    # named by index, model (and dims) and version: two tables of one index differ
+    model_dims = run["table"].split("__", 1)[1].replace("__", "-")
+    assert child.name == f"evaluate-sample-{model_dims}-v{run['version']}", child.name
     assert child.parameters["version"] == run["version"]
 
     # The library's own log lines reach the run's logs (the UI's Logs tab).
@@ -128,11 +135,131 @@ def test_nightly_run_commits_a_version_evaluates_it_and_publishes_artifacts(
     assert throughput["quarantined items"] == run["quarantined"]
     summary = arts["embed-summary-sample"].data
     assert f"New version: **{run['table']} v{run['version']}**" in summary
+    word = "PASSED" if run["decision"] == "promote" else "REJECTED"
+    assert f"## Gate: **{word}**" in summary and "| ndcg@10 |" in summary, summary
+    assert f"gate {word if word == 'REJECTED' else 'passed'}" in \
+        arts["embed-summary-sample"].description
 
     report = artifacts_of(served, child.id).get("evaluation-report-sample")
     assert report is not None and report.type == "markdown"
     assert f"{run['table']} v{run['version']}" in report.data
     assert ("PASS" if run["decision"] == "promote" else "FAIL") in report.data
+
+
+ALERT_SCRIPT = """
+import os, sys
+sys.path.insert(0, os.getcwd())
+from prefect.client.orchestration import get_client
+from tasks.alerts import ensure_nightly_alert
+with get_client(sync_client=True) as client:
+    print("AUTOMATION", ensure_nightly_alert(client, sys.argv[1], allow_private=True))
+"""
+
+
+def test_a_rejected_nightly_ends_failed_named_rejected_and_alerts(served: Served) -> None:
+    """The gate refuses a night's candidate (the hash test double scores below the floors): the
+    run is not green, says why, is found by the state filters, and the alert automation that
+    infra/setup-work-pool.sh creates posts it to the webhook."""
+    import http.server
+    import threading
+
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterParentFlowRunId,
+        FlowRunFilterState,
+        FlowRunFilterStateName,
+    )
+
+    posts: list[dict] = []
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+            posts.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    hook = f"http://127.0.0.1:{receiver.server_address[1]}/hook"
+    made = subprocess.run([str(VENV_BIN / "python"), "-c", ALERT_SCRIPT, hook],
+                          env=served.server.env, cwd=REPO, capture_output=True, text=True,
+                          timeout=180)
+    assert made.returncode == 0, made.stdout + made.stderr
+    automation = UUID(made.stdout.split("AUTOMATION ")[1].split()[0])
+    try:
+        run = served.wait(served.run_deployment("embed/nightly", {"index": "gated",
+                                                                  "model": "hash"}))
+        deadline = time.monotonic() + 90
+        while not posts and time.monotonic() < deadline:
+            time.sleep(0.5)
+    finally:
+        receiver.shutdown()
+        with served.server.client() as client:
+            client.delete_automation(automation)
+
+    # Not green: Failed, named Rejected, the reason as the message.
+    assert (run.state_type.value, run.state.name) == ("FAILED", "Rejected"), run.state
+    message = run.state.message
+    assert message.startswith("gate rejected gated__hash__d"), message
+    assert "floor" in message and "nothing was promoted" in message, message
+    with served.server.client() as client:
+        [child] = client.read_flow_runs(flow_run_filter=FlowRunFilter(
+            parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[run.id])))
+        # what the UI's and the API's state filters find
+        rejected = {r.id for r in client.read_flow_runs(flow_run_filter=FlowRunFilter(
+            state=FlowRunFilterState(name=FlowRunFilterStateName(any_=["Rejected"]))))}
+    assert (child.state_type.value, child.state.name) == ("FAILED", "Rejected"), child.state
+    assert child.state.message == message
+    assert {run.id, child.id} <= rejected
+    listed = json.loads(served.server.cli("flow-run", "ls", "--state", "Rejected", "-o", "json"))
+    assert run.name in {r["name"] for r in listed}, listed  # as the docs tell operators to look
+
+    # The summary card states the decision and the key metrics.
+    summary = artifacts_of(served, run.id)["embed-summary-gated"]
+    assert "gate REJECTED: gate rejected gated__hash__d" in summary.description
+    assert "## Gate: **REJECTED** → rejected" in summary.data
+    assert "| ndcg@10 |" in summary.data and "| hit@5 |" in summary.data, summary.data
+
+    # The ledger agrees, and the alert reached the webhook with the run's name and reason.
+    [recorded] = versions(served, "gated")["runs"]
+    assert recorded["decision"] == "reject" and recorded["status"] == "committed"
+    texts = [p["text"] for p in posts]
+    assert texts == [f"embed/nightly failed, crashed or was rejected: mmindex nightly "
+                     f"{run.name} is Rejected: {message}"], texts
+    print(f"rejected nightly: {run.name}: {message}")
+
+    chromium = find_chromium()
+    if chromium is not None:  # the run's page, as an operator opens it from the alert
+        with Browser(chromium) as browser:
+            browser.goto(f"{served.server.url}/runs/flow-run/{run.id}")
+            browser.wait_for_text([run.name, "Rejected", "gate rejected gated__hash__d"])
+            browser.screenshot(SCREENSHOTS / "prefect-rejected-nightly.png")
+
+
+def test_mmindex_embed_prefect_exits_1_on_a_rejection_and_prints_the_result(
+        served: Served) -> None:
+    """``mmindex embed --prefect`` runs the same flow: the run ends Rejected on the server and the
+    command still prints the run's result and exits 1 (the gate rejected), not 2 (an error)."""
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+
+    golden = REPO / "data" / "sample" / "golden"
+    done = subprocess.run(
+        [str(VENV_BIN / "mmindex"), "embed", "data/sample/manifest.jsonl", "--index",
+         "gated-cli", "--model", "hash", "--prefect", "--queries", str(golden / "queries.jsonl"),
+         "--qrels", str(golden / "qrels.tsv"), "--json"],
+        env={**served.server.env, "MMINDEX_DB": str(served.db)}, cwd=REPO, capture_output=True,
+        text=True, timeout=600)
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-4000:]
+    out = json.loads(done.stdout)
+    assert out["evaluation"]["action"] == "rejected" and out["version"] is not None
+    with served.server.client() as client:
+        [run] = client.read_flow_runs(flow_run_filter=FlowRunFilter(
+            name=FlowRunFilterName(like_="embed-gated-cli-")))
+    assert (run.state_type.value, run.state.name) == ("FAILED", "Rejected"), run.state
+    assert run.state.message.startswith(f"gate rejected {out['table']} v{out['version']}")
 
 
 def test_two_concurrent_nightly_runs_on_one_index_take_turns(served: Served, tmp_path) -> None:

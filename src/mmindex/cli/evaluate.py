@@ -59,10 +59,11 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 
 def cmd_maintain(args: argparse.Namespace) -> int:
+    from mmindex.cli.ops import maintain_text
     from mmindex.index import connect, maintain
 
     out = maintain(connect(settings_from(args)), args.index, older_than_days=args.older_than_days)
-    emit(out, args.json, "\n".join(f"{k}: {v}" for k, v in out.items()))
+    emit(out, args.json, maintain_text(out, args.index, args.older_than_days))
     return 0
 
 

@@ -50,16 +50,20 @@ def run_embed_flow(args: argparse.Namespace, settings: Settings) -> dict[str, An
     )
 
     from flows.embed import embed
+    from tasks.outcome import result_of
 
     # the temporary in-process API can take >20 s (Prefect's default) to start on a busy box
     with temporary_settings({PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: 120,
                              PREFECT_SERVER_ANALYTICS_ENABLED: False}):
-        return embed(source=args.source, index=args.index, model=settings.model,
-                     db=settings.db, token_budget=args.token_budget, dims=args.dims,
-                     deletion_policy=args.deletion_policy, golden_queries=args.queries,
-                     golden_qrels=args.qrels, run_evaluation=bool(args.queries and args.qrels),
-                     format=args.format, fields=args.field, executor=args.executor,
-                     ray_address=args.ray_address)
+        # a rejected candidate ends the run Failed, named Rejected: its result is still the
+        # run's (the exit status says "rejected"); any other failure raises as before
+        return result_of(embed(
+            source=args.source, index=args.index, model=settings.model, db=settings.db,
+            token_budget=args.token_budget, dims=args.dims, deletion_policy=args.deletion_policy,
+            golden_queries=args.queries, golden_qrels=args.qrels,
+            run_evaluation=bool(args.queries and args.qrels), format=args.format,
+            fields=args.field, executor=args.executor, ray_address=args.ray_address,
+            return_state=True))
 
 
 def run_benchmarks(cases: list[str] | None, out: Path, quick: bool) -> None:
@@ -89,4 +93,4 @@ def run_compare_flow(args: argparse.Namespace, settings: Settings, models: list[
 
     return CompareReport.from_dict(compare(
         source=args.source, models=models, queries=args.queries, qrels=args.qrels,
-        index=args.index, db=settings.db, format=args.format, fields=args.field))
+        index=args.index, db=args.db, format=args.format, fields=args.field))

@@ -69,16 +69,54 @@ def _line(r: dict[str, Any], reranked: bool) -> str:
 def cmd_versions(args: argparse.Namespace) -> int:
     from mmindex.index import connect, describe_versions
 
-    info = describe_versions(connect(settings_from(args)), args.index)
-    human_lines = [f"index {args.index}: production = "
-                   + (f"{info['production']['table']} v{info['production']['version']}"
-                      if info["production"] else "none")]
-    for r in info["runs"]:
-        human_lines.append(
-            f"  v{r['version']}  {r['status']:<10} {r['table']}  run {r['run_id']}  "
-            f"embedded {r['embedded']} quarantined {r['quarantined']}  {r['decision'] or ''}")
-    emit(info, args.json, "\n".join(human_lines))
+    settings = settings_from(args)
+    info = describe_versions(connect(settings), args.index)
+    emit(info, args.json, versions_text(info, settings.timezone))
     return 0
+
+
+def ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 < 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
+def local_time(at: Any, timezone: str) -> str:
+    """``2026-12-07 02:00`` in ``timezone`` (the schedule's), or ``-``."""
+    if at is None:
+        return "-"
+    from zoneinfo import ZoneInfo
+
+    return f"{at.astimezone(ZoneInfo(timezone)):%Y-%m-%d %H:%M}"
+
+
+def versions_text(info: dict[str, Any], timezone: str) -> str:
+    """One row per version, grouped by table; production and rollbacks marked."""
+    prod = info["production"]
+    lines = [f"index {info['index']}: production = "
+             + (f"{prod['table']} v{prod['version']} ({prod['action']} by {prod['actor']}, "
+                f"{local_time(prod['at'], timezone)})" if prod else "none")]
+    head = (f"  {'version':<11} {'state':<15} {'run':<12}  {'started (' + timezone + ')':<22}"
+            f"{'embedded':>9} {'quarantined':>12} {'rows':>7}  history")
+    for table in dict.fromkeys(r["table"] for r in info["versions"]):
+        lines += ["", f"table {table or '(none: the run committed nothing)'}", head]
+        for r in (r for r in info["versions"] if r["table"] == table):
+            version = "-" if r["version"] is None else (
+                f"v{r['version']}" + (f" ({ordinal(r['nth'])})" if r["nth"] else ""))
+            marker = "*" if r["state"] == "production" else " "
+            history = "; ".join(r["events"]) or (f"error: {r['error']}" if r["error"] else "")
+            if r["runs"] > 1:
+                history = f"{r['runs']} runs; " + history
+            lines.append(
+                f"{marker} {version:<11} {r['state']:<15} {r['run_id'] or '-':<12}  "
+                f"{local_time(r['started_at'], timezone):<22}{_n(r['embedded']):>9} "
+                f"{_n(r['quarantined']):>12} {_n(r['rows']):>7}  {history}".rstrip())
+    lines += ["", "vN is LanceDB's version number: it counts every commit to the table (its "
+                  "creation, index builds, merges), so a table's first run is rarely v1; "
+                  "(1st), (2nd): the table's committed runs."]
+    return "\n".join(lines)
+
+
+def _n(value: Any) -> str:
+    return "-" if value is None else str(value)
 
 
 def register(sub: Any) -> None:
@@ -107,7 +145,8 @@ def register(sub: Any) -> None:
     add_common(s)
     s.set_defaults(fn=cmd_search)
 
-    v = sub.add_parser("versions", help="versions, runs and the production pointer of an index")
+    v = sub.add_parser("versions", help="one row per version of an index: production, "
+                                        "rollbacks, rejections, runs")
     v.add_argument("--index", required=True, help="index name")
     add_common(v)
     v.set_defaults(fn=cmd_versions)

@@ -144,7 +144,9 @@ def render_markdown(r: EvalReport) -> str:
     if any(m.endswith("-vector") for m in r.metrics):
         lines += ["", "`text-vector`, `image-vector`, `fused-vector`: the items' text, image and "
                       "fused vectors searched apart (exact), beside the item vector; not gated."]
-    if prod is None:
+    if prod is None and r.action == "already-production":
+        lines += ["", "This is the production version itself: no other version to compare with."]
+    elif prod is None:
         lines += ["", "No production version to compare with (first run of this index)."]
     lines += _post_step_lines(r)
     lines += interval_lines(r) + segment_lines(r) + warning_lines(r)

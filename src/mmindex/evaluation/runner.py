@@ -12,6 +12,7 @@ and its sweep: what :func:`mmindex.index.fusion.fusion_of` reads back for search
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from collections.abc import Callable
@@ -214,6 +215,11 @@ def evaluate_index(settings: Settings, index: str, *, queries: str, qrels: str,
         report.decision = decide(report.metrics,
                                  report.production["metrics"] if report.production else None,
                                  policy, segments=report.segments)
+        if is_prod:  # not a first run: production itself, with nothing else to compare with
+            report.decision = dataclasses.replace(report.decision, reasons=[
+                f"evaluating production itself ({cand.table_name} v{cand.version}): no other "
+                "version to compare with, so only floors were checked"
+                if r.startswith("first run") else r for r in report.decision.reasons])
         report.regressed = _most_regressed(report, policy.mode, golden)
     if is_prod:
         report.action = "already-production"
