@@ -10,10 +10,9 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
 
-from mmindex.config.sources import config_file, explain
+from mmindex.config.sources import DEFAULT_DB, ProjectToml, config_file, explain
 from mmindex.config.sources import value_sources as sources_of
 from mmindex.errors import ConfigError
 
@@ -28,7 +27,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MMINDEX_", extra="forbid")
 
     # where things live
-    db: str = Field(".mmindex/db", description="LanceDB URI: a local directory or s3://bucket/prefix")
+    db: str = Field(DEFAULT_DB, description="LanceDB URI: a local directory or s3://bucket/prefix")
     cache_dir: Path = Field(
         Path.home() / ".cache" / "mmindex",
         description="Where built offline models (tiny-qwen3-vl) are cached",
@@ -204,7 +203,7 @@ class Settings(BaseSettings):
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         path = config_file()
         if path.is_file() and path.suffix == ".toml":
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+            sources.append(ProjectToml(settings_cls, toml_file=path))
         return tuple(sources)
 
     @field_validator("device")

@@ -234,7 +234,7 @@ def open_index(name: str, db: str | None = None, *, version: int | None = None,
     from mmindex.config import Settings
 
     settings = (settings or Settings()).with_overrides(db=db, db_storage_options=storage_options)
-    conn = ix.connect(settings)
+    conn = ix.connect(settings, create=False)  # a read never creates a database
     table_name, ver = resolve(conn, name, version, table)
     tbl = ix.open_table(conn, table_name)
     try:
