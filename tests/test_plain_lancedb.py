@@ -135,3 +135,14 @@ def test_a_new_field_or_a_wider_type_evolves_meta_without_losing_rows(tmp_path):
     assert str(tbl.schema.field("meta").type) == "struct<n: int64, ok: bool, tag: string>"
     third = _embed(tmp_path, rows, s)
     assert third.embedded == 0 and third.rows == 6
+
+
+def test_expand_metadata_still_gives_one_column_per_field(tmp_path):
+    import mmindex
+
+    s = Settings(db=str(tmp_path / "db"), model="hash", cache_dir=tmp_path / "cache")
+    r = _embed(tmp_path, [{"id": "a", "text": "x", "meta": "a field named meta", "n": 1},
+                          {"id": "b", "text": "y", "n": 2}], s)
+    df = mmindex.open_index("evo", version=r.version, settings=s).to_polars(expand_metadata=True)
+    assert df.sort("id")["meta"].to_list() == ["a field named meta", None]
+    assert df.sort("id")["n"].to_list() == [1, 2] and "metadata" not in df.columns

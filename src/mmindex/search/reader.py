@@ -64,7 +64,8 @@ class Index:
 
         Args:
             expand_metadata: turn the ``metadata`` JSON column into one column per key
-                (the manifest's extra columns) instead of a JSON string.
+                (the manifest's extra columns) instead of a JSON string (and the struct
+                ``meta``, the same fields typed, is left out).
         """
         import json
 
@@ -75,8 +76,8 @@ class Index:
         if expand_metadata and df.height:
             meta = pl.DataFrame([json.loads(m or "{}") for m in df["metadata"]],
                                 infer_schema_length=None)
-            df = pl.concat([df.drop("metadata"), meta], how="horizontal") if meta.width else \
-                df.drop("metadata")
+            df = df.drop("metadata", "meta", strict=False)  # meta: the same fields, typed
+            df = pl.concat([df, meta], how="horizontal") if meta.width else df
         return df
 
     def to_arrow(self):
