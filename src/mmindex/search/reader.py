@@ -235,7 +235,10 @@ def open_index(name: str, db: str | None = None, *, version: int | None = None,
     from mmindex.config import Settings
 
     settings = (settings or Settings()).with_overrides(db=db, db_storage_options=storage_options)
-    conn = ix.connect(settings, create=False)  # a read never creates a database
+    try:
+        conn = ix.connect(settings, create=False)  # a read never creates a database
+    except IndexNotFoundError as exc:
+        raise IndexNotFoundError(f"no index named {name!r}: {exc}") from None
     table_name, ver = resolve(conn, name, version, table)
     tbl = ix.open_table(conn, table_name)
     try:
