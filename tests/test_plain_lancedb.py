@@ -146,3 +146,25 @@ def test_expand_metadata_still_gives_one_column_per_field(tmp_path):
     df = mmindex.open_index("evo", version=r.version, settings=s).to_polars(expand_metadata=True)
     assert df.sort("id")["meta"].to_list() == ["a field named meta", None]
     assert df.sort("id")["n"].to_list() == [1, 2] and "metadata" not in df.columns
+
+
+def test_the_embedding_function_embeds_queries_in_the_query_role(tmp_path):
+    """e5 prefixes ``query: `` to queries and ``passage: `` to documents: LanceDB's string
+    query gets the index's query vector, not a document vector."""
+    import lancedb
+    import numpy as np
+
+    import mmindex
+
+    s = Settings(db=str(tmp_path / "db"), model="multilingual-e5-small-q4",
+                 cache_dir=tmp_path / "cache")
+    r = _embed(tmp_path, [{"id": "p", "text": "a penguin on the ice"},
+                          {"id": "c", "text": "a red car"}], s)
+    tbl = lancedb.connect(s.db).open_table(r.table)
+    fn = tbl.embedding_functions["vector"].function
+    got = np.asarray(fn.compute_query_embeddings("penguin")[0])
+    idx = mmindex.open_index("evo", version=r.version, settings=s)
+    assert np.allclose(got, idx.embed_query("penguin"), atol=1e-5)
+    doc = np.asarray(fn.compute_source_embeddings(["penguin"])[0])
+    assert not np.allclose(got, doc, atol=1e-3)  # the document role differs
+    assert tbl.search("penguin").limit(1).to_polars()["id"][0] == "p"
