@@ -39,4 +39,12 @@ def test_the_readme_for_analysts_code_runs_on_the_sample(tmp_path: Path, monkeyp
     assert ns["animals"].height > 0 and set(ns["animals"]["id"].str.slice(0, 8)) == {"animals/"}
     assert ns["music"].height > 0 and set(ns["music"]["category"]) == {"hobbies"}
     assert ns["same"].version == r.version
+    # the joined frames keep the search's ranking: best first, the same ids as the search
+    for name, query, k in (("hits", "a penguin", 5), ("music", "musical instrument", 10)):
+        joined = ns[name]
+        assert joined["score"].to_list() == sorted(joined["score"].to_list(), reverse=True)
+        ranked = ns["idx"].search(query, k=k, **({"mode": "hybrid"} if name == "hits" else {}))
+        assert joined["id"].to_list() == [i for i in ranked["id"].to_list()
+                                          if i in set(joined["id"].to_list())]
+    assert ns["hits"]["id"][0] == "animals/penguin"
 

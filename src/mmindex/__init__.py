@@ -12,6 +12,7 @@ Heavy dependencies (torch, transformers, lancedb) are imported lazily, so ``impo
 
 from __future__ import annotations
 
+import sys as _sys
 from importlib.metadata import PackageNotFoundError as _NotInstalled
 from importlib.metadata import version as _version
 
@@ -20,7 +21,8 @@ try:
 except _NotInstalled:  # running from a source tree that was never installed
     __version__ = "0+unknown"
 
-__all__ = ["__version__", "evaluate_index", "open_index", "run_embed"]
+__all__ = ["__version__", "evaluate_index", "gallery", "open_index", "register_lancedb",
+           "run_embed"]
 
 
 def __getattr__(name: str):
@@ -33,8 +35,59 @@ def __getattr__(name: str):
         from mmindex.pipeline import run_embed
 
         return run_embed
+    if name == "gallery":
+        from mmindex.search.gallery import gallery
+
+        return gallery
     if name == "evaluate_index":
         from mmindex.evaluation.runner import evaluate_index
 
         return evaluate_index
     raise AttributeError(f"module 'mmindex' has no attribute {name!r}")
+
+
+def register_lancedb() -> None:
+    """Register the ``mmindex`` LanceDB embedding function, so plain LanceDB embeds a string
+    query with an index's own model (:mod:`mmindex.search.lancefn`). ``import mmindex`` does it
+    by itself as soon as ``lancedb`` is imported."""
+    from mmindex.search.lancefn import register
+
+    register()
+
+
+class _RegisterOnImport:
+    """A meta-path finder that registers the embedding function once ``lancedb`` is imported
+    (importing lancedb here would slow every ``mmindex`` command by a second)."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "lancedb":
+            return None
+        from importlib.util import find_spec
+
+        _sys.meta_path.remove(self)
+        spec = find_spec(name)
+        if spec is not None and spec.loader is not None:
+            run = spec.loader.exec_module
+
+            def exec_module(module):
+                run(module)
+                _register_quietly()
+
+            spec.loader.exec_module = exec_module
+        return spec
+
+
+def _register_quietly() -> None:
+    try:
+        register_lancedb()
+    except Exception as exc:  # never break `import lancedb` itself
+        import warnings
+
+        warnings.warn(f"mmindex: could not register its LanceDB embedding function: {exc}",
+                      stacklevel=2)
+
+
+if "lancedb" in _sys.modules:
+    _register_quietly()
+elif not any(isinstance(f, _RegisterOnImport) for f in _sys.meta_path):
+    _sys.meta_path.insert(0, _RegisterOnImport())

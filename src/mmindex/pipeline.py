@@ -43,6 +43,7 @@ from mmindex.embed import (
 from mmindex.errors import ConfigError
 from mmindex.index import ledger
 from mmindex.index.db import storage_guard
+from mmindex.search.lancefn import table_metadata
 
 log = logging.getLogger(__name__)
 
@@ -226,7 +227,8 @@ def commit_run(plan: RunPlan, groups: list[GroupResult]) -> EmbedResult:
         seen = _all_ids(plan, s) if delete else None
         with storage_guard("commit the run to", f"{db.uri}/{plan.table}"):
             c = ix.commit_staged(db, staging, seen_ids=seen, delete_missing=delete, fts=s.fts,
-                                 ann_min_rows=s.ann_min_rows, fts_fields=s.fts_metadata_fields)
+                                 ann_min_rows=s.ann_min_rows, fts_fields=s.fts_metadata_fields,
+                                 embedding=table_metadata(s.model, plan.dims, s.query_instruction))
         r.version, r.inserted, r.updated, r.deleted, r.rows = (
             c.version, c.inserted, c.updated, c.deleted, c.rows)
     elif ix.table_exists(db, plan.table):

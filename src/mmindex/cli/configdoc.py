@@ -50,7 +50,7 @@ def effective(settings: Settings, sources: dict[str, str]) -> dict[str, Any]:
 def effective_text(info: dict[str, Any]) -> str:
     """:func:`effective` for a terminal: one ``name = value  (source)`` line per setting."""
     head = (f"# settings file: {info['file']}" if info["file"] else
-            "# no settings file (mmindex.toml not in the working directory, MMINDEX_CONFIG "
+            "# no settings file (no mmindex.toml here or above, MMINDEX_CONFIG "
             "unset): defaults and MMINDEX_* variables")
     width = max(len(k) for k in info["settings"])
     lines = [f"{k:<{width}} = {json.dumps(v['value'], ensure_ascii=False)}  ({v['source']})"

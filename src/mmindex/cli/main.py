@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 
-from mmindex.cli import compare, embed, evaluate, ops, read, tools
+from mmindex.cli import compare, embed, evaluate, ops, read, report, tools
 from mmindex.cli.common import EXIT_OK, Parser, fail
 from mmindex.errors import MMIndexError
 
@@ -24,7 +24,7 @@ def build_parser() -> Parser:
     p.add_argument("--version", action="version", version=f"mmindex {version('mmindex')}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
                            parser_class=Parser)
-    for module in (embed, read, evaluate, compare, tools, ops):
+    for module in (embed, read, evaluate, compare, tools, ops, report):
         module.register(sub)
     return p
 

@@ -11,10 +11,16 @@ from pydantic_settings import (
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     SettingsError,
-    TomlConfigSettingsSource,
 )
 
-from mmindex.config.sources import config_file, explain, secret_option, unreadable
+from mmindex.config.sources import (
+    DEFAULT_DB,
+    ProjectToml,
+    config_file,
+    explain,
+    secret_option,
+    unreadable,
+)
 from mmindex.config.sources import value_sources as sources_of
 from mmindex.errors import ConfigError, redact, register_secrets
 
@@ -29,7 +35,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MMINDEX_", extra="forbid")
 
     # where things live
-    db: str = Field(".mmindex/db", description="LanceDB URI: a local directory or s3://bucket/prefix")
+    db: str = Field(DEFAULT_DB, description="LanceDB URI: a local directory or s3://bucket/prefix")
     cache_dir: Path = Field(
         Path.home() / ".cache" / "mmindex",
         description="Where built offline models (tiny-qwen3-vl) are cached",
@@ -208,7 +214,7 @@ class Settings(BaseSettings):
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         path = config_file()
         if path.is_file() and path.suffix == ".toml":
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+            sources.append(ProjectToml(settings_cls, toml_file=path))
         return tuple(sources)
 
     def model_post_init(self, context: Any) -> None:
@@ -285,8 +291,6 @@ def load_settings(**overrides: Any) -> Settings:
     except (SettingsError, ValueError, OSError) as exc:  # a malformed file, a non-JSON variable
         raise ConfigError(unreadable(exc)) from None
     return settings.with_overrides(**overrides)
-
-
 
 
 def value_sources(flags: dict[str, Any] | None = None) -> dict[str, str]:

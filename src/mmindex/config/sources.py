@@ -14,11 +14,44 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_settings import TomlConfigSettingsSource
+
+FILE_NAME = "mmindex.toml"
+DEFAULT_DB = ".mmindex/db"
 
 
 def config_file() -> Path:
-    """The settings file: ``$MMINDEX_CONFIG``, else ``mmindex.toml`` in the working directory."""
-    return Path(os.environ.get("MMINDEX_CONFIG", "mmindex.toml"))
+    """The settings file: ``$MMINDEX_CONFIG``, else the nearest ``mmindex.toml`` in the working
+    directory or a folder above it (as git finds ``.git``: a notebook started in
+    ``notebooks/`` finds the project's file); ``mmindex.toml`` in the working directory when
+    there is none."""
+    if "MMINDEX_CONFIG" in os.environ:
+        return Path(os.environ["MMINDEX_CONFIG"])
+    here = Path.cwd()
+    for folder in (here, *here.parents):
+        if (folder / FILE_NAME).is_file():
+            return folder / FILE_NAME
+    return Path(FILE_NAME)
+
+
+def anchored_db(db: str, folder: Path) -> str:
+    """``db`` from a settings file in ``folder``: a relative local path is relative to the
+    file's folder, not to the working directory (URIs and absolute paths are kept)."""
+    if "://" in db or Path(db).expanduser().is_absolute():
+        return db
+    return str(folder.resolve() / db)
+
+
+class ProjectToml(TomlConfigSettingsSource):
+    """The settings file's values, its relative ``db`` (or the default's, when the file names
+    none) resolved against the file's folder."""
+
+    def _read_file(self, file_path: Path) -> dict[str, Any]:
+        data = super()._read_file(file_path)
+        db = data.get("db", DEFAULT_DB)
+        if isinstance(db, str):
+            data["db"] = anchored_db(db, Path(file_path).parent)
+        return data
 
 
 def file_keys() -> dict[str, Any]:

@@ -16,9 +16,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from mmindex.index import fulltext
+from mmindex.index import fulltext, metacolumns
 from mmindex.index.staging import Staging
-from mmindex.index.tables import OCR_TEXT, has_parts, part_fields, table_exists
+from mmindex.index.tables import OCR_TEXT, has_parts, part_fields, partial_merge, table_exists
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ def commit_staged(
     fts: bool,
     ann_min_rows: int,
     fts_fields: Sequence[str] = (),
+    embedding: dict[str, str] | None = None,
 ) -> CommitResult:
     """Merge the staged rows into the index table in one ``merge_insert``; apply deletions.
 
@@ -53,10 +54,16 @@ def commit_staged(
         ann_min_rows: build the ANN vector index once the table has this many rows.
         fts_fields: metadata fields analysed into ``fts_text`` with the text. A table whose
             ``fts_text`` was made otherwise is re-analysed first (no re-embedding).
+        embedding: schema metadata naming the table's LanceDB embedding function
+            (``{"embedding_functions": JSON}``, see :mod:`mmindex.search.lancefn`), written on
+            the table so plain LanceDB can embed a query.
+
+    The metadata fields also become the typed struct column ``meta``
+    (:mod:`mmindex.index.metacolumns`).
     """
     name, dims = staging.table, staging.dims
     spec = fulltext.FtsSpec.current(fts_fields) if fts else None
-    schema = fulltext.table_schema(staging.schema, spec)
+    staged_kinds = metacolumns.scan(staging.batches(["metadata"]))
     inserted = updated = deleted = 0
     created = not table_exists(db, name)
     reanalysed = False
@@ -65,9 +72,11 @@ def commit_staged(
     bad = {"on_bad_vectors": "null"} if staging.parts else {}
     if created:
         # first run: no merge; the staged rows are copied in bounded pieces
+        meta = metacolumns.struct_type(staged_kinds)
+        schema = _schema(staging, meta, spec, embedding)
         tbl = db.create_table(name, schema=schema)
         for piece in _pieces(staging.reader(), staging.schema, FIRST_WRITE_ROWS):
-            tbl.add(fulltext.with_fts_text(piece, spec), **bad)
+            tbl.add(fulltext.with_fts_text(metacolumns.with_meta(piece, meta), spec), **bad)
         inserted = tbl.count_rows()
     else:
         tbl = db.open_table(name)
@@ -76,17 +85,21 @@ def commit_staged(
         if staging.parts and not has_parts(tbl.schema):  # part vectors just turned on
             tbl.add_columns(part_fields(dims))  # all null until this merge fills them
         reanalysed = fulltext.reanalyse_if_stale(tbl, spec)
+        meta = metacolumns.evolve(tbl, staged_kinds)  # new fields, widened types: rewritten
+        schema = _schema(staging, meta, spec, embedding)
+        if embedding is not None and _embedding_meta(tbl) != embedding:
+            tbl.to_lance().update_schema_metadata(embedding)
+            tbl.checkout_latest()
     if not created and staging.count():
+        staged = (metacolumns.with_meta(b, meta) for b in staging.reader())
         res = (
             tbl.merge_insert("id").when_matched_update_all().when_not_matched_insert_all()
-            .execute(fulltext.analysed(staging.reader(), schema, spec), **bad)
+            .execute(fulltext.analysed(staged, schema, spec), **bad)
         )
         inserted, updated = res.num_inserted_rows, res.num_updated_rows
     if delete_missing and seen_ids is not None and not created and _has_missing(tbl, seen_ids):
-        res = tbl.merge_insert("id").when_not_matched_by_source_delete().execute(
-            pa.table({"id": pa.array(seen_ids, pa.string())})
-        )
-        deleted = res.num_deleted_rows
+        deleted = partial_merge(tbl, pa.table({"id": pa.array(seen_ids, pa.string())}),
+                                delete=True)["num_deleted_rows"]
     rows = tbl.count_rows()
     if inserted or updated or deleted or reanalysed or not tbl.list_indices():
         build_indexes(tbl, fts=fts, ann_min_rows=ann_min_rows, rows=rows, reanalysed=reanalysed)
@@ -95,6 +108,20 @@ def commit_staged(
 
 
 FIRST_WRITE_ROWS = 16384
+
+
+def _schema(staging: Staging, meta: pa.StructType | None, spec: fulltext.FtsSpec | None,
+            embedding: dict[str, str] | None) -> pa.Schema:
+    """The index table's schema: staged columns, ``meta``, ``fts_text``; the schema metadata."""
+    rows = staging.schema if meta is None else staging.schema.append(
+        pa.field(metacolumns.META, meta))
+    schema = fulltext.table_schema(rows, spec)
+    return schema.with_metadata({**(schema.metadata or {}), **(embedding or {})})
+
+
+def _embedding_meta(tbl: Any) -> dict[str, str] | None:
+    raw = (tbl.schema.metadata or {}).get(b"embedding_functions")
+    return None if raw is None else {"embedding_functions": raw.decode()}
 
 
 def _pieces(batches: Iterator[pa.RecordBatch], schema: pa.Schema, rows: int) -> Iterator[pa.Table]:

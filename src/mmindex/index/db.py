@@ -19,15 +19,29 @@ if TYPE_CHECKING:
     from mmindex.config import Settings
 
 
-def connect(settings: Settings) -> Any:
+def connect(settings: Settings, *, create: bool = True) -> Any:
     """Open the LanceDB database named by ``settings.db`` with ``settings.db_storage_options``.
+
+    ``create=False`` (readers): a local database that does not exist is an error, not a new
+    empty folder (LanceDB creates the folder of a local URI it connects to).
 
     Raises:
         StorageError: the database cannot be opened (bad URI, unreachable store, credentials).
+        IndexNotFoundError: ``create=False`` and there is no database at a local ``db``.
     """
-    import lancedb
+    import os
 
     uri = settings.db
+    if not create and "://" not in uri and not os.path.isdir(os.path.expanduser(uri)):
+        from mmindex.errors import IndexNotFoundError
+
+        raise IndexNotFoundError(
+            f"no database at {os.path.abspath(os.path.expanduser(uri))}. Help: build one with "
+            "`mmindex embed` (bash scripts/quickstart.sh for the sample), or point --db / "
+            "MMINDEX_DB / db in mmindex.toml at it (a relative db in mmindex.toml is relative "
+            "to that file's folder).")
+    import lancedb
+
     try:
         return lancedb.connect(uri, storage_options=settings.lance_options() or None)
     except Exception as exc:  # lancedb raises plain OSError/ValueError/RuntimeError here

@@ -30,7 +30,7 @@ from typing import Any
 import pyarrow as pa
 
 from mmindex.index.analysis import Analyzer, get_analyzer
-from mmindex.index.tables import OCR_TEXT
+from mmindex.index.tables import OCR_TEXT, partial_merge
 
 TEXT, FTS_TEXT = "text", "fts_text"
 META_KEY = b"mmindex.fts"
@@ -127,8 +127,7 @@ def reanalyse_if_stale(tbl: Any, spec: FtsSpec | None) -> bool:
                                                  b.column("metadata").to_pylist(), _ocr(b)))],
         schema=out) for b in tbl.search().select(cols).limit(None).to_batches(4096))
     if tbl.count_rows():
-        tbl.merge_insert("id").when_matched_update_all().execute(
-            pa.RecordBatchReader.from_batches(out, batches))
+        partial_merge(tbl, pa.RecordBatchReader.from_batches(out, batches), update=True)
     tbl.to_lance().update_schema_metadata(spec.metadata())
     tbl.checkout_latest()
     return True

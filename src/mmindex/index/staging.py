@@ -78,6 +78,12 @@ class Staging:
     def count(self) -> int:
         return 0 if self._tbl is None else self._tbl.count_rows()
 
+    def batches(self, columns: list[str]) -> Iterator[pa.RecordBatch]:
+        """Some columns of the staged rows, streamed (none when nothing is staged)."""
+        if self._tbl is None:
+            return iter(())
+        return iter(self._tbl.search().select(columns).limit(None).to_batches(8192))
+
     def reader(self) -> pa.RecordBatchReader:
         return self._tbl.search().limit(None).to_batches(8192)
 

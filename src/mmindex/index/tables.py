@@ -105,6 +105,24 @@ def hash_batches(tbl: Any) -> Iterator[pa.RecordBatch]:
     return iter(tbl.search().select(["id", "content_hash"]).limit(None).to_batches(8192))
 
 
+def partial_merge(tbl: Any, source: Any, *, update: bool = False, delete: bool = False) -> dict:
+    """A ``merge_insert`` on ``id`` of a few columns (``update``: matched rows take them;
+    ``delete``: rows not in ``source`` go), through pylance; the counts.
+
+    LanceDB's own merge would embed the rows' text again: the table names its embedding
+    function (:mod:`mmindex.search.lancefn`), and a source without ``vector`` looks to LanceDB
+    like rows to embed.
+    """
+    builder = tbl.to_lance().merge_insert("id")
+    if update:
+        builder = builder.when_matched_update_all()
+    if delete:
+        builder = builder.when_not_matched_by_source_delete()
+    stats = builder.execute(source)
+    tbl.checkout_latest()
+    return stats
+
+
 def sql_str(value: str) -> str:
     """A SQL string literal for LanceDB filters (single quotes doubled)."""
     return "'" + value.replace("'", "''") + "'"

@@ -11,11 +11,14 @@
   intra-list diversity.
 - :mod:`~mmindex.search.rrf`: reciprocal rank fusion of stored rankings.
 - :mod:`~mmindex.search.versions`: which table and version a reader opens.
+- :mod:`~mmindex.search.gallery`: results as picture cards in a notebook (``mmindex.gallery``).
+- :mod:`~mmindex.search.lancefn`: the index's model as a LanceDB embedding function.
 """
 
 from __future__ import annotations
 
 from mmindex.search.diversify import interleave, kmeans, pairwise_diversity
+from mmindex.search.gallery import Gallery, gallery, thumbnail_uri
 from mmindex.search.reader import (
     ANN_NPROBES,
     ANN_REFINE,
@@ -32,11 +35,13 @@ from mmindex.search.versions import latest_candidate, resolve
 __all__ = [
     "ANN_NPROBES",
     "ANN_REFINE",
+    "Gallery",
     "Hit",
     "Index",
     "MODES",
     "Mode",
     "PART_MODES",
+    "gallery",
     "interleave",
     "kmeans",
     "latest_candidate",
@@ -46,4 +51,5 @@ __all__ = [
     "post_ranked",
     "resolve",
     "rrf",
+    "thumbnail_uri",
 ]

@@ -65,7 +65,8 @@ class Index:
 
         Args:
             expand_metadata: turn the ``metadata`` JSON column into one column per key
-                (the manifest's extra columns) instead of a JSON string.
+                (the manifest's extra columns) instead of a JSON string (and the struct
+                ``meta``, the same fields typed, is left out).
         """
         import json
 
@@ -76,8 +77,8 @@ class Index:
         if expand_metadata and df.height:
             meta = pl.DataFrame([json.loads(m or "{}") for m in df["metadata"]],
                                 infer_schema_length=None)
-            df = pl.concat([df.drop("metadata"), meta], how="horizontal") if meta.width else \
-                df.drop("metadata")
+            df = df.drop("metadata", "meta", strict=False)  # meta: the same fields, typed
+            df = pl.concat([df, meta], how="horizontal") if meta.width else df
         return df
 
     def to_arrow(self):
@@ -239,7 +240,10 @@ def open_index(name: str, db: str | None = None, *, version: int | None = None,
     from mmindex.config import Settings
 
     settings = (settings or Settings()).with_overrides(db=db, db_storage_options=storage_options)
-    conn = ix.connect(settings)
+    try:
+        conn = ix.connect(settings, create=False)  # a read never creates a database
+    except IndexNotFoundError as exc:
+        raise IndexNotFoundError(f"no index named {name!r}: {exc}") from None
     table_name, ver = resolve(conn, name, version, table)
     tbl = ix.open_table(conn, table_name)
     try:
