@@ -149,7 +149,10 @@ def is_permanent_io(exc: BaseException) -> bool:
 
 def installed(module: str) -> bool:
     """Whether the top-level ``module`` can be imported (it is not imported)."""
-    return importlib.util.find_spec(module) is not None
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a finder that refuses it; a module without a spec
+        return False
 
 
 def require(module: str, what: str, error: type[MMIndexError] | None = None) -> None:
