@@ -92,6 +92,7 @@ CORE = {  # what the core does, and what it refuses naming the extra (last colum
     "maintain": (["maintain", "--index", "sample"], "write"),
     "rerank": (["search", "--index", "sample", "a penguin", "--rerank",
                 "tiny-qwen3-vl-reranker"], "models"),
+    "make-tiny-model": (["make-tiny-model", "unused-dir"], "models"),
 }
 WRITE_ONLY = {  # the core and the write extra
     "embed --model tiny-qwen3-vl": (["embed", MANIFEST, "--index", "x", "--no-prefect",
