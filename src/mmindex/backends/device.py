@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from mmindex.errors import ConfigError
+from mmindex.errors import ConfigError, installed, require
 
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
@@ -23,6 +23,9 @@ def resolve_device(device: str) -> str:
     if not _DEVICE.fullmatch(device):
         raise ConfigError(f"device {device!r}: not a device name. "
                           "Help: use auto, cpu, cuda or cuda:N.")
+    if device in ("auto", "cpu") and not installed("torch"):  # the core install: numpy models
+        return "cpu"
+    require("torch", f"device {device!r}", ConfigError)
     import torch
 
     if device == "auto":

@@ -12,13 +12,26 @@ from pathlib import Path
 from typing import Any
 
 from mmindex.backends.base import Embedder
-from mmindex.errors import ConfigError
+from mmindex.errors import ConfigError, installed, require
+
+#: the optional modules (the ``models`` extra) each backend imports; the rest are numpy or HTTP
+NEEDS = {"sentence-transformers": ("torch", "transformers", "sentence_transformers"),
+         "qwen3-vl": ("torch", "transformers", "qwen_vl_utils"),
+         "vlm": ("torch", "transformers", "qwen_vl_utils"),
+         **{b: ("torch", "transformers") for b in ("colpali", "colqwen2", "clip", "siglip",
+                                                    "jina")}}
 
 
 def build(backend: str, model_id: str, device: str, cache_dir: Path | None,
           document_instruction: str | None, query_instruction: str | None,
           settings: Any) -> Embedder:
-    """A new embedder of ``backend`` for ``model_id`` (``tiny``: the offline random twin)."""
+    """A new embedder of ``backend`` for ``model_id`` (``tiny``: the offline random twin).
+
+    Raises:
+        ModelUnavailableError: the backend's extra is not installed (the message names it).
+    """
+    for module in NEEDS.get(backend, ()):
+        require(module, f"the {backend} backend ({model_id})")
     if backend == "sentence-transformers":
         from mmindex.backends.prompts import prompts_for
         from mmindex.backends.sentence_tf import SentenceTransformerEmbedder
@@ -119,9 +132,13 @@ def _load_family(backend: str, model_id: str, device: str, cache_dir: Path | Non
 
 
 @contextmanager
-def quiet_loading() -> Iterator[None]:
+def quiet_loading(backend: str | None = None) -> Iterator[None]:
     """No transformers progress bars meanwhile (the CLI prints its own progress and results,
-    not "Loading weights" / "Writing model shards"); the previous state is restored."""
+    not "Loading weights" / "Writing model shards"); the previous state is restored. A
+    ``backend`` that does not use transformers (USE, e5-q4: numpy) does not import it."""
+    if (backend is not None and backend not in NEEDS) or not installed("transformers"):
+        yield
+        return
     from transformers.utils import logging as hf_logging
 
     was = hf_logging.is_progress_bar_enabled()

@@ -58,7 +58,7 @@ from typing import Any
 
 from mmindex.backends.base import Embedder
 from mmindex.backends.loaders import build, options_key, quiet_loading
-from mmindex.errors import ConfigError
+from mmindex.errors import ConfigError, installed
 
 ALIASES: dict[str, tuple[str, str]] = {
     "all-minilm-l6-v2": ("sentence-transformers", "sentence-transformers/all-MiniLM-L6-v2"),
@@ -180,7 +180,10 @@ _CACHE: dict[tuple, Embedder] = {}
 
 
 def set_model_threads(n: int) -> None:
-    """torch's intra-op threads for CPU models (process-wide; the GPU path is unaffected)."""
+    """torch's intra-op threads for CPU models (process-wide; the GPU path is unaffected).
+    Nothing to set without torch (the core install's models are numpy)."""
+    if not installed("torch"):
+        return
     import torch
 
     if torch.get_num_threads() != n:
@@ -212,7 +215,7 @@ def load_embedder(spec: str, *, device: str = "auto", cache_dir: Path | None = N
     with _LOCK:
         if reuse and key in _CACHE:
             return _CACHE[key]
-        with quiet_loading():
+        with quiet_loading(ms.backend):
             emb = build(ms.backend, ms.model_id, device, cache_dir, document_instruction,
                         query_instruction, settings)
         if reuse:

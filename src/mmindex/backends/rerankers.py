@@ -22,7 +22,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from mmindex.errors import ConfigError, ModelUnavailableError
+from mmindex.errors import ConfigError, ModelUnavailableError, require
 
 RERANKERS = {
     "qwen3-vl-reranker-2b": "Qwen/Qwen3-VL-Reranker-2B",
@@ -68,6 +68,8 @@ def load_reranker(spec: str, *, device: str = "auto", cache_dir: Path | None = N
         ModelUnavailableError: the weights are not on this machine (the message says what to do).
     """
     model_id = parse_reranker(spec)
+    for module in ("torch", "transformers"):
+        require(module, f"reranker {spec}")
     key = (model_id, device, str(cache_dir), instruction, batch_size)
     with _LOCK:
         if key not in _CACHE:

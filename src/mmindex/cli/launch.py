@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mmindex.config import Settings
-from mmindex.errors import ConfigError
+from mmindex.errors import ConfigError, installed, require
 
 
 def checkout_root() -> Path:
@@ -42,6 +42,7 @@ def checkout_root() -> Path:
 
 def run_embed_flow(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     """Run the ``embed`` flow (what ``prefect deployment run embed/nightly`` runs)."""
+    require("prefect", "the Prefect embed flow (--prefect)", ConfigError)
     checkout_root()
     from prefect.settings import (
         PREFECT_SERVER_ANALYTICS_ENABLED,
@@ -77,9 +78,11 @@ def run_benchmarks(cases: list[str] | None, out: Path, quick: bool) -> None:
 def wants_flow(choice: bool | None) -> bool:
     """``--prefect`` (True) / ``--no-prefect`` (False), else the flow exactly when Prefect has an
     API to report to (``PREFECT_API_URL`` or the active profile): without one a flow would start
-    a temporary local server first."""
+    a temporary local server first. Without Prefect installed (its extra), the library."""
     if choice is not None:
         return choice
+    if not installed("prefect"):
+        return False
     from prefect.settings import get_current_settings
 
     return bool(get_current_settings().api.url)
@@ -87,6 +90,7 @@ def wants_flow(choice: bool | None) -> bool:
 
 def run_compare_flow(args: argparse.Namespace, settings: Settings, models: list[str]) -> Any:
     """Run the ``compare`` flow; its report (also a Prefect table artifact)."""
+    require("prefect", "the Prefect compare flow (--prefect)", ConfigError)
     checkout_root()
     from flows.compare import compare
     from mmindex.compare import CompareReport

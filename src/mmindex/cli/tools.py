@@ -10,6 +10,10 @@ from mmindex.cli.common import add_common, emit, flags_of, settings_from
 
 
 def cmd_make_tiny_model(args: argparse.Namespace) -> int:
+    from mmindex.errors import require
+
+    for module in ("torch", "transformers"):
+        require(module, "make-tiny-model")
     if args.family in ("clip", "siglip"):
         from mmindex.backends.tinytwotower import build_tiny_two_tower
 

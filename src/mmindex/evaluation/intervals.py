@@ -67,11 +67,15 @@ def bootstrap_intervals(
         seed: seed of the resampling, so a report is reproducible.
 
     Returns:
-        metric name -> (low, high); empty when there are no queries. One query gives [v, v].
+        metric name -> (low, high); empty when there are no queries, or when scipy (the
+        ``stats`` extra; the core install leaves it out) is not installed. One query gives
+        [v, v].
     """
     import numpy as np
 
-    if not per_query:
+    from mmindex.errors import installed
+
+    if not per_query or not installed("scipy"):
         return {}
     rows = list(per_query.values())
     names = [n for n in (names if names is not None else rows[0])

@@ -256,23 +256,15 @@ def paired_test(
     diff = np.array([a[q] - b[q] for q in qids], dtype=float)
     if np.allclose(diff, 0.0, rtol=0.0, atol=1e-12):  # equal up to float noise: no evidence
         return 1.0
-    from scipy import stats
+    from mmindex.evaluation.pvalues import sign_flip_pvalue, ttest_1samp_pvalue
 
     if method == "ttest":
         if np.allclose(diff, diff[0], rtol=1e-9, atol=1e-12):  # ~zero variance: t is infinite
             sign = float(np.sign(diff.mean()))
             hit = {"two-sided": True, "less": sign < 0, "greater": sign > 0}[alternative]
             return 0.0 if hit else 1.0
-        return float(stats.ttest_1samp(diff, 0.0, alternative=alternative).pvalue)
+        return ttest_1samp_pvalue(diff, alternative)
     if method == "permutation":
         # Permuting the pair labels within each query flips the sign of its difference.
-        result = stats.permutation_test(
-            (diff,),
-            np.mean,
-            permutation_type="samples",
-            alternative=alternative,
-            n_resamples=n_resamples,
-            rng=np.random.default_rng(seed),
-        )
-        return float(min(1.0, result.pvalue))
+        return sign_flip_pvalue(diff, alternative, n_resamples, np.random.default_rng(seed))
     raise ValueError(f"method must be 'permutation' or 'ttest', got {method!r}")

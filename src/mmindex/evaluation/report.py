@@ -66,8 +66,14 @@ class EvalReport:
         return self._cached(("seg", mode), (m, prod), build)
 
     def all_warnings(self) -> list[str]:
-        """The runner's warnings and one per segment with too few queries."""
-        return self.warnings + small_segment_warnings(self.segments)
+        """The runner's warnings, one per segment with too few queries, and one when the
+        confidence intervals cannot be computed (no scipy: the core install)."""
+        from mmindex.errors import installed
+
+        no_ci = [] if installed("scipy") else [
+            "no confidence intervals: they need scipy, which the core install leaves out. "
+            "Help: pip install 'mmindex[stats]'"]
+        return self.warnings + small_segment_warnings(self.segments) + no_ci
 
     def _cached(self, key: Any, inputs: tuple[Any, ...], make: Any) -> Any:
         """``make()`` once per key, again when an input was replaced (a mode re-scored)."""

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from mmindex.errors import StorageError
+from mmindex.errors import ConfigError, StorageError, require
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
 _LOCAL = {"file", "local"}
@@ -87,6 +87,8 @@ def filesystem_for(location: str, storage_options: dict[str, Any] | None = None)
     else:
         opts = _options_for(protocol, storage_options)
         path = location
+        if protocol in ("s3", "s3a"):
+            require("s3fs", f"reading {location}", ConfigError)
     # The pid is in the key because async clients do not survive a fork.
     key = (protocol, os.getpid(), json.dumps(opts, sort_keys=True, default=repr))
     with _lock:

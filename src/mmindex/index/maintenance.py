@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from mmindex.errors import ConfigError, require
 from mmindex.index import ledger
 from mmindex.index.locking import writer_lock
 from mmindex.index.promotion import PRODUCTION_TAG, set_tag
@@ -59,6 +60,7 @@ def maintain(db: Any, index: str, *, older_than_days: float = 7.0) -> dict[str, 
     compacting under the run), and never removes production, a tagged version, or any version
     newer than production.
     """
+    require("lance", "maintenance (compaction, cleanup)", ConfigError)  # pylance: the write extra
     with writer_lock(db.uri, index, "maintain"):
         prod = ledger.production(db, index)
         events = ledger.events(db, index)
