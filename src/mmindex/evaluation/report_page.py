@@ -4,7 +4,8 @@
   version as an inline-SVG chart;
 - the latest evaluation by segment (query language, length, modality), with 95 % confidence
   intervals: the ones the evaluation recorded when it did (``segments`` in ``_evaluations``),
-  else a percentile bootstrap over the per-query values (1,000 resamples, seed 0) made here;
+  else the evaluation's bootstrap (:mod:`mmindex.evaluation.intervals`) over the recorded
+  per-query values;
 - the worst queries of that evaluation with their top results as thumbnails.
 
 Everything is inline: styles, the chart, images as downscaled ``data:`` URIs. The page opens
@@ -41,15 +42,6 @@ def evaluations(db: Any, index: str) -> list[dict[str, Any]]:
     return sorted((r for r in rows if r.get("index") == index), key=lambda r: r["at"])
 
 
-def bootstrap(values: list[float], n: int = 1000, seed: int = 0) -> tuple[float, float]:
-    """A 95 % percentile bootstrap interval of the mean of ``values``."""
-    v = np.asarray(values, float)
-    if len(v) < 2:
-        return (float(v.mean()), float(v.mean())) if len(v) else (0.0, 0.0)
-    means = v[np.random.default_rng(seed).integers(0, len(v), (n, len(v)))].mean(axis=1)
-    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
-
-
 def segments(per_query: dict[str, dict[str, float]], kinds: dict[str, QueryKind]
              ) -> dict[str, dict[str, Any]]:
     """Per segment (``all``, ``lang=ko``, ``length=one-word``, ``modality=image``, ...): query
@@ -61,14 +53,17 @@ def segments(per_query: dict[str, dict[str, float]], kinds: dict[str, QueryKind]
         if k is not None:
             for name in ("lang", "length", "modality"):
                 groups[f"{name}={getattr(k, name)}"].append(q)
+    from mmindex.evaluation.intervals import bootstrap_intervals
+
     out = {}
     for label, qs in groups.items():
         metrics = [m for m in SHOWN if all(m in per_query[q] for q in qs)]
         out[label] = {"queries": len(qs),
                       "metrics": {m: float(np.mean([per_query[q][m] for q in qs]))
                                   for m in metrics},
-                      "intervals": {m: bootstrap([per_query[q][m] for q in qs])
-                                    for m in metrics}}
+                      # the evaluation's own rule (scipy.stats.bootstrap, seeded); empty
+                      # without scipy (the stats extra)
+                      "intervals": bootstrap_intervals({q: per_query[q] for q in qs}, metrics)}
     return out
 
 
