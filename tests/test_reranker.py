@@ -231,3 +231,16 @@ def test_the_2b_spec_loads_from_a_cached_hub_snapshot_offline(tiny_reranker_dir,
     local = Qwen3VLReranker(str(tiny_reranker_dir), device="cpu")
     q, docs = item("q", "a penguin"), [item("d", "penguin", images=[media["photo"]])]
     assert cached.score(q, docs) == pytest.approx(local.score(q, docs), abs=1e-6)
+
+
+def test_the_instruction_is_used_as_given_like_the_reference(tiny_reranker_dir):
+    """The official reranker formats ``<Instruct>: {instruction}`` with the text as given; a
+    trailing space is part of the prompt (it moved a logit by 0.29), so it is not stripped."""
+    from mmindex.backends.qwen3vl_reranker import INSTRUCTION, Qwen3VLReranker
+
+    spaced = Qwen3VLReranker(str(tiny_reranker_dir), device="cpu", instruction="Find it. ")
+    assert spaced.instruction == "Find it. "
+    q, d = item("q", "a penguin"), item("d", "A penguin stands on the ice.")
+    plain = Qwen3VLReranker(str(tiny_reranker_dir), device="cpu", instruction="Find it.")
+    assert spaced.score(q, [d])[0] != plain.score(q, [d])[0]
+    assert Qwen3VLReranker(str(tiny_reranker_dir), device="cpu").instruction == INSTRUCTION

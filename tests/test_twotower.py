@@ -70,7 +70,8 @@ def reference(family: str, model_dir: Path, texts: list[str], blobs: list[bytes]
                 out_t = model.text_model(input_ids=enc["input_ids"]).pooler_output
             out_t = torch.nn.functional.normalize(out_t, dim=-1).numpy()
         if blobs:
-            ims = [Image.open(io.BytesIO(b)).convert("RGB") for b in blobs]
+            # as given: the checkpoint's processor converts (transparency composited on white)
+            ims = [Image.open(io.BytesIO(b)) for b in blobs]
             pixels = proc(images=ims, return_tensors="pt")["pixel_values"]
             pooled = model.vision_model(pixel_values=pixels).pooler_output
             if family == "clip":
@@ -181,3 +182,41 @@ def test_make_tiny_model_builds_a_twin_folder_the_loader_detects(tmp_path):
     assert parse_spec(str(out)).backend == "siglip"  # from config.json's model_type
     emb = load_embedder(str(out), device="cpu", reuse=False)
     assert emb.backend == "siglip" and emb.full_dims == 32
+
+
+def _transparent_png() -> bytes:
+    """Black under a fully transparent half, red opaque half: RGB-dropping sees black."""
+    from PIL import Image
+
+    im = Image.new("RGBA", (64, 48), (0, 0, 0, 0))
+    im.paste((220, 20, 20, 255), (32, 0, 64, 48))
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("family", ["clip", "siglip"])
+def test_a_transparent_image_is_read_as_the_checkpoints_processor_reads_it(family, cache):
+    """The processor itself (transformers' image processor of the checkpoint, given the RGBA
+    image as it is) is the reference: transparency composited on white, not dropped."""
+    from PIL import Image
+    from transformers import AutoModel, AutoProcessor
+
+    emb = load_embedder(f"tiny-{family}", cache_dir=cache)
+    blob = _transparent_png()
+    item = Item("t", images=("t.png",))
+    ours = emb.forward(emb.collate([emb.decode(LoadedItem(item, {"t.png": blob}))]))
+    ours = np.asarray(ours)[0] / np.linalg.norm(np.asarray(ours)[0])
+    proc = AutoProcessor.from_pretrained(str(emb.model_dir))
+    model = AutoModel.from_pretrained(str(emb.model_dir), dtype=torch.float32).eval()
+    with torch.no_grad():
+        pixels = proc(images=[Image.open(io.BytesIO(blob))], return_tensors="pt")["pixel_values"]
+        ref = model.get_image_features(pixel_values=pixels)
+        ref = getattr(ref, "pooler_output", ref)
+        ref = torch.nn.functional.normalize(ref, dim=-1)[0].numpy()
+    assert float(ours @ ref) >= 0.999999
+    # and the old rule (alpha dropped: black under the transparent half) is measurably apart
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(blob)).convert("RGB").save(buf, "PNG")
+    _, dropped = reference(family, emb.model_dir, [], [buf.getvalue()])
+    assert float(ours @ dropped[0]) < 0.9999

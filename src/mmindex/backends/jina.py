@@ -170,12 +170,9 @@ def _rgb(ref: str, blob: bytes, item_id: str) -> Any:
     except (OSError, SyntaxError, ValueError) as exc:
         raise ItemError("corrupt_media", f"{ref}: cannot decode the image ({exc}). Help: "
                         "re-export it as PNG or JPEG.", item_id) from None
-    if image.mode in ("RGBA", "LA", "P", "PA"):
-        image = image.convert("RGBA")
-        white = Image.new("RGB", image.size, (255, 255, 255))
-        white.paste(image, mask=image.getchannel("A"))
-        return white
-    return image.convert("RGB")
+    from mmindex.backends.images import rgb_on_white
+
+    return rgb_on_white(image)
 
 
 def _unit(vectors: Any) -> np.ndarray:

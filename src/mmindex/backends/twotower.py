@@ -32,6 +32,7 @@ import numpy as np
 from mmindex.backends import parts as vp
 from mmindex.backends.base import Embedder, LoadedItem, Role
 from mmindex.backends.device import compute_dtype, pin, resolve_device, to_device
+from mmindex.backends.images import rgb_on_white
 from mmindex.backends.qwen3vl_loading import locate_weights
 from mmindex.errors import ItemError, ModelUnavailableError
 from mmindex.items import Cost
@@ -168,7 +169,7 @@ class TwoTowerEmbedder(Embedder):
                                 "path and the data roots (media_roots).", item.id)
             try:
                 with Image.open(io.BytesIO(blob)) as im:
-                    out.images.append(im.convert("RGB"))
+                    out.images.append(rgb_on_white(im))  # as the checkpoint's processor
             except (UnidentifiedImageError, OSError, ValueError) as exc:
                 raise ItemError("corrupt_media", f"image {ref} cannot be decoded ({exc}). "
                                 "Help: re-export it as PNG or JPEG.", item.id) from exc

@@ -10,28 +10,38 @@ from mmindex.cli.common import add_common, emit, flags_of, settings_from
 
 
 def cmd_make_tiny_model(args: argparse.Namespace) -> int:
+    from mmindex.backends.family import families
     from mmindex.errors import require
 
     for module in ("torch", "transformers"):
         require(module, "make-tiny-model")
-    if args.family in ("clip", "siglip"):
-        from mmindex.backends.tinytwotower import build_tiny_two_tower
 
-        out = build_tiny_two_tower(Path(args.dir), args.family)
-        print(f"built a random-weight {args.family} checkpoint in {out} "
-              f"(use it as --model {args.family}:{out})")
-        return 0
-    from mmindex.backends.tinymodel import build_tiny_model
+    twins = {n: f for n, f in families().items() if f.twin is not None}
+    fam = twins.get(args.family)
+    if fam is None:
+        from mmindex.errors import ConfigError
 
-    out = build_tiny_model(Path(args.dir), shape=args.shape)
-    print(f"built a random-weight Qwen3-VL-Embedding ({args.shape}) checkpoint in {out}")
+        raise ConfigError(f"--family {args.family}: no offline twin. Help: one of "
+                          f"{', '.join(sorted(twins))}")
+    options = {"shape": args.shape} if args.shape != "tiny" else {}
+    if options and args.family != "qwen3-vl":
+        from mmindex.errors import ConfigError
+
+        raise ConfigError("--shape 2b is the Qwen3-VL twin's only. Help: drop --shape")
+    out = fam.twin(Path(args.dir), **options)
+    prefix = fam.prefixes[0] if fam.prefixes else fam.name
+    print(f"built a random-weight {fam.name} checkpoint ({args.shape}) in {out} "
+          f"(use it as --model {prefix}:{out}, or the folder itself)")
     return 0
 
 
 def cmd_models(args: argparse.Namespace) -> int:
     from mmindex.backends.availability import weights_status
     from mmindex.backends.catalog import model_rows
+    from mmindex.backends.family import families
 
+    if args.resolve:
+        return _resolve(args)
     rows = [dict(r, weights=weights_status(r["spec"])) for r in model_rows()
             if r["backend"] != "hash" or args.all]  # the hash test double is internal
     width = max(len(r["spec"]) for r in rows)
@@ -45,12 +55,22 @@ def cmd_models(args: argparse.Namespace) -> int:
     head = (f"{'spec':<{width}}  {'family':<12} {'supports':<24} {'dims':>5}  "
             f"{'matryoshka dims':<26} weights")
     human = "\n".join([head] + [line(r) for r in rows])
-    from mmindex.backends import RERANKERS
+    fams = families().values()
+    prefixes = ", ".join(f"{p}:" for f in fams if f.kind == "embedder" for p in f.prefixes)
+    rerankers = [m.spec for f in fams if f.kind == "reranker" for m in f.models]
+    rprefixes = [f"{p}:PATH" for f in fams if f.kind == "reranker" for p in f.prefixes]
+    emit(rows, args.json, human + f"\n\nAlso: {prefixes} with ID_OR_PATH, a checkpoint folder, "
+                                  "or a hub id (`mmindex models --resolve SPEC` says where it "
+                                  "routes).\nRerankers (search --rerank): "
+                                  + ", ".join(rerankers + rprefixes) + ".")
+    return 0
 
-    emit(rows, args.json, human + "\n\nAlso: st:, qwen3-vl:, clip:, siglip:, colpali:, colqwen2:, "
-                                  "vlm:ID_OR_PATH, jina:PATH, or a local model directory (see the "
-                                  "README's model table).\nRerankers (search --rerank): "
-                                  + ", ".join(RERANKERS) + ", qwen3-vl-reranker:PATH.")
+
+def _resolve(args: argparse.Namespace) -> int:
+    from mmindex.backends.routing import resolve
+
+    r = resolve(args.resolve).as_dict()
+    emit(r, args.json, "\n".join(f"{k:<9} {v}" for k, v in r.items() if v))
     return 0
 
 
@@ -74,18 +94,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    t = sub.add_parser("make-tiny-model", help="build a random-weight Qwen3-VL-Embedding offline")
+    t = sub.add_parser("make-tiny-model", help="build a family's random-weight twin offline")
     t.add_argument("dir", help="where to write the checkpoint")
     t.add_argument("--shape", choices=["tiny", "2b"], default="tiny",
-                   help="tiny (seconds, tests) or 2b (the real model's compute cost)")
-    t.add_argument("--family", choices=["qwen3-vl", "clip", "siglip"], default="qwen3-vl",
-                   help="which model family (clip/siglip: the tiny-clip/tiny-siglip twins)")
+                   help="tiny (seconds, tests) or 2b (Qwen3-VL only: the real compute cost)")
+    t.add_argument("--family", default="qwen3-vl",
+                   help="the family whose twin to build (those with one: `mmindex models`)")
     t.set_defaults(fn=cmd_make_tiny_model)
 
     m = sub.add_parser("models", help="the model specs, what each embeds (text/image/video/"
                                       "multi-vector, dims, Matryoshka dims), weights here?")
     m.add_argument("--all", action="store_true", help="include internal test doubles")
     m.add_argument("--json", action="store_true", help="print one JSON object")
+    m.add_argument("--resolve", metavar="SPEC",
+                   help="where SPEC routes (family, kind, model id, recipe) and why")
     m.set_defaults(fn=cmd_models)
 
     c = sub.add_parser("config", help="the settings in force and where each comes from",
