@@ -129,7 +129,9 @@ def table_languages(table: Any, sample: int = LANG_SAMPLE) -> dict[str, float]:
     if not n or not cols:
         return {}
     step = max(1, n // sample)
-    rows = table.to_lance().take(list(range(0, n, step))[:sample], columns=cols).to_pylist()
+    # LanceDB's own take (no pylance: the core install reads without it)
+    rows = (table.take_offsets(list(range(0, n, step))[:sample]).select(cols).to_arrow()
+            .to_pylist())
 
     def tag(meta: str | None) -> str | None:
         try:
