@@ -6,26 +6,32 @@ import argparse
 from typing import Any
 
 from mmindex.cli.common import add_common, emit, settings_from
+from mmindex.search.modes import MODE_CHOICES, PART_MODES
 
 
 def cmd_search(args: argparse.Namespace) -> int:
     from mmindex.errors import ConfigError
-    from mmindex.search import PART_MODES, open_index
+    from mmindex.search import open_index, parse_mode
+    from mmindex.search.results import json_row
 
-    if args.rerank_top is not None and not args.rerank:
-        raise ConfigError("--rerank-top N sets how many first-stage results the reranker sees. "
-                          "Help: add --rerank [MODEL].")
     if args.column:  # --column vector_fused is --mode fused-vector
         args.mode = {c: m for m, c in PART_MODES.items()}.get(args.column, "vector")
     idx = open_index(args.index, version=args.version, settings=settings_from(args))
+    args.mode = args.mode or idx.default_mode  # the gate's mode (settings), hybrid by default
+    _, by_mode_rerank, by_mode_div = parse_mode(args.mode)
+    args.rerank = args.rerank or by_mode_rerank or None
+    args.diversify = args.diversify or by_mode_div
+    if args.rerank_top is not None and not args.rerank:
+        raise ConfigError("--rerank-top N sets how many first-stage results the reranker sees. "
+                          "Help: add --rerank [MODEL].")
     df = idx.search(args.text, image=args.image, k=args.k, mode=args.mode, rerank=args.rerank,
-                    rerank_top=args.rerank_top, diversify=args.diversify)
+                    rerank_top=args.rerank_top, diversify=args.diversify, where=args.where)
     staged = "_first_score" in df.columns
     rows = []
     for i, r in enumerate(df.iter_rows(named=True)):
         row = {"rank": i + 1, "id": r["id"], "score": round(float(r["score"]), 6),
-               "text": r["text"], "images": r["images"], "video": r["video"],
-               "ocr_text": r.get("ocr_text")}
+               **json_row({c: v for c, v in r.items()
+                           if c not in ("id", "score") and not c.startswith("_")})}
         if staged:
             row |= {"first_score": round(float(r["_first_score"]), 6),
                     "rerank_score": (None if r["_rerank_score"] is None
@@ -37,12 +43,13 @@ def cmd_search(args: argparse.Namespace) -> int:
         reranker = idx.rerank_model if args.rerank is True else args.rerank
     steps = (f", reranked by {reranker} (top {args.rerank_top or idx.rerank_top})"
              if reranker else "") + (", diversified" if args.diversify else "")
-    human = f"{idx.name} (table {idx.table_name} v{idx.version}, {args.mode}{steps}):\n"
+    where = f", where {args.where}" if args.where else ""
+    human = f"{idx.name} (table {idx.table_name} v{idx.version}, {args.mode}{steps}{where}):\n"
     if reranker:
         human += "     rerank  first   id\n"
     human += "\n".join(_line(r, bool(reranker)) for r in rows)
     emit({"index": idx.name, "version": idx.version, "mode": args.mode, "rerank": reranker,
-          "diversify": args.diversify, "results": rows}, args.json, human)
+          "diversify": args.diversify, "where": args.where, "results": rows}, args.json, human)
     return 0
 
 
@@ -83,17 +90,21 @@ def register(sub: Any) -> None:
     s.add_argument("--index", required=True, help="index name")
     s.add_argument("--image", help="image query (path)")
     s.add_argument("-k", type=int, default=10, help="results to return (default 10)")
-    s.add_argument("--mode", default="vector",
-                   choices=["vector", "ann", "fts", "hybrid", "multivector", "text-vector",
-                            "image-vector", "fused-vector"],
-                   help="multivector: MaxSim of a ColPali/ColQwen2 index; *-vector: the "
-                        "part columns")
-    s.add_argument("--column", choices=["vector", "vector_text", "vector_image", "vector_fused"],
+    s.add_argument("--mode", choices=MODE_CHOICES, metavar="MODE",
+                   help="vector, ann, fts, hybrid, multivector (MaxSim of a ColPali/ColQwen2 "
+                        "index), text-vector, image-vector or fused-vector (the part columns), "
+                        "optionally +rerank and/or +diversify (default: the gate's mode, "
+                        "gate.mode in the settings: hybrid with the version's fusion)")
+    s.add_argument("--where", metavar="SQL",
+                   help="LanceDB SQL filter applied before the ranking (every mode), e.g. "
+                        "\"id LIKE 'animals/%%'\"; all k results match it")
+    s.add_argument("--column", choices=["vector", *PART_MODES.values()],
                    help="exact vector search over this column (same as the matching --mode)")
     s.add_argument("--version", type=int, help="read this version instead of production")
     s.add_argument("--rerank", nargs="?", const=True, default=None, metavar="MODEL",
                    help="rerank the first stage's top results with Qwen3-VL-Reranker (MODEL: "
-                        "e.g. tiny-qwen3-vl-reranker; default the rerank_model setting)")
+                        "e.g. qwen3-vl-reranker-2b in the HF cache, or tiny-qwen3-vl-reranker, "
+                        "its offline random-weight twin; bare: the rerank_model setting)")
     s.add_argument("--rerank-top", type=int, metavar="N",
                    help="first-stage results to rerank (default: the rerank_top setting)")
     s.add_argument("--diversify", action="store_true",

@@ -31,7 +31,6 @@ from mmindex.evaluation.metrics import (
 from mmindex.evaluation.report import EvalReport
 from mmindex.evaluation.runner import evaluate_index, score_dims, score_index
 from mmindex.evaluation.trec import iter_docs, iter_qrels, iter_topics, trec_to_beir
-from mmindex.search import rrf
 
 __all__ = [
     "Check",
@@ -55,7 +54,6 @@ __all__ = [
     "load_golden_dir",
     "paired_test",
     "rank_results",
-    "rrf",
     "score_dims",
     "score_index",
     "trec_qrels",
