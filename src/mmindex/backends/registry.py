@@ -212,7 +212,7 @@ def load_embedder(spec: str, *, device: str = "auto", cache_dir: Path | None = N
     with _LOCK:
         if reuse and key in _CACHE:
             return _CACHE[key]
-        with quiet_loading():
+        with quiet_loading(ms.backend):
             emb = build(ms.backend, ms.model_id, device, cache_dir, document_instruction,
                         query_instruction, settings)
         if reuse:

@@ -16,6 +16,10 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     if args.column:  # --column vector_fused is --mode fused-vector
         args.mode = {c: m for m, c in PART_MODES.items()}.get(args.column, "vector")
+    if args.mode is None or args.mode.split("+")[0] in ("fts", "hybrid"):
+        from mmindex.index.analysis import preload
+
+        preload(args.text)  # Korean: Kiwi loads while the index opens and the model loads
     idx = open_index(args.index, version=args.version, settings=settings_from(args))
     args.mode = args.mode or idx.default_mode  # the gate's mode (settings), hybrid by default
     _, by_mode_rerank, by_mode_div = parse_mode(args.mode)
