@@ -166,6 +166,8 @@ def _cold_search(r: dict[str, Any]) -> list[Row]:
              f"{w['median']:.2f} ({w['min']:.2f}-{w['max']:.2f})", f"< {r['targets_s'][lang]}",
              _ok(w["median"] < r["targets_s"][lang])) for lang, w in r["wall_s"].items()]
     load = r["load_average_1m"]
+    rows += [("cold_search", f"mmindex search {lang}: CPU s (user+sys, median)", f"{c:.2f}", "",
+              "") for lang, c in r.get("cpu_s", {}).items()]
     return rows + [("cold_search", "load average 1m before / after",
                     f"{load['before']} / {load['after']}", "", "")]
 

@@ -11,7 +11,8 @@ from mmindex.search.modes import MODE_CHOICES, PART_MODES
 
 def cmd_search(args: argparse.Namespace) -> int:
     from mmindex.errors import ConfigError
-    from mmindex.search import open_index, parse_mode
+    from mmindex.search import open_index
+    from mmindex.search.pipeline import Pipeline
     from mmindex.search.results import json_row
 
     if args.column:  # --column vector_fused is --mode fused-vector
@@ -22,38 +23,35 @@ def cmd_search(args: argparse.Namespace) -> int:
         preload(args.text)  # Korean: Kiwi loads while the index opens and the model loads
     idx = open_index(args.index, version=args.version, settings=settings_from(args))
     args.mode = args.mode or idx.default_mode  # the gate's mode (settings), hybrid by default
-    _, by_mode_rerank, by_mode_div = parse_mode(args.mode)
-    args.rerank = args.rerank or by_mode_rerank or None
-    args.diversify = args.diversify or by_mode_div
-    if args.rerank_top is not None and not args.rerank:
+    # no DataFrame here: the CLI prints the pipeline's hits (polars stays unimported)
+    pipe = Pipeline.plan(idx, args.mode, k=args.k, rerank=args.rerank,
+                         rerank_top=args.rerank_top, diversify=args.diversify, where=args.where)
+    if args.rerank_top is not None and not pipe.rerank:
         raise ConfigError("--rerank-top N sets how many first-stage results the reranker sees. "
                           "Help: add --rerank [MODEL].")
-    df = idx.search(args.text, image=args.image, k=args.k, mode=args.mode, rerank=args.rerank,
-                    rerank_top=args.rerank_top, diversify=args.diversify, where=args.where)
-    staged = "_first_score" in df.columns
+    hits, hit_rows = pipe.query(args.text, args.image)
+    staged = bool(pipe.rerank or pipe.diversify)
     rows = []
-    for i, r in enumerate(df.iter_rows(named=True)):
-        row = {"rank": i + 1, "id": r["id"], "score": round(float(r["score"]), 6),
-               **json_row({c: v for c, v in r.items()
-                           if c not in ("id", "score") and not c.startswith("_")})}
+    for i, h in enumerate(hits):
+        found = hit_rows.get(h.id, {})
+        row = {"rank": i + 1, "id": h.id, "score": round(float(h.score), 6),
+               **json_row({c: found.get(c) for c in pipe.shown})}
         if staged:
-            row |= {"first_score": round(float(r["_first_score"]), 6),
-                    "rerank_score": (None if r["_rerank_score"] is None
-                                     else round(float(r["_rerank_score"]), 6)),
-                    "rerank_error": r["_rerank_error"], "cluster": r["_cluster"]}
+            row |= {"first_score": round(float(h.first_score), 6),
+                    "rerank_score": (None if h.rerank_score is None
+                                     else round(float(h.rerank_score), 6)),
+                    "rerank_error": h.rerank_error, "cluster": h.cluster}
         rows.append(row)
-    reranker = None
-    if args.rerank:
-        reranker = idx.rerank_model if args.rerank is True else args.rerank
-    steps = (f", reranked by {reranker} (top {args.rerank_top or idx.rerank_top})"
-             if reranker else "") + (", diversified" if args.diversify else "")
+    reranker = pipe.rerank
+    steps = (f", reranked by {reranker} (top {pipe.rerank_top})" if reranker else "") + \
+        (", diversified" if pipe.diversify and "+diversify" not in args.mode else "")
     where = f", where {args.where}" if args.where else ""
     human = f"{idx.name} (table {idx.table_name} v{idx.version}, {args.mode}{steps}{where}):\n"
     if reranker:
         human += "     rerank  first   id\n"
     human += "\n".join(_line(r, bool(reranker)) for r in rows)
     emit({"index": idx.name, "version": idx.version, "mode": args.mode, "rerank": reranker,
-          "diversify": args.diversify, "where": args.where, "results": rows}, args.json, human)
+          "diversify": pipe.diversify, "where": args.where, "results": rows}, args.json, human)
     return 0
 
 

@@ -103,6 +103,17 @@ class Pipeline:
                    clusters or idx.diversify_clusters, where or None, columns, shown,
                    rerank_is_default=default)
 
+    def query(self, text: str | None, image: str | Path | None = None,
+              vector: np.ndarray | None = None
+              ) -> tuple[list[Hit], dict[str, dict[str, Any]]]:
+        """:meth:`run` for a text and/or image query, embedded with the index's model when the
+        first stage needs a vector (and ``vector`` is not given)."""
+        if vector is None and self.base == "multivector":
+            vector = self.idx.embed_query_tokens(text, image)
+        elif vector is None and self.base != "fts":
+            vector = self.idx.embed_query(text, image)
+        return self.run(text, vector, image)
+
     def run(self, text: str | None, vector: np.ndarray | None,
             image: str | Path | None = None) -> tuple[list[Hit], dict[str, dict[str, Any]]]:
         """The top ``k`` hits, and ``{id: row}`` of their :attr:`columns`.

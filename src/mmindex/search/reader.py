@@ -217,11 +217,7 @@ class Index:
         pipe = Pipeline.plan(self, mode or self.default_mode, k=k, rerank=rerank,
                              rerank_top=rerank_top, diversify=diversify,
                              diversify_top=diversify_top, where=where)
-        if vector is None and pipe.base == "multivector":
-            vector = self.embed_query_tokens(text, image)
-        elif vector is None and pipe.base != "fts":
-            vector = self.embed_query(text, image)
-        hits, rows = pipe.run(text, vector, image)
+        hits, rows = pipe.query(text, image, vector)
         return hits_frame(hits, rows, pipe.shown, self.table.schema,
                           staged=bool(pipe.rerank or pipe.diversify))
 
