@@ -1,8 +1,9 @@
 """Case ``cold_search``: the wall time of one ``mmindex search`` in a fresh process, as a user
 types it, on the sample index (``use-multilingual``, hybrid, the checkout's ``mmindex.toml``).
 
-Each call is a new ``python -m mmindex search --index sample QUERY -k 5 --mode hybrid`` (English and Korean
-queries taken in turns, ``repeats`` each); the figures are the median, min and max wall time.
+Each call is a new ``python -m mmindex search --index sample QUERY -k 5 --mode hybrid``
+(English and Korean queries taken in turns, ``repeats`` each); the figures are the median, min
+and max wall time.
 A breakdown in one more fresh process times the parts: ``import lancedb``, opening the index,
 loading the model, Kiwi (Korean query analysis), the first query and a warm one (median of 20),
 which is what an analyst who keeps an ``Index`` open in a notebook pays per query. The machine's
@@ -43,7 +44,8 @@ lap("load Kiwi")
 idx.search(sys.argv[1], k=5, mode="hybrid"); lap("first query")
 times = []
 for q in sys.argv[1:] * 10:
-    s = time.perf_counter(); idx.search(q, k=5, mode="hybrid"); times.append(time.perf_counter() - s)
+    s = time.perf_counter(); idx.search(q, k=5, mode="hybrid")
+    times.append(time.perf_counter() - s)
 out["warm query (median)"] = round(statistics.median(times), 4)
 print(json.dumps(out))
 """
