@@ -214,3 +214,28 @@ def test_one_mode_list_for_the_library_the_cli_and_the_flow():
     hints = typing.get_type_hints(flows.evaluate.fn)
     assert set(typing.get_args(typing.get_args(hints["mode"])[0])) == set(MODE_CHOICES)
     assert MODES[:4] == ("vector", "ann", "fts", "hybrid")
+
+
+def test_where_prefilters_multivector_search_both_ways(tmp_path):
+    """MaxSim over every row (LanceDB's multivector search) and over the pooled top N."""
+    import lancedb
+    import numpy as np
+    import pyarrow as pa
+
+    from mmindex.index import multivector as mv
+    from mmindex.search import Index
+
+    rng = np.random.default_rng(0)
+    toks = [rng.normal(size=(3, 8)).astype(np.float32) for _ in range(10)]
+    toks = [t / np.linalg.norm(t, axis=1, keepdims=True) for t in toks]
+    pooled = np.stack([t.mean(0) / np.linalg.norm(t.mean(0)) for t in toks])
+    tbl = lancedb.connect(str(tmp_path)).create_table("mv", pa.table({
+        "id": [f"a/{i}" if i < 5 else f"b/{i}" for i in range(10)],
+        "vector": pa.FixedSizeListArray.from_arrays(pa.array(pooled.reshape(-1)), 8),
+        mv.COLUMN: mv.column(toks, 8)}))
+    idx = Index("mv", "mv", 1, "hash", 8, tbl)
+    assert idx.ranked(None, toks[7], k=3, mode="multivector")[0][0] == "b/7"
+    for first in (0, 5):
+        got = dataclasses.replace(idx, first_stage=first).ranked(
+            None, toks[7], k=3, mode="multivector", where="id LIKE 'a/%'")
+        assert len(got) == 3 and all(i.startswith("a/") for i, _ in got), first
