@@ -8,6 +8,9 @@ from typing import Any
 from mmindex.cli.common import add_common, emit, settings_from
 from mmindex.search.modes import MODE_CHOICES, PART_MODES
 
+RERANK_TOP_ALONE = ("--rerank-top N sets how many first-stage results the reranker sees. "
+                    "Help: add --rerank [MODEL].")
+
 
 def cmd_search(args: argparse.Namespace) -> int:
     from mmindex.errors import ConfigError
@@ -15,6 +18,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     from mmindex.search.pipeline import Pipeline
     from mmindex.search.results import json_row
 
+    if args.rerank_top is not None and not args.rerank and "+rerank" not in (args.mode or ""):
+        raise ConfigError(RERANK_TOP_ALONE)  # before opening anything
     if args.column:  # --column vector_fused is --mode fused-vector
         args.mode = {c: m for m, c in PART_MODES.items()}.get(args.column, "vector")
     if args.mode is None or args.mode.split("+")[0] in ("fts", "hybrid"):
@@ -27,8 +32,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     pipe = Pipeline.plan(idx, args.mode, k=args.k, rerank=args.rerank,
                          rerank_top=args.rerank_top, diversify=args.diversify, where=args.where)
     if args.rerank_top is not None and not pipe.rerank:
-        raise ConfigError("--rerank-top N sets how many first-stage results the reranker sees. "
-                          "Help: add --rerank [MODEL].")
+        raise ConfigError(RERANK_TOP_ALONE)
     hits, hit_rows = pipe.query(args.text, args.image)
     staged = bool(pipe.rerank or pipe.diversify)
     rows = []
