@@ -239,3 +239,25 @@ def test_where_prefilters_multivector_search_both_ways(tmp_path):
         got = dataclasses.replace(idx, first_stage=first).ranked(
             None, toks[7], k=3, mode="multivector", where="id LIKE 'a/%'")
         assert len(got) == 3 and all(i.startswith("a/") for i, _ in got), first
+
+
+def test_lancedb_opens_without_the_rest_clients_api_modules_and_they_still_load(tmp_path):
+    """index/lazyclient: a fresh process opens, writes and searches a local database without
+    importing the namespace REST client's API modules; reading the package runs it in full."""
+    script = f"""
+import sys
+from mmindex.config import Settings
+from mmindex.index import connect
+db = connect(Settings(db={str(tmp_path / "db")!r}))
+rows = [{{"id": "a", "vector": [1.0, 0.0]}}, {{"id": "b", "vector": [0.0, 1.0]}}]
+tbl = db.create_table("t", rows)
+assert tbl.search([0.9, 0.1]).limit(1).to_arrow()["id"].to_pylist() == ["a"]
+api = [m for m in sys.modules if m.startswith("lance_namespace_urllib3_client.api.")]
+assert not api, api
+from lance_namespace_urllib3_client import ApiClient, TableApi
+assert TableApi.__module__ == "lance_namespace_urllib3_client.api.table_api"
+print("ok")
+"""
+    p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                       timeout=600)
+    assert p.returncode == 0 and p.stdout.strip() == "ok", p.stderr[-2000:]
