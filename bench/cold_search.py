@@ -36,6 +36,10 @@ def lap(name):
     global t
     now = time.perf_counter(); out[name] = round(now - t, 3); t = now
 import mmindex.cli.main; lap("import mmindex CLI")
+try:
+    from mmindex.index.lazyclient import defer_rest_client; defer_rest_client()
+except ImportError:  # code from before index/lazyclient.py
+    pass
 import lancedb; lap("import lancedb")
 from mmindex.search import open_index; idx = open_index("sample"); lap("open index")
 idx.embedder(); lap("load model")
