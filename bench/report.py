@@ -161,8 +161,19 @@ def _search_modes(r: dict[str, Any]) -> list[Row]:
              f"{m['ms_per_query']:.1f}", "", "") for m in r["modes"]]
 
 
+def _cold_search(r: dict[str, Any]) -> list[Row]:
+    rows = [("cold_search", f"mmindex search {lang} ({r['queries'][lang]!r}): median (min-max) s",
+             f"{w['median']:.2f} ({w['min']:.2f}-{w['max']:.2f})", f"< {r['targets_s'][lang]}",
+             _ok(w["median"] < r["targets_s"][lang])) for lang, w in r["wall_s"].items()]
+    load = r["load_average_1m"]
+    rows += [("cold_search", f"mmindex search {lang}: CPU s (user+sys, median)", f"{c:.2f}", "",
+              "") for lang, c in r.get("cpu_s", {}).items()]
+    return rows + [("cold_search", "load average 1m before / after",
+                    f"{load['before']} / {load['after']}", "", "")]
+
+
 _CASES = {"scaleout": _scaleout, "efficiency": _efficiency, "vs_sentence_transformers": _vs_st,
-          "memory": _memory,
+          "memory": _memory, "cold_search": _cold_search,
           "second_night": _second_night, "orchestration": _orchestration, "search": _search,
           "gpu": _gpu, "search_modes": _search_modes}
 

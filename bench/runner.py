@@ -25,6 +25,7 @@ CASES: dict[str, str] = {
     "orchestration": "bench.orchestration",
     "search": "bench.search",
     "search_modes": "bench.search_modes",
+    "cold_search": "bench.cold_search",
     "gpu": "bench.gpu",
     "scaleout": "bench.scaleout",
 }

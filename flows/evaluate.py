@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from prefect import flow
 from prefect.runtime import flow_run
 
+from mmindex.search.modes import ModeChoice
 from tasks.evaluate_tasks import evaluate_and_gate
 from tasks.names import evaluate_run_name
 from tasks.outcome import gate_state
@@ -29,7 +28,7 @@ def evaluate(
     version: int | None = None,
     table: str | None = None,
     db: str | None = None,
-    mode: Literal["vector", "ann", "fts", "hybrid"] | None = None,
+    mode: ModeChoice | None = None,  # any search mode, post-steps included
     promote: bool = True,
     run_id: str | None = None,
 ) -> dict:

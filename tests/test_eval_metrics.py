@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mmindex.errors import ConfigError
-from mmindex.evaluation import EvalMetrics, evaluate_run, paired_test, rank_results, rrf
+from mmindex.evaluation import EvalMetrics, evaluate_run, paired_test, rank_results
 
 # ours -> pytrec_eval
 PAIRS = {
@@ -156,25 +156,6 @@ def test_paired_ttest_by_hand_and_randomized_test_is_seeded():
     assert p < 0.01 and p == paired_test(worse, base, alternative="less", n_resamples=2000, seed=1)
     with pytest.raises(ValueError, match="same queries"):
         paired_test({"x": 1.0}, {"y": 1.0})
-
-
-def test_rrf_by_hand():
-    vector = [("a", 0.9), ("b", 0.8), ("c", 0.7)]
-    text = [("c", 12.0), ("a", 3.0), ("d", 1.0)]
-    fused = rrf([vector, text], k=60)
-    assert [d for d, _ in fused] == ["a", "c", "b", "d"]
-    assert fused[0][1] == pytest.approx(1 / 61 + 1 / 62)
-    assert fused[1][1] == pytest.approx(1 / 63 + 1 / 61)
-    assert rrf([vector, text], limit=2) == fused[:2]
-
-
-def test_rrf_ignores_scores_counts_repeats_once_and_orders_ties_as_evaluation_does():
-    assert rrf([[("a", 100.0), ("b", -5.0)]]) == rrf([[("a", 0.0), ("b", 0.0)]])
-    assert rrf([[("a", 1.0), ("a", 1.0), ("b", 1.0)]]) == [("a", 1 / 61), ("b", 1 / 63)]
-    tied = rrf([[("a", 1.0)], [("b", 1.0)]])
-    assert [d for d, _ in tied] == ["b", "a"] == rank_results(tied)
-    with pytest.raises(ValueError):
-        rrf([[("a", 1.0)]], k=0)
 
 
 def test_numpy_p_values_equal_scipys():

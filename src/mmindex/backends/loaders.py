@@ -54,7 +54,9 @@ def options_key(backend: str, settings: Any) -> tuple:
 def quiet_loading(backend: str | None = None) -> Iterator[None]:
     """No transformers progress bars meanwhile (the CLI prints its own progress and results,
     not "Loading weights" / "Writing model shards"); the previous state is restored. A
-    ``backend`` that does not use transformers (USE, e5-q4: numpy) does not import it."""
+    ``backend`` that does not use transformers (USE, e5-q4: numpy) does not import it: doing
+    so only to silence it cost a cold `mmindex search` on a USE index ~1 s
+    (docs/performance.md)."""
     if (backend is not None and "transformers" not in needs(backend)) \
             or not installed("transformers"):
         yield

@@ -80,11 +80,9 @@ def register(sub: Any) -> None:
                         "its newest candidate)")
     e.add_argument("--queries", required=True, help="queries.jsonl (BEIR, text and/or image)")
     e.add_argument("--qrels", required=True, help="qrels TSV (BEIR) or TREC qrels")
-    e.add_argument("--mode", choices=[f"{m}{p}" for m in (
-                       "vector", "ann", "fts", "hybrid", "multivector", "text-vector",
-                       "image-vector", "fused-vector")
-                       for p in ("", "+rerank", "+diversify", "+rerank+diversify")],
-                   metavar="MODE",
+    from mmindex.search.modes import MODE_CHOICES
+
+    e.add_argument("--mode", choices=MODE_CHOICES, metavar="MODE",
                    help="one search mode: vector, ann, fts, hybrid, multivector, text-vector, "
                         "image-vector or fused-vector, optionally +rerank and/or +diversify "
                         "(default: vector, fts and hybrid; the part vector modes are added "

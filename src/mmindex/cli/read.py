@@ -6,47 +6,60 @@ import argparse
 from typing import Any
 
 from mmindex.cli.common import add_common, emit, int_in, settings_from
+from mmindex.search.modes import MODE_CHOICES, PART_MODES
+
+RERANK_TOP_ALONE = ("--rerank-top N sets how many first-stage results the reranker sees. "
+                    "Help: add --rerank [MODEL].")
 
 
 def cmd_search(args: argparse.Namespace) -> int:
     from mmindex.errors import ConfigError
-    from mmindex.search import PART_MODES, open_index
+    from mmindex.search import open_index
+    from mmindex.search.pipeline import Pipeline
+    from mmindex.search.results import json_row
 
-    if args.rerank_top is not None and not args.rerank:
-        raise ConfigError("--rerank-top N sets how many first-stage results the reranker sees. "
-                          "Help: add --rerank [MODEL].")
-    from mmindex.search.querycheck import check_query
-
+    if args.rerank_top is not None and not args.rerank and "+rerank" not in (args.mode or ""):
+        raise ConfigError(RERANK_TOP_ALONE)  # before opening anything
     if args.column:  # --column vector_fused is --mode fused-vector
         args.mode = {c: m for m, c in PART_MODES.items()}.get(args.column, "vector")
+    if args.mode is None or args.mode.split("+")[0] in ("fts", "hybrid"):
+        from mmindex.index.analysis import preload
+
+        preload(args.text)  # Korean: Kiwi loads while the index opens and the model loads
+    from mmindex.search.querycheck import check_query
+
     settings = settings_from(args)
     check_query(args.text, args.image, k=args.k, rerank_top=args.rerank_top, settings=settings)
     idx = open_index(args.index, version=args.version, settings=settings)
-    df = idx.search(args.text, image=args.image, k=args.k, mode=args.mode, rerank=args.rerank,
-                    rerank_top=args.rerank_top, diversify=args.diversify)
-    staged = "_first_score" in df.columns
+    args.mode = args.mode or idx.default_mode  # the gate's mode (settings), hybrid by default
+    # no DataFrame here: the CLI prints the pipeline's hits (polars stays unimported)
+    pipe = Pipeline.plan(idx, args.mode, k=args.k, rerank=args.rerank,
+                         rerank_top=args.rerank_top, diversify=args.diversify, where=args.where)
+    if args.rerank_top is not None and not pipe.rerank:
+        raise ConfigError(RERANK_TOP_ALONE)
+    hits, hit_rows = pipe.query(args.text, args.image)
+    staged = bool(pipe.rerank or pipe.diversify)
     rows = []
-    for i, r in enumerate(df.iter_rows(named=True)):
-        row = {"rank": i + 1, "id": r["id"], "score": round(float(r["score"]), 6),
-               "text": r["text"], "images": r["images"], "video": r["video"],
-               "ocr_text": r.get("ocr_text")}
+    for i, h in enumerate(hits):
+        found = hit_rows.get(h.id, {})
+        row = {"rank": i + 1, "id": h.id, "score": round(float(h.score), 6),
+               **json_row({c: found.get(c) for c in pipe.shown})}
         if staged:
-            row |= {"first_score": round(float(r["_first_score"]), 6),
-                    "rerank_score": (None if r["_rerank_score"] is None
-                                     else round(float(r["_rerank_score"]), 6)),
-                    "rerank_error": r["_rerank_error"], "cluster": r["_cluster"]}
+            row |= {"first_score": round(float(h.first_score), 6),
+                    "rerank_score": (None if h.rerank_score is None
+                                     else round(float(h.rerank_score), 6)),
+                    "rerank_error": h.rerank_error, "cluster": h.cluster}
         rows.append(row)
-    reranker = None
-    if args.rerank:
-        reranker = idx.rerank_model if args.rerank is True else args.rerank
-    steps = (f", reranked by {reranker} (top {args.rerank_top or idx.rerank_top})"
-             if reranker else "") + (", diversified" if args.diversify else "")
-    human = f"{idx.name} (table {idx.table_name} v{idx.version}, {args.mode}{steps}):\n"
+    reranker = pipe.rerank
+    steps = (f", reranked by {reranker} (top {pipe.rerank_top})" if reranker else "") + \
+        (", diversified" if pipe.diversify and "+diversify" not in args.mode else "")
+    where = f", where {args.where}" if args.where else ""
+    human = f"{idx.name} (table {idx.table_name} v{idx.version}, {args.mode}{steps}{where}):\n"
     if reranker:
         human += "     rerank  first   id\n"
     human += "\n".join(_line(r, bool(reranker)) for r in rows)
     emit({"index": idx.name, "version": idx.version, "mode": args.mode, "rerank": reranker,
-          "diversify": args.diversify, "results": rows}, args.json, human)
+          "diversify": pipe.diversify, "where": args.where, "results": rows}, args.json, human)
     return 0
 
 
@@ -126,18 +139,22 @@ def register(sub: Any) -> None:
     s.add_argument("--image", help="image query (path)")
     s.add_argument("-k", type=int_in(1, 100_000), default=10,
                    help="results to return (default 10)")
-    s.add_argument("--mode", default="vector",
-                   choices=["vector", "ann", "fts", "hybrid", "multivector", "text-vector",
-                            "image-vector", "fused-vector"],
-                   help="multivector: MaxSim of a ColPali/ColQwen2 index; *-vector: the "
-                        "part columns")
-    s.add_argument("--column", choices=["vector", "vector_text", "vector_image", "vector_fused"],
+    s.add_argument("--mode", choices=MODE_CHOICES, metavar="MODE",
+                   help="vector, ann, fts, hybrid, multivector (MaxSim of a ColPali/ColQwen2 "
+                        "index), text-vector, image-vector or fused-vector (the part columns), "
+                        "optionally +rerank and/or +diversify (default: the gate's mode, "
+                        "gate.mode in the settings: hybrid with the version's fusion)")
+    s.add_argument("--where", metavar="SQL",
+                   help="LanceDB SQL filter applied before the ranking (every mode), e.g. "
+                        "\"id LIKE 'animals/%%'\"; all k results match it")
+    s.add_argument("--column", choices=["vector", *PART_MODES.values()],
                    help="exact vector search over this column (same as the matching --mode)")
     s.add_argument("--version", type=int_in(0, 2**62),
                    help="read this version instead of production")
     s.add_argument("--rerank", nargs="?", const=True, default=None, metavar="MODEL",
                    help="rerank the first stage's top results with Qwen3-VL-Reranker (MODEL: "
-                        "e.g. tiny-qwen3-vl-reranker; default the rerank_model setting)")
+                        "e.g. qwen3-vl-reranker-2b in the HF cache, or tiny-qwen3-vl-reranker, "
+                        "its offline random-weight twin; bare: the rerank_model setting)")
     s.add_argument("--rerank-top", type=int_in(1, 100_000), metavar="N",
                    help="first-stage results to rerank (default: the rerank_top setting)")
     s.add_argument("--diversify", action="store_true",

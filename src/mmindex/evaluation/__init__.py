@@ -42,7 +42,6 @@ from mmindex.evaluation.report import EvalReport
 from mmindex.evaluation.runner import evaluate_index, score_dims, score_index
 from mmindex.evaluation.segments import query_segments
 from mmindex.evaluation.trec import iter_docs, iter_qrels, iter_topics, trec_to_beir
-from mmindex.search import rrf
 
 __all__ = [
     "Check",
@@ -69,7 +68,6 @@ __all__ = [
     "paired_test",
     "query_segments",
     "rank_results",
-    "rrf",
     "score_dims",
     "score_index",
     "trec_qrels",

@@ -29,6 +29,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import threading
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -160,11 +161,35 @@ def _keep(tokens) -> list[str]:
     return out
 
 
-@functools.cache
+_KIWI_LOCK = threading.Lock()  # one load, also when preload()'s thread is still at it
+
+
 def _kiwi():
+    with _KIWI_LOCK:
+        return _load_kiwi()
+
+
+@functools.cache
+def _load_kiwi():
     from kiwipiepy import Kiwi
 
     return Kiwi()  # ~1 s to load the model; once per process
+
+
+def preload(text: str | None) -> threading.Thread | None:
+    """Start loading Kiwi on a daemon thread when ``text`` has Hangul (its query analysis will
+    need it), so the load overlaps what the caller does meanwhile (opening the index, loading
+    the embedding model): a cold ``mmindex search`` in Korean. None when there is nothing to
+    load (no Hangul, kiwipiepy not installed, or already loaded)."""
+    if not text or not _HAS_KOREAN.search(text) or _load_kiwi.cache_info().currsize:
+        return None
+    try:
+        import kiwipiepy  # noqa: F401
+    except ImportError:
+        return None
+    thread = threading.Thread(target=_kiwi, name="kiwi-preload", daemon=True)
+    thread.start()
+    return thread
 
 
 @functools.cache

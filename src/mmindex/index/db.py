@@ -31,6 +31,10 @@ def connect(settings: Settings, *, create: bool = True) -> Any:
     """
     import os
 
+    from mmindex.index.lazyclient import defer_rest_client
+
+    defer_rest_client()  # ~1 s of CPU less to import lancedb (index/lazyclient.py)
+
     uri = settings.db
     if not create and "://" not in uri and not os.path.isdir(os.path.expanduser(uri)):
         from mmindex.errors import IndexNotFoundError

@@ -19,22 +19,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from mmindex import index as ix
 from mmindex.errors import ConfigError, IndexNotFoundError
 from mmindex.index import ledger
+from mmindex.search.modes import PART_MODES, Mode, check_first_stage
+from mmindex.search.prefilter import Prefiltered, where_errors
 from mmindex.search.querycheck import check_query
 from mmindex.search.versions import resolve
 
-Mode = Literal["vector", "ann", "fts", "hybrid", "multivector", "text-vector", "image-vector",
-               "fused-vector"]
-#: exact cosine over one of the part vector columns (tables embedded with part_vectors)
-PART_MODES = {"text-vector": "vector_text", "image-vector": "vector_image",
-              "fused-vector": "vector_fused"}
-MODES = ("vector", "ann", "fts", "hybrid", "multivector", *PART_MODES)
 ANN_NPROBES, ANN_REFINE = 20, 10
 
 
@@ -52,6 +48,7 @@ class Index:
     cache_dir: Path | None = None
     device: str = "auto"
     fusion: str = "rrf"  # hybrid's reranker, chosen per version by the evaluation (index.fusion)
+    default_mode: str = "hybrid"  # search's mode when none is given: the gate's (settings)
     settings: Any = field(default=None, repr=False)  # API keys, trusted dirs (load_embedder)
     first_stage: int = 0  # multivector: re-score the pooled top N (0: MaxSim over every row)
     rerank_model: str = "qwen3-vl-reranker-2b"  # settings' defaults of the post-steps (stages)
@@ -94,7 +91,20 @@ class Index:
         """The query vector, embedded with this index's model and its query instruction."""
         if not text and not image:
             raise ConfigError("a search needs text, an image, or both")
+        if image:
+            self._check_modality()
         return self.embed_queries([(text, image)])[0]
+
+    def _check_modality(self) -> None:
+        """An image query needs a model that embeds images; say so before embedding."""
+        modalities = getattr(self.embedder(), "modalities", frozenset({"image"}))
+        if "image" not in modalities:
+            raise ConfigError(
+                f"index {self.name!r} was embedded by {self.model}, which embeds "
+                f"{' and '.join(sorted(modalities))} only: it cannot embed an image query. "
+                "Help: search it with text (or --mode fts), or search an index embedded by a "
+                "multimodal model (e.g. --model qwen3-vl-embedding-2b, clip-vit-b-32); "
+                "`mmindex models` lists what each model embeds.")
 
     def embed_queries(self, queries: list[tuple[str | None, str | Path | None]],
                       batch: int = 32) -> np.ndarray:
@@ -120,7 +130,7 @@ class Index:
         return embed_items_multi(self.embedder(), [item], role="query")[0]
 
     def ranked(self, text: str | None, vector: np.ndarray | None, *, k: int = 10,
-               mode: Mode | str = "vector") -> list[tuple[str, float]]:
+               mode: Mode | str = "vector", where: str | None = None) -> list[tuple[str, float]]:
         """``[(id, score)]`` best first: the ranking that search and evaluation share.
 
         Modes: ``vector`` exact cosine (score = cosine similarity); ``ann`` the vector index
@@ -132,8 +142,17 @@ class Index:
         ``text-vector`` / ``image-vector`` / ``fused-vector`` exact cosine over the items' text,
         image or fused vectors (rows without that part are skipped; a text query on
         ``image-vector`` is text -> image); ``vector:COLUMN`` exact cosine on another vector
-        column of the table (e.g. ``vector_image``), with the same query vector.
+        column of the table (e.g. ``vector_image``), with the same query vector. ``where``: a
+        LanceDB SQL prefilter (only matching rows are ranked).
         """
+        return self.ranked_rows(text, vector, k=k, mode=mode, where=where)[0]
+
+    def ranked_rows(self, text: str | None, vector: np.ndarray | None, *, k: int = 10,
+                    mode: Mode | str = "vector", where: str | None = None,
+                    columns: tuple[str, ...] = ()
+                    ) -> tuple[list[tuple[str, float]], dict[str, dict[str, Any]] | None]:
+        """:meth:`ranked`, and ``{id: row}`` of ``columns`` where the mode's own query could
+        select them (None for hybrid and multivector: the caller reads the rows)."""
         from mmindex.index import fulltext, fusion, multivector
 
         check_query(text, k=k, settings=self.settings, need_content=False)
@@ -143,87 +162,70 @@ class Index:
             mode, column = "vector", mode.split(":", 1)[1]
             if column not in self.table.schema.names:
                 raise ConfigError(f"mode vector:{column}: the table has no column {column!r}")
-        if mode not in MODES:
-            raise ConfigError(f"mode {mode!r}: use one of {', '.join(MODES)}, vector:COLUMN, "
-                              "with +rerank / +diversify")
-        if mode == "multivector":
-            if np.ndim(vector) != 2:  # a pooled vector, or none: the text's token vectors
-                vector = self.embed_query_tokens(text) if text else None
-            return [] if vector is None else multivector.search(
-                self.table, vector, k=k, first_stage=self.first_stage)
-        if mode in ("fts", "hybrid"):
-            if self._fts is None:
-                self._fts = fulltext.FtsSearch.of(self.table)
-            query = self._fts.query(text)
-            if mode == "hybrid" and vector is not None and query is not None:
-                return fusion.hybrid(self.table, query, vector, k=k, fusion=self.fusion)
-            if mode == "fts" or vector is None:
-                if query is None:
-                    return []
-                res = (self.table.search(query, query_type="fts").select(["id", "_score"])
-                       .limit(k).to_arrow())
-                return list(zip(res["id"].to_pylist(), res["_score"].to_pylist(), strict=True))
-        if vector is None:
-            return []
-        if column not in self.table.schema.names:
-            raise ConfigError(f"mode {mode}: {self.table_name} has no {column} column. Help: "
-                              "re-embed with part_vectors=on (auto does for CLIP/SigLIP).")
-        q = self.table.search(np.asarray(vector, np.float32), vector_column_name=column)
-        q = q.distance_type("cosine").select(["id", "_distance"]).limit(k)
-        if mode != "ann":  # vector, or hybrid without text
-            q = q.bypass_vector_index()
-        else:  # ann: PQ distances are coarse; re-rank 10x candidates exactly (bench: recall@10
-            q = q.nprobes(ANN_NPROBES).refine_factor(ANN_REFINE)  # 0.58 -> 0.95 at 200k x 1024)
-        res = q.to_arrow()
-        return [(i, 1.0 - d) for i, d in zip(res["id"].to_pylist(), res["_distance"].to_pylist(),
-                                             strict=True)]
+        check_first_stage(mode)
+        tbl = Prefiltered(self.table, where) if where else self.table
+        with where_errors(where, self.table):
+            if mode == "multivector":
+                if np.ndim(vector) != 2:  # a pooled vector, or none: the text's token vectors
+                    vector = self.embed_query_tokens(text) if text else None
+                return [] if vector is None else multivector.search(
+                    tbl, vector, k=k, first_stage=self.first_stage), None
+            if mode in ("fts", "hybrid"):
+                if self._fts is None:
+                    self._fts = fulltext.FtsSearch.of(self.table)
+                query = self._fts.query(text)
+                if mode == "hybrid" and vector is not None and query is not None:
+                    return fusion.hybrid(tbl, query, vector, k=k, fusion=self.fusion), None
+                if mode == "fts" or vector is None:
+                    if query is None:
+                        return [], {}
+                    res = (tbl.search(query, query_type="fts")
+                           .select(["id", "_score", *columns]).limit(k).to_arrow())
+                    return _scored(res, res["_score"].to_pylist(), columns)
+            if vector is None:
+                return [], {}
+            if column not in self.table.schema.names:
+                raise ConfigError(f"mode {mode}: {self.table_name} has no {column} column. Help: "
+                                  "re-embed with part_vectors=on (auto does for CLIP/SigLIP).")
+            q = tbl.search(np.asarray(vector, np.float32), vector_column_name=column)
+            q = q.distance_type("cosine").select(["id", "_distance", *columns]).limit(k)
+            if mode != "ann":  # vector, or hybrid without text
+                q = q.bypass_vector_index()
+            else:  # ann: PQ distances are coarse; re-rank 10x candidates exactly (bench:
+                q = q.nprobes(ANN_NPROBES).refine_factor(ANN_REFINE)  # recall@10 0.58 -> 0.95)
+            res = q.to_arrow()
+            return _scored(res, [1.0 - d for d in res["_distance"].to_pylist()], columns)
 
     def search(self, text: str | None = None, *, image: str | Path | None = None, k: int = 10,
-               mode: str = "vector", vector: np.ndarray | None = None,
+               mode: str | None = None, vector: np.ndarray | None = None,
                rerank: str | bool | None = None, rerank_top: int | None = None,
-               diversify: bool = False, diversify_top: int | None = None):
-        """Top-``k`` rows as a polars DataFrame with a ``score`` column (higher is better).
+               diversify: bool = False, diversify_top: int | None = None,
+               where: str | None = None):
+        """Top-``k`` rows as a polars DataFrame: ``id``, ``score`` (higher is better), then every
+        column of the hit rows but the vectors (text, media, metadata, ...).
 
         The query is embedded with this index's model and query instruction (text, image or
-        both); see :meth:`ranked` for the modes. ``rerank`` (a reranker spec, or True for
-        :attr:`rerank_model`) rescores the first stage's top ``rerank_top`` with
-        Qwen3-VL-Reranker; ``diversify`` interleaves k-means clusters of the top
-        ``diversify_top`` (:mod:`mmindex.search.stages`). With either, the frame also has
-        ``_first_score`` (the first stage's), ``_rerank_score`` / ``_rerank_error`` (reranked)
-        and ``_cluster`` (diversified).
+        both); ``mode`` defaults to :attr:`default_mode` (the gate's mode, hybrid unless the
+        settings say otherwise); see :meth:`ranked` for the modes. ``where`` is a LanceDB SQL
+        filter (e.g. ``"id LIKE 'animals/%'"``) applied before the ranking in every mode, so the
+        top ``k`` all match it. ``rerank`` (a reranker spec, or True for :attr:`rerank_model`)
+        rescores the first stage's top ``rerank_top`` with Qwen3-VL-Reranker; ``diversify``
+        interleaves k-means clusters of the top ``diversify_top`` (:mod:`mmindex.search.stages`).
+        With either, the frame also has ``_first_score`` (the first stage's), ``_rerank_score``
+        / ``_rerank_error`` (reranked) and ``_cluster`` (diversified). The table is read once
+        for the ranking and at most once more for the rows (:mod:`mmindex.search.pipeline`).
         """
-        import polars as pl
-
-        from mmindex.search.stages import parse_mode, post_ranked
+        from mmindex.search.pipeline import Pipeline
+        from mmindex.search.results import hits_frame
 
         check_query(text, image, k=k, rerank_top=rerank_top, settings=self.settings,
                     need_content=vector is None)
-        base, by_mode_rerank, by_mode_div = parse_mode(mode)
-        if vector is None and base == "multivector":
-            vector = self.embed_query_tokens(text, image)
-        elif vector is None and base != "fts":
-            vector = self.embed_query(text, image)
-        hits = post_ranked(self, text, vector, k=k, mode=mode, image=image, rerank=rerank,
-                           rerank_top=rerank_top, diversify=diversify,
-                           diversify_top=diversify_top)
-        staged = bool(rerank) or diversify or by_mode_rerank or by_mode_div
-        cols: dict[str, Any] = {"id": [h.id for h in hits], "score": [h.score for h in hits]}
-        schema: dict[str, Any] = {"id": pl.String, "score": pl.Float64}
-        if staged:
-            cols |= {"_first_score": [h.first_score for h in hits],
-                     "_rerank_score": [h.rerank_score for h in hits],
-                     "_rerank_error": [h.rerank_error for h in hits],
-                     "_cluster": [h.cluster for h in hits]}
-            schema |= {"_first_score": pl.Float64, "_rerank_score": pl.Float64,
-                       "_rerank_error": pl.String, "_cluster": pl.Int64}
-        order = pl.DataFrame(cols, schema=schema).with_row_index("rank")
-        if not hits:
-            return order.drop("rank")
-        shown = ["id", "text", "images", "video", "metadata"]
-        shown += [c for c in (ix.OCR_TEXT,) if c in self.table.schema.names]  # setting ocr
-        rows = pl.from_arrow(self.table.search().where(ix.id_filter(order["id"].to_list()))
-                             .select(shown).limit(len(hits)).to_arrow())
-        return order.join(rows, on="id", how="left").sort("rank").drop("rank")
+        pipe = Pipeline.plan(self, mode or self.default_mode, k=k, rerank=rerank,
+                             rerank_top=rerank_top, diversify=diversify,
+                             diversify_top=diversify_top, where=where)
+        hits, rows = pipe.query(text, image, vector)
+        return hits_frame(hits, rows, pipe.shown, self.table.schema,
+                          staged=bool(pipe.rerank or pipe.diversify))
 
 
 def open_index(name: str, db: str | None = None, *, version: int | None = None,
@@ -263,10 +265,19 @@ def open_index(name: str, db: str | None = None, *, version: int | None = None,
     return Index(name, table_name, ver, run["model"], int(run["dims"]), tbl, qi,
                  settings.cache_dir, settings.device,
                  fusion=fusion.fusion_of(conn, table_name, ver) or fusion.DEFAULT,
+                 default_mode=str((settings.gate or {}).get("mode") or "hybrid"),
                  settings=settings, first_stage=settings.multivector_first_stage,
                  rerank_model=settings.rerank_model, rerank_top=settings.rerank_top,
                  diversify_top=settings.diversify_top,
                  diversify_clusters=settings.diversify_clusters)
+
+
+def _scored(res: Any, scores: list[float], columns: tuple[str, ...]
+            ) -> tuple[list[tuple[str, float]], dict[str, dict[str, Any]]]:
+    """A first stage's ``(id, score)`` pairs and ``{id: row}`` of ``columns`` from one result."""
+    ids = res["id"].to_pylist()
+    rows = {r["id"]: r for r in res.select(["id", *columns]).to_pylist()} if columns else {}
+    return list(zip(ids, scores, strict=True)), rows
 
 
 def _query_instruction(run: dict[str, Any]) -> str | None:
