@@ -138,7 +138,7 @@ def register(sub: Any) -> None:
     s.add_argument("--index", required=True, help="index name")
     s.add_argument("--image", help="image query (path)")
     s.add_argument("-k", type=int_in(1, 100_000), default=10,
-                   help="results to return (default 10)")
+                   help="results to return")
     s.add_argument("--mode", choices=MODE_CHOICES, metavar="MODE",
                    help="vector, ann, fts, hybrid, multivector (MaxSim of a ColPali/ColQwen2 "
                         "index), text-vector, image-vector or fused-vector (the part columns), "
