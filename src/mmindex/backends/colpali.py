@@ -257,7 +257,7 @@ class LateInteractionEmbedder(Embedder):
         """ColQwen2 pages: the M-RoPE positions of Qwen2-VL, as colpali-engine's model gets them.
 
         transformers' ``ColQwen2ForRetrieval`` calls its inner model with ``input_ids=None`` and no
-        ``image_grid_thw``, so image tokens would get 1-D positions (page token cosine 0.99996
+        ``image_grid_thw``, so image tokens would get 1-D positions (page token cosine 0.99998
         against colpali-engine); the inner model's ``get_rope_index`` gives each image token its
         (row, column) position. Text-only inputs keep the model's own 1-D positions.
         """
