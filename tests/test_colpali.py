@@ -1,8 +1,11 @@
 """The colpali / colqwen2 backends against a plain transformers rendition of the published recipe.
 
-The reference below is what the models' cards do: ``processor.process_images`` for a page,
-``processor.process_queries`` for a text, ``model(**inputs).embeddings`` (fp32), the tokens whose
-attention mask is 1; one input at a time, so the backend's batching is checked too.
+The reference below does what colpali-engine 0.3.18 does, with transformers alone: its page prompt
+through ``processor.process_images``; its query text (no prefix, ten augmentation tokens); for
+ColQwen2 pages the inner ``Qwen2VLModel``'s own forward from ``input_ids`` and
+``image_grid_thw`` (so Qwen2-VL computes its M-RoPE positions itself) and the projection; fp32,
+the tokens whose attention mask is 1; one input at a time, so the backend's batching is checked
+too. The proof against the official package is ``tests/test_colpali_official.py`` (slow).
 """
 
 from __future__ import annotations
@@ -67,6 +70,7 @@ class Reference:
         import torch
         import transformers
 
+        self.family = family
         names = {"colpali": ("ColPaliForRetrieval", "ColPaliProcessor"),
                  "colqwen2": ("ColQwen2ForRetrieval", "ColQwen2Processor")}[family]
         self.processor = getattr(transformers, names[1]).from_pretrained(str(path))
@@ -77,16 +81,34 @@ class Reference:
         import torch
 
         with torch.no_grad():
-            emb = self.model(**inputs).embeddings[0]
+            if "image_grid_thw" in inputs:  # ColQwen2 page: Qwen2-VL's own forward
+                grid = inputs["image_grid_thw"]
+                vlm = self.model.vlm
+                hidden = vlm(input_ids=inputs["input_ids"],
+                             attention_mask=inputs["attention_mask"],
+                             pixel_values=inputs["pixel_values"][0][:int(grid[0, 1] * grid[0, 2])],
+                             image_grid_thw=grid,
+                             mm_token_type_ids=(inputs["input_ids"]
+                                                == vlm.config.image_token_id).int())[0]
+                emb = self.model.embedding_proj_layer(hidden)[0]
+                emb = emb / emb.norm(dim=-1, keepdim=True)
+            else:
+                emb = self.model(**inputs).embeddings[0]
         return emb[inputs["attention_mask"][0].bool()].numpy()
 
     def page(self, path: Path) -> np.ndarray:
         from PIL import Image
 
+        if self.family == "colpali":  # the engine's "<image><bos>Describe the image."
+            self.processor.visual_prompt_prefix = "<bos>Describe the image."
         return self._run(self.processor.process_images(images=[Image.open(path)]))
 
     def text(self, text: str) -> np.ndarray:
-        return self._run(self.processor.process_queries(text=[text]))
+        tok = self.processor.tokenizer
+        if self.family == "colqwen2":
+            return self._run(tok([text + "<|endoftext|>" * 10], return_tensors="pt"))
+        return self._run(tok([tok.bos_token + text + tok.pad_token * 10], return_tensors="pt",
+                             return_token_type_ids=False))
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,13 @@
 """The ``colpali`` / ``colqwen2`` backends: multi-vector late-interaction retrieval models.
 
-transformers' ``ColPaliForRetrieval`` (PaliGemma) and ``ColQwen2ForRetrieval`` (Qwen2-VL), with
-the published recipe of their processors: a page image goes through ``process_images`` (the
-model's fixed visual prompt), a text through ``process_queries`` (``"Question: "`` /
-``"Query: "`` prefix and ten augmentation tokens); the model returns one L2-normalised vector
-per token (``embedding_dim``, 128 in the released models) and documents are scored against a
-query by MaxSim (for each query token the best document token's cosine, summed).
+transformers' ``ColPaliForRetrieval`` (PaliGemma) and ``ColQwen2ForRetrieval`` (Qwen2-VL), fed
+the inputs of the official code, colpali-engine 0.3.18 (``REFERENCE``): a page image goes through
+the processor's ``process_images`` with the engine's visual prompt, a text is built as the
+engine's ``process_queries`` builds it (no prefix, ten augmentation tokens); ColQwen2 pages get
+Qwen2-VL's M-RoPE positions (:meth:`LateInteractionEmbedder._positions`). The model returns one
+L2-normalised vector per token (``embedding_dim``, 128 in the released models) and documents are
+scored against a query by MaxSim (for each query token the best document token's cosine,
+summed). ``tests/test_colpali_official.py`` compares the vectors with the engine's own classes.
 
 How an item becomes vectors (documents and queries alike):
 
@@ -42,6 +44,9 @@ from mmindex.backends.qwen3vl_loading import locate_weights
 from mmindex.errors import ConfigError, ItemError, ModelUnavailableError
 from mmindex.items import Cost
 
+REFERENCE = "colpali-engine 0.3.18"  # the official code whose inputs this backend follows
+QUERY_AUGMENTATION = "<|endoftext|>"  # ColQwen2's query augmentation token (ColPali: <pad>)
+COLPALI_PAGE_PROMPT = "<bos>Describe the image."  # after transformers' own "<image>...<bos>"
 FAMILIES = {"colpali": ("ColPaliForRetrieval", "ColPaliProcessor"),
             "colqwen2": ("ColQwen2ForRetrieval", "ColQwen2Processor")}
 
@@ -122,6 +127,8 @@ class LateInteractionEmbedder(Embedder):
                 f"cannot load {self.backend} from {self.model_dir}: {exc}. Help: the directory "
                 "must be a complete checkpoint (config.json, *.safetensors, tokenizer and "
                 "processor files); re-copy it.") from exc
+        if self.backend == "colpali":  # the engine's page prompt: "<image><bos>Describe the image."
+            self.processor.visual_prompt_prefix = COLPALI_PAGE_PROMPT  # (its <bos> comes twice)
         self.full_dims = self.multivector_dims = int(self.model.config.embedding_dim)
 
     def fingerprint(self) -> dict[str, Any]:
@@ -131,7 +138,7 @@ class LateInteractionEmbedder(Embedder):
         return {"backend": self.backend, "model": local or self.model_id,
                 "revision": self.revision, "dtype": str(self.dtype).removeprefix("torch."),
                 "visual_prompt": self.processor.visual_prompt_prefix,
-                "query_prefix": self.processor.query_prefix, "max_length": self.max_length,
+                "query_format": REFERENCE, "max_length": self.max_length,
                 "image_size": dict(getattr(ip, "size", {}) or {}), "pooled": "mean-l2"}
 
     def _image_tokens(self, height: int, width: int) -> int:
@@ -158,7 +165,7 @@ class LateInteractionEmbedder(Embedder):
 
     def count_tokens(self, text: str) -> int:
         with self._lock:
-            return len(self.processor.tokenizer(text)["input_ids"]) + 14  # prefix, augmentation
+            return len(self.processor.tokenizer(text)["input_ids"]) + 11  # <bos>, augmentation
 
     def decode(self, loaded: LoadedItem) -> PageItem:
         """Decode the item's images fully (resizing is the processor's, as in the recipe).
@@ -203,9 +210,7 @@ class LateInteractionEmbedder(Embedder):
             if images:
                 image_inputs = dict(self.processor.process_images(images=[im for _, im in images]))
             if texts:
-                text_inputs = dict(self.processor.process_queries(
-                    text=[t or "" for _, t in texts], truncation=True,
-                    max_length=self.max_length))
+                text_inputs = dict(self._query_inputs([t or "" for _, t in texts]))
         real = padded = 0
         for inputs in (image_inputs, text_inputs):
             if inputs is not None:
@@ -219,15 +224,52 @@ class LateInteractionEmbedder(Embedder):
             pin(text_inputs, self.device) if text_inputs else None,
             [i for i, _ in images], [i for i, _ in texts], len(decoded), real, padded)
 
+    def _query_inputs(self, texts: list[str]) -> Any:
+        """A text as colpali-engine 0.3.18's ``process_queries`` builds it (no query prefix).
+
+        ColQwen2: ``text + "<|endoftext|>" * 10``; ColPali: ``"<bos>" + text + "<pad>" * 10``,
+        the same token ids as the engine. Deliberate differences: a text longer than
+        ``max_length`` tokens is truncated (the engine does not truncate); ColPali queries get
+        ``token_type_ids`` of zeros, so a query's vectors do not depend on the padding of its
+        batch (they equal the engine's for the query alone; the engine's own vectors for a padded
+        query in a batch differ, token cosine 0.79 on the twin).
+        """
+        tok = self.processor.tokenizer
+        if self.backend == "colqwen2":
+            return tok([t + QUERY_AUGMENTATION * 10 for t in texts], padding="longest",
+                       truncation=True, max_length=self.max_length, return_tensors="pt")
+        inputs = tok([tok.bos_token + t + tok.pad_token * 10 for t in texts],
+                     return_token_type_ids=False, padding="longest", truncation=True,
+                     max_length=self.max_length, return_tensors="pt")
+        inputs["token_type_ids"] = inputs["input_ids"].new_zeros(inputs["input_ids"].shape)
+        return inputs
+
     def _tokens(self, inputs: dict[str, Any]) -> list[np.ndarray]:
         import torch
 
         inputs = to_device(inputs, self.device)
         with torch.inference_mode():
-            emb = self.model(**inputs).embeddings.float()
+            emb = self.model(**inputs, **self._positions(inputs)).embeddings.float()
         mask = inputs["attention_mask"].bool()
         return [emb[j][mask[j]].cpu().numpy().astype(np.float32, copy=False)
                 for j in range(emb.shape[0])]
+
+    def _positions(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """ColQwen2 pages: the M-RoPE positions of Qwen2-VL, as colpali-engine's model gets them.
+
+        transformers' ``ColQwen2ForRetrieval`` calls its inner model with ``input_ids=None`` and no
+        ``image_grid_thw``, so image tokens would get 1-D positions (page token cosine 0.99998
+        against colpali-engine); the inner model's ``get_rope_index`` gives each image token its
+        (row, column) position. Text-only inputs keep the model's own 1-D positions.
+        """
+        if self.backend != "colqwen2" or "image_grid_thw" not in inputs:
+            return {}
+        ids = inputs["input_ids"]
+        image_tokens = (ids == self.model.config.vlm_config.image_token_id).int()
+        positions, _ = self.model.vlm.get_rope_index(
+            ids, image_tokens, image_grid_thw=inputs["image_grid_thw"],
+            attention_mask=inputs["attention_mask"])
+        return {"position_ids": positions}
 
     def forward_multi(self, batch: LateInteractionBatch) -> MultiVectors:
         """Token vectors per item (padding dropped) and the pooled vector of each."""
