@@ -27,6 +27,7 @@ CASES: dict[str, str] = {
     "search_modes": "bench.search_modes",
     "gpu": "bench.gpu",
     "scaleout": "bench.scaleout",
+    "scale": "bench.scale",
 }
 
 

@@ -4,7 +4,6 @@ quarantine bad items, embed, stage."""
 from __future__ import annotations
 
 import contextlib
-import itertools
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -40,7 +39,7 @@ class GroupResult(Counts):
 
 
 class GroupEmbedder:
-    """Embeds the chunks ``[start, end)`` of a source into the staging table."""
+    """Embeds one group (a segment) of a source into the staging table."""
 
     def __init__(self, run_id: str, index: str, emb: Embedder, settings: Settings, db: Any,
                  fingerprint: dict[str, Any], *, parts: bool = False):
@@ -67,9 +66,11 @@ class GroupEmbedder:
         self._bad.append({"run_id": self.run_id, "index": self.index, "item_id": item_id,
                           "reason": err.reason, "message": str(err.args[0]), "media": list(media)})
 
-    def run(self, src: Any, start: int, end: int, staging: Staging, *,
-            progress: Callable[[Progress], None] | None = None, offset: int = 0,
+    def run(self, src: Any, segment: Any, staging: Staging, *,
+            progress: Callable[[Progress], None] | None = None,
             total: int | None = None) -> None:
+        """Embed the records of ``segment`` (an :class:`~mmindex.extract.segments.Segment`):
+        read from where it starts in the manifest, never the rows before it."""
         from mmindex.embed.batching import iter_batches
         from mmindex.embed.stream import Streamer
         from mmindex.extract import MediaPolicy, parent_of
@@ -84,7 +85,7 @@ class GroupEmbedder:
                             on_bad=lambda it, e: self.quarantine(it.item.id, e, it.item.media),
                             workers=self.s.prep_workers, prefetch=self.s.prefetch_batches,
                             parts=self.parts)
-        chunks = itertools.islice(src.iter_chunks(), start, end)
+        chunks, offset = src.iter_chunks(segment), segment.first
         batches = (b.entries for b in iter_batches(
             self._todo(chunks, known), lambda x: x.cost, token_budget=self.s.token_budget,
             pixel_budget=self.s.pixel_budget, max_items=self.s.max_batch_items,
