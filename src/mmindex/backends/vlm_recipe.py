@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mmindex.backends.qwen3vl_inputs import check_pixel_limits
 from mmindex.errors import ConfigError, ModelUnavailableError
 
 RECIPES_DIR = Path(__file__).parent / "recipes"
@@ -123,6 +124,8 @@ def load_recipe(path: str | Path) -> Recipe:
         min_pixels=int(data.get("min_pixels", 4 * 28 * 28)),
         max_pixels=int(data.get("max_pixels", 1280 * 28 * 28)),
         models=tuple(data.get("models", ())), path=str(path))
+    check_pixel_limits(data.get("min_pixels", recipe.min_pixels),
+                       data.get("max_pixels", recipe.max_pixels), f"recipe {path}")
     try:
         for role in ("document", "query"):
             recipe.prompt(role, "x", 1), recipe.prompt(role, "x", 0), recipe.prompt(role, None, 2)

@@ -121,6 +121,9 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(
         64_000_000, description="Images with more pixels (before resize) are quarantined"
     )
+    max_inflight_bytes: int = Field(
+        256 * 1024 * 1024, ge=1, description="Media bytes a worker holds at once (read, plus "
+        "3 bytes per decoded pixel), whatever the item count; one larger item still runs alone")
 
     # figure text (OCR; see docs/ocr.md)
     ocr: bool = Field(False, description="OCR each item's images with tesseract into ocr_text, "
@@ -128,6 +131,10 @@ class Settings(BaseSettings):
     ocr_languages: str = Field("kor+eng", description="tesseract languages for ocr (-l)")
     ocr_timeout_s: float = Field(60.0, gt=0, description="Seconds one image may take to OCR "
                                  "before its item is quarantined (ocr_failed)")
+    ocr_budget_s: float | None = Field(
+        3600.0, gt=0, description="Seconds of OCR one run may spend (summed over images; each "
+        "distinct image is read once per run); past it items are embedded without figure text, "
+        "counted as ocr_skipped, and read first by the next run. None: no limit")
 
     # index
     deletion_policy: Literal["keep", "delete"] = Field(

@@ -96,8 +96,9 @@ class Staging:
         """Every id the source holds, noted by the plan's one pass over it (``deletion_policy
         =delete``): the commit deletes the rows of the others without reading the source again."""
         with storage_guard("write the source's ids to", f"{self.db.uri}/{self.ids_name}"):
-            self.db.create_table(self.ids_name, pa.table({"id": pa.array(ids, pa.string())}),
-                                 mode="overwrite")
+            if table_exists(self.db, self.ids_name):  # an earlier plan's, never committed
+                self.db.drop_table(self.ids_name)
+            self.db.create_table(self.ids_name, pa.table({"id": pa.array(ids, pa.string())}))
 
     def saved_ids(self) -> pa.Array | None:
         """The ids :meth:`save_ids` noted (None: this run's plan noted none)."""
