@@ -38,7 +38,7 @@ from mmindex.embed import (
     Throughput,
     calibrate_token_budget,
 )
-from mmindex.errors import ConfigError, StorageError
+from mmindex.errors import ConfigError
 from mmindex.extract.segments import Segment, scan
 from mmindex.index import ledger
 from mmindex.index.db import storage_guard
@@ -224,10 +224,8 @@ def commit_run(plan: RunPlan, groups: list[GroupResult]) -> EmbedResult:
     delete = s.deletion_policy == "delete"
     if staging.count() or (delete and ix.table_exists(db, plan.table)):
         seen = staging.saved_ids() if delete else None
-        if delete and seen is None:
-            raise StorageError(f"the source's ids noted by run {plan.run_id}'s plan are gone "
-                               f"({staging.ids_name})\nHelp: run the embed again.",
-                               transient=False)
+        if delete and seen is None:  # a retried commit after the first dropped them: read again
+            seen = scan(_source(s, plan.source, plan.format, plan.fields), 1, ids=True).ids
         with storage_guard("commit the run to", f"{db.uri}/{plan.table}"):
             c = ix.commit_staged(db, staging, seen_ids=seen, delete_missing=delete, fts=s.fts,
                                  ann_min_rows=s.ann_min_rows, fts_fields=s.fts_metadata_fields)

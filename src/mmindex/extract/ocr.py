@@ -14,8 +14,8 @@ What is whose fault:
 - an image PIL cannot decode: ``corrupt_media``; tesseract exiting non-zero or running past the
   timeout: ``ocr_failed``. Both are the item's: it is quarantined, the run goes on.
 
-tesseract dies with the thread that started it (``PR_SET_PDEATHSIG``): killing the worker, even
-with SIGKILL, leaves no OCR process behind.
+tesseract dies with the thread that started it (``PR_SET_PDEATHSIG``, set by ``setpriv`` or a
+``prctl`` before exec): killing the worker, even with SIGKILL, leaves no OCR process behind.
 """
 
 from __future__ import annotations
@@ -87,9 +87,10 @@ class Ocr:
         png = _as_png(data, ref, item_id)
         cmd = [self.binary, "stdin", "stdout", "-l", self.languages, "--psm", str(PSM)]
         env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+        cmd, preexec = _dying_with_parent(cmd)
         try:
             out = subprocess.run(cmd, input=png, capture_output=True, timeout=self.timeout_s,
-                                 env=env, check=False, preexec_fn=_dies_with_parent())
+                                 env=env, check=False, preexec_fn=preexec)
         except FileNotFoundError:
             raise ConfigError(f"ocr is on but {self.binary!r} is not installed here. "
                               f"Help: {INSTALL_HINT}, or set ocr = false.") from None
@@ -104,6 +105,29 @@ class Ocr:
 
 
 PR_SET_PDEATHSIG = 1
+
+
+def _dying_with_parent(cmd: list[str]) -> tuple[list[str], Any]:
+    """``cmd`` and a ``preexec_fn`` such that the child gets SIGKILL when the thread that
+    started it dies: through util-linux's ``setpriv --pdeathsig`` where it is (Debian always has
+    it; nothing then runs in the forked child, and no at-fork hook: LanceDB warns on every
+    fork), else a ``preexec_fn`` calling ``prctl``."""
+    setpriv = _setpriv()
+    if setpriv:
+        return [setpriv, "--pdeathsig", "KILL", "--", *cmd], None
+    return cmd, _dies_with_parent()
+
+
+@functools.cache
+def _setpriv() -> str | None:
+    found = shutil.which("setpriv") if sys.platform.startswith("linux") else None
+    if found is None:
+        return None
+    try:
+        usage = subprocess.run([found, "--help"], capture_output=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return found if b"--pdeathsig" in usage else None
 
 
 def _dies_with_parent() -> Any:
