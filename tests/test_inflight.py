@@ -50,7 +50,7 @@ def test_200_rows_sharing_a_50_mib_image_stay_near_the_one_row_run(tmp_path: Pat
     assert (one["embedded"], many["embedded"]) == (1, 200)
     # before: each row held its own copy (40 rows peaked at 2,841 MiB against 387 for one);
     # now at most max_inflight_bytes (each item charged its bytes + 3 per pixel) beyond it,
-    # plus one read's buffer (a file is read in pieces, then joined). Measured: 378 -> 653 MiB
+    # plus one read's buffer (a file is read in pieces, then joined). Measured: 342 -> 590 MiB
     margin = (Settings().max_inflight_bytes + image.stat().st_size) / MiB
     assert many["peak_mib"] - one["peak_mib"] <= margin, (one, many)
 
