@@ -155,6 +155,20 @@ def _scaleout(r: dict[str, Any]) -> list[Row]:
     ]
 
 
+def _scale(r: dict[str, Any]) -> list[Row]:
+    rows = [("scale", f"group_items={p['group_items']}: us/row at {p['small']['n']:,} / "
+             f"{p['large']['n']:,} rows (ratio)", f"{p['small']['s_per_row_us']:.1f} / "
+             f"{p['large']['s_per_row_us']:.1f} ({p['ratio']:.2f}; CPU {p['cpu_ratio']:.2f})",
+             f"<= {p['target']}",
+             _ok(p["meets_target"])) for p in r["pairs"]]
+    s3 = r["s3"]
+    rows.append(("scale", f"S3 bytes read by the groups / the whole run, x manifest "
+                 f"({s3['n']:,} rows, {s3['groups']} groups)",
+                 f"{s3['groups_vs_manifest']:.2f} / {s3['run_vs_manifest']:.2f}",
+                 f"<= {s3['target']} (groups)", _ok(s3["meets_target"])))
+    return rows
+
+
 def _search_modes(r: dict[str, Any]) -> list[Row]:
     return [("search_modes", f"{m['mode']}: nDCG@10 / hit@5 / ILD@10, ms per query",
              f"{m['ndcg@10']:.3f} / {m['hit@5']:.3f} / {m['ild@10']:.3f}, "
@@ -175,7 +189,7 @@ def _cold_search(r: dict[str, Any]) -> list[Row]:
 _CASES = {"scaleout": _scaleout, "efficiency": _efficiency, "vs_sentence_transformers": _vs_st,
           "memory": _memory, "cold_search": _cold_search,
           "second_night": _second_night, "orchestration": _orchestration, "search": _search,
-          "gpu": _gpu, "search_modes": _search_modes}
+          "gpu": _gpu, "search_modes": _search_modes, "scale": _scale}
 
 
 def summary_rows(case: str, result: dict[str, Any]) -> list[Row]:

@@ -28,6 +28,7 @@ CASES: dict[str, str] = {
     "cold_search": "bench.cold_search",
     "gpu": "bench.gpu",
     "scaleout": "bench.scaleout",
+    "scale": "bench.scale",
 }
 #: cases that start servers (a Ray cluster, a Prefect API server): each runs in a loopback-only
 #: network namespace of its own (bench/netns.py), or is refused where none can be made

@@ -221,3 +221,111 @@ def test_the_cli_as_a_user_runs_it(figures, tmp_path):
     shown = cli("search", "--index", "figs", "--version", str(out["version"]), "--mode", "fts",
                 "엽록체")
     assert "fig-ko  [ocr] 광합성은 엽록체에서 일어난다" in shown
+
+
+def test_an_image_shared_by_many_items_is_read_once_per_run(figures, tmp_path):
+    # 8 items, one image: one tesseract run, not 8 (a slow image gave 8 timeouts of 60 s)
+    tmp, _ = figures
+    rows = [{"id": f"copy-{k}", "text": f"copy {k}", "image": str(tmp / "img/ko.png")}
+            for k in range(8)]
+    source = write(tmp_path / "items.jsonl", rows)
+    s = Settings(db=str(tmp_path / "db"), model="hash", cache_dir=tmp_path / "c", ocr=True,
+                 media_roots=[str(tmp)], read_chunk_rows=3, group_items=3)  # 3 groups
+    r = run_embed(source, "figs", s)
+    assert r.embedded == 8 and r.throughput.ocr_images == 1
+    texts = {row["ocr_text"] for row in ix.connect(s).open_table(r.table).to_arrow().to_pylist()}
+    assert len(texts) == 1 and "엽록체" in texts.pop()
+
+    slow = run_embed(source, "slow", s.with_overrides(ocr_timeout_s=0.001))
+    assert slow.quarantine_reasons == {"ocr_failed": 8} and slow.throughput.ocr_images == 1
+
+
+def test_past_the_run_ocr_budget_items_are_embedded_without_figure_text_and_read_next_run(
+        figures, tmp_path):
+    from mmindex.embed.summary import summary_lines
+
+    tmp, _ = figures
+    render(tmp_path / "third.png", ["Photosynthesis needs light"])
+    rows = [{"id": "a", "text": "", "image": str(tmp / "img/ko.png")},
+            {"id": "b", "text": "", "image": str(tmp / "img/en.png")},
+            {"id": "c", "text": "", "image": str(tmp_path / "third.png")}]
+    source = write(tmp_path / "items.jsonl", rows)
+    s = Settings(db=str(tmp_path / "db"), model="hash", cache_dir=tmp_path / "c", ocr=True,
+                 media_roots=[str(tmp), str(tmp_path)], prep_workers=1, ocr_budget_s=0.001)
+    r = run_embed(source, "figs", s)  # the first image spends the budget; two are skipped
+    assert r.embedded == 3 and r.ocr_skipped == 2 and r.throughput.ocr_images == 1
+    assert any("OCR skipped for 2 items" in line for line in summary_lines(r.to_dict()))
+    texts = {x["id"]: x["ocr_text"] for x in
+             ix.connect(s).open_table(r.table).to_arrow().to_pylist()}
+    assert sorted(t is None for t in texts.values()) == [False, True, True]
+
+    nxt = run_embed(source, "figs", s.with_overrides(ocr_budget_s=3600))
+    assert (nxt.embedded, nxt.skipped_unchanged, nxt.ocr_skipped) == (2, 1, 0)
+    assert all(x["ocr_text"] for x in ix.connect(s).open_table(r.table).to_arrow().to_pylist())
+
+
+def test_tesseract_dies_with_a_killed_mmindex(tmp_path):
+    # SIGKILL of `mmindex embed` while tesseract reads a slow image (random noise: over 60 s
+    # here): the tesseract child goes too, instead of running on for minutes
+    import os
+    import signal
+    import sys
+    import time
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    Image.fromarray((rng.random((2500, 2500)) > 0.5).astype("uint8") * 255).save(
+        tmp_path / "noise.png")
+    source = write(tmp_path / "items.jsonl", [{"id": "n", "text": "", "image": "noise.png"}])
+    env = dict(os.environ, MMINDEX_CONFIG=os.devnull, MMINDEX_DB=str(tmp_path / "db"),
+               MMINDEX_OCR="true", MMINDEX_OCR_TIMEOUT_S="600")
+    proc = subprocess.Popen([sys.executable, "-m", "mmindex", "embed", source, "--index", "n",
+                             "--model", "hash", "--no-prefect"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def tesseracts() -> list[int]:
+        found = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+            except OSError:
+                continue
+            name, rest = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:]
+            state, ppid = rest.split()[:2]
+            if name == "tesseract" and int(ppid) == proc.pid and state != "Z":
+                try:  # the OCR of the image, not the version check at plan time
+                    if b"stdin" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                        found.append(int(pid))
+                except OSError:
+                    continue
+        return found
+
+    kids: list[int] = []
+    try:
+        deadline = time.monotonic() + 120
+        while not (kids := tesseracts()) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert kids, "tesseract never started"
+
+        def cpu_s(pid: int) -> float:  # utime + stime: past reading its input, into the OCR
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+        while cpu_s(kids[0]) < 3 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        alive = kids
+        for _ in range(50):  # it goes within a moment
+            alive = [p for p in kids if Path(f"/proc/{p}").exists()
+                     and Path(f"/proc/{p}/stat").read_text().split(") ")[1][0] != "Z"]
+            if not alive:
+                break
+            time.sleep(0.2)
+        assert not alive, f"tesseract {alive} outlived the killed mmindex"
+    finally:
+        proc.kill()
+        for p in kids:  # on a failure: none left behind by the test either
+            if Path(f"/proc/{p}/cmdline").exists():
+                os.kill(p, signal.SIGKILL)

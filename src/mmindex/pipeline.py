@@ -23,8 +23,6 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import pyarrow as pa
-
 from mmindex import index as ix
 from mmindex.backends import Embedder, load_embedder, model_slug, set_model_threads
 from mmindex.backends.parts import wants_parts
@@ -41,6 +39,7 @@ from mmindex.embed import (
     calibrate_token_budget,
 )
 from mmindex.errors import ConfigError, require
+from mmindex.extract.segments import Segment, scan
 from mmindex.index import ledger
 from mmindex.index.db import storage_guard
 from mmindex.search.lancefn import table_metadata
@@ -73,6 +72,7 @@ class RunPlan:
     parts: bool = False  # compute the part vectors (backends.parts); then in the fingerprint
     part_columns: bool = False  # rows carry the part columns (parts, or the table has them)
     started_at: float = field(default_factory=time.time)
+    segments: list[dict[str, Any]] = field(default_factory=list)  # extract.Segment per group
 
     def settings_obj(self) -> Settings:
         return Settings(**self.settings)
@@ -139,11 +139,10 @@ def plan_run(source: str, index: str, settings: Settings, *, run_id: str | None 
             f"dims={dims}: the model has {emb.full_dims}. Help: pick 1..{emb.full_dims}."
         )
     src = _source(settings, source, format, fields)
-    chunks = total = 0
-    for chunk in src.iter_chunks():  # ids only: cheap next to embedding
-        chunks += 1
-        total += len(chunk)
     per_group = max(1, math.ceil(settings.group_items / settings.read_chunk_rows))
+    delete = settings.deletion_policy == "delete"
+    found = scan(src, per_group, ids=delete)  # the one full pass: where each group starts
+    total, chunks = found.total, math.ceil(found.total / settings.read_chunk_rows)
     groups = [(a, min(a + per_group, chunks)) for a in range(0, chunks, per_group)] or [(0, 0)]
     table = ix.table_name(index, model_slug(settings.model), dims)
     fitted = calibrate_token_budget(emb, settings.token_budget, settings.gpu_memory_fraction)
@@ -159,7 +158,9 @@ def plan_run(source: str, index: str, settings: Settings, *, run_id: str | None 
                    fingerprint={**emb.fingerprint(), "dims": dims, **ocr,
                                 **({"parts": True} if parts else {})},
                    gpu_budget=fitted, multivector_dims=emb.multivector_dims, parts=parts,
-                   part_columns=part_columns)
+                   part_columns=part_columns, segments=[asdict(g) for g in found.segments])
+    if delete:
+        ix.Staging(db, table, dims, emb.multivector_dims).save_ids(found.ids)
     # the caller holds the writer slot: a run of this index still "running" is dead
     for stale in ledger.close_stale_runs(db, index, by=plan.run_id):
         log.warning("%s: run %s had stopped without finishing: marked crashed", index, stale)
@@ -198,12 +199,11 @@ def embed_group(plan: RunPlan, group: int, progress=None) -> GroupResult:
     db = ix.connect(s)
     staging = ix.Staging(db, plan.table, plan.dims, plan.multivector_dims,
                          parts=plan.part_columns)
-    start, end = plan.groups[group]
+    segment = Segment(**plan.segments[group])
     src = _source(s, plan.source, plan.format, plan.fields)
     worker = GroupEmbedder(plan.run_id, plan.index, emb, s, db, plan.fingerprint,
                            parts=plan.parts)
-    offset = start * s.read_chunk_rows
-    worker.run(src, start, end, staging, progress=progress, offset=offset, total=plan.total_items)
+    worker.run(src, segment, staging, progress=progress, total=plan.total_items)
     return worker.result(group)
 
 
@@ -225,7 +225,9 @@ def commit_run(plan: RunPlan, groups: list[GroupResult]) -> EmbedResult:
     t0 = time.perf_counter()
     delete = s.deletion_policy == "delete"
     if staging.count() or (delete and ix.table_exists(db, plan.table)):
-        seen = _all_ids(plan, s) if delete else None
+        seen = staging.saved_ids() if delete else None
+        if delete and seen is None:  # a retried commit after the first dropped them: read again
+            seen = scan(_source(s, plan.source, plan.format, plan.fields), 1, ids=True).ids
         with storage_guard("commit the run to", f"{db.uri}/{plan.table}"):
             c = ix.commit_staged(db, staging, seen_ids=seen, delete_missing=delete, fts=s.fts,
                                  ann_min_rows=s.ann_min_rows, fts_fields=s.fts_metadata_fields,
@@ -235,6 +237,8 @@ def commit_run(plan: RunPlan, groups: list[GroupResult]) -> EmbedResult:
     elif ix.table_exists(db, plan.table):
         tbl = db.open_table(plan.table)
         r.version, r.rows = tbl.version, tbl.count_rows()
+    if delete:
+        staging.drop()  # the noted ids, when nothing was committed (an empty table is kept)
     meter.add_time("write", time.perf_counter() - t0)
     r.throughput = meter.summary(wall_s=time.time() - plan.started_at)
     keys = ("version", "seen", "embedded", "skipped_unchanged", "reused_staged", "quarantined",
@@ -255,14 +259,6 @@ def end_run(settings: Settings, index: str, run_id: str, status: str, error: str
     failure and crash hooks call, so a killed nightly never stays ``running``."""
     ledger.record_run(ix.connect(settings), {"run_id": run_id, "index": index,
                                              "status": status, "error": error})
-
-
-def _all_ids(plan: RunPlan, s: Settings) -> pa.Array:
-    """Every id the source holds now (good, bad and quarantined items alike)."""
-    src = _source(s, plan.source, plan.format, plan.fields)
-    parts = [pa.array([x.id for x in c if x.id is not None], pa.string())
-             for c in src.iter_chunks()]
-    return pa.concat_arrays(parts) if parts else pa.array([], pa.string())
 
 
 def embed_groups(plan: RunPlan, progress=None) -> list[GroupResult]:

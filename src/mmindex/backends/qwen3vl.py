@@ -80,6 +80,7 @@ class Qwen3VLEmbedder(Embedder):
                  max_pixels: int = qi.MAX_PIXELS, video_fps: float = 1.0,
                  video_max_frames: int = 64, attn_implementation: str | None = None):
 
+        qi.check_pixel_limits(min_pixels, max_pixels, f"Qwen3-VL {model_id_or_path}")
         if not (0 < min_pixels <= max_pixels and max_length > 0 and video_fps > 0
                 and video_max_frames >= 2):
             raise ConfigError(

@@ -19,6 +19,24 @@ from mmindex.errors import ItemError
 
 PATCH = 16
 FACTOR = 32  # patch 16 x spatial merge 2: resized sides are multiples of this
+# The most pixels a resize bound may ask for (qwen-vl-utils' own ceiling, 16384 * 28 * 28): a
+# recipe with min_pixels = 10**9 went past 5 GB before it was killed (issue 23, item 5)
+PIXEL_CAP = 16384 * 28 * 28  # 12,845,056
+
+
+def check_pixel_limits(min_pixels: Any, max_pixels: Any, where: str) -> None:
+    """Refuse resize bounds that are not ``0 < min_pixels <= max_pixels <= PIXEL_CAP``.
+
+    Raises:
+        ConfigError: naming ``where`` (the recipe file, the model) and the cap.
+    """
+    from mmindex.errors import ConfigError
+
+    ok = all(isinstance(v, int) and not isinstance(v, bool) for v in (min_pixels, max_pixels))
+    if not (ok and 0 < min_pixels <= max_pixels <= PIXEL_CAP):
+        raise ConfigError(f"{where}: min_pixels={min_pixels!r}, max_pixels={max_pixels!r}. "
+                          f"Help: need whole numbers with 0 < min_pixels <= max_pixels <= "
+                          f"{PIXEL_CAP:,} (every image is resized to hold between the two).")
 MIN_PIXELS = 4 * FACTOR * FACTOR  # 4,096
 MAX_PIXELS = 1800 * FACTOR * FACTOR  # 1,843,200 (~1800 visual tokens)
 FRAME_MIN_PIXELS = 128 * FACTOR * FACTOR  # qwen-vl-utils' per-frame floor for video files

@@ -72,6 +72,7 @@ class Qwen3VLReranker:
                  video_fps: float = 1.0, video_max_frames: int = 64, batch_size: int = 8,
                  attn_implementation: str | None = None):
 
+        qi.check_pixel_limits(min_pixels, max_pixels, "the Qwen3-VL reranker")
         if max_length <= TAIL + 2 or batch_size < 1 or not 0 < min_pixels <= max_pixels:
             raise ConfigError(f"invalid reranker limits (max_length={max_length}, batch_size="
                               f"{batch_size}, min_pixels={min_pixels}, max_pixels={max_pixels})."

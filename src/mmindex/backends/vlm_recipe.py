@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mmindex.backends.qwen3vl_inputs import check_pixel_limits
 from mmindex.errors import ConfigError, ModelUnavailableError
 
 RECIPES_DIR = Path(__file__).parent / "recipes"
@@ -132,6 +133,8 @@ def load_recipe(path: str | Path) -> Recipe:
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"recipe {path}: {exc}. Help: see docs/model-families.md for the "
                           "keys and their types.") from None
+    check_pixel_limits(data.get("min_pixels", recipe.min_pixels),
+                       data.get("max_pixels", recipe.max_pixels), f"recipe {path}")
     try:
         for role in ("document", "query"):
             recipe.prompt(role, "x", 1), recipe.prompt(role, "x", 0), recipe.prompt(role, None, 2)

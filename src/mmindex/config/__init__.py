@@ -10,14 +10,8 @@ key in the file) becomes one :class:`~mmindex.errors.ConfigError` that says wher
 :func:`value_sources` tells, per setting, which of those places decided its value.
 """
 
-from mmindex.config.settings import (
-    DEVICES,
-    SECRET_FIELDS,
-    SECRET_VALUES,
-    Settings,
-    load_settings,
-    value_sources,
-)
+from mmindex.config.loading import load_settings, value_sources
+from mmindex.config.settings import DEVICES, SECRET_FIELDS, SECRET_VALUES, Settings
 from mmindex.config.sources import config_file
 
 __all__ = ["DEVICES", "SECRET_FIELDS", "SECRET_VALUES", "Settings", "config_file",

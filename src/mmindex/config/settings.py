@@ -10,7 +10,6 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    SettingsError,
 )
 
 from mmindex.config.sources import (
@@ -19,9 +18,7 @@ from mmindex.config.sources import (
     config_file,
     explain,
     secret_option,
-    unreadable,
 )
-from mmindex.config.sources import value_sources as sources_of
 from mmindex.errors import ConfigError, redact, register_secrets
 
 DEVICES = "auto, cpu, mps, cuda or cuda:N"
@@ -128,6 +125,9 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(
         64_000_000, description="Images with more pixels (before resize) are quarantined"
     )
+    max_inflight_bytes: int = Field(
+        256 * 1024 * 1024, ge=1, description="Media bytes a worker holds at once (read, plus "
+        "3 bytes per decoded pixel), whatever the item count; one larger item still runs alone")
 
     # figure text (OCR; see docs/ocr.md)
     ocr: bool = Field(False, description="OCR each item's images with tesseract into ocr_text, "
@@ -135,6 +135,10 @@ class Settings(BaseSettings):
     ocr_languages: str = Field("kor+eng", description="tesseract languages for ocr (-l)")
     ocr_timeout_s: float = Field(60.0, gt=0, description="Seconds one image may take to OCR "
                                  "before its item is quarantined (ocr_failed)")
+    ocr_budget_s: float | None = Field(
+        3600.0, gt=0, description="Seconds of OCR one run may spend (summed over images; each "
+        "distinct image is read once per run); past it items are embedded without figure text, "
+        "counted as ocr_skipped, and read first by the next run. None: no limit")
 
     # index
     deletion_policy: Literal["keep", "delete"] = Field(
@@ -275,25 +279,3 @@ class Settings(BaseSettings):
             return Settings(**data)
         except ValidationError as exc:
             raise ConfigError(explain(exc, given, list(Settings.model_fields))) from None
-
-
-def load_settings(**overrides: Any) -> Settings:
-    """The settings from the file and the environment, with the non-None ``overrides`` (flags).
-
-    Raises:
-        ConfigError: a value is invalid or a key unknown; the message names where it came from
-            (flag, variable or file) and what to do.
-    """
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        raise ConfigError(explain(exc, {}, list(Settings.model_fields))) from None
-    except (SettingsError, ValueError, OSError) as exc:  # a malformed file, a non-JSON variable
-        raise ConfigError(unreadable(exc)) from None
-    return settings.with_overrides(**overrides)
-
-
-def value_sources(flags: dict[str, Any] | None = None) -> dict[str, str]:
-    """Where each setting's value comes from: ``flag``, ``environment (MMINDEX_X)``,
-    ``file (PATH)`` or ``default`` (highest first, as :class:`Settings` resolves them)."""
-    return sources_of(Settings.model_fields, flags)

@@ -149,16 +149,19 @@ def iter_batches(
     pixel_budget: int,
     max_items: int,
     window: int,
+    size: Callable[[T], int] | None = None,
+    max_window_bytes: int | None = None,
 ) -> Iterator[Batch[T]]:
     """Stream ``entries`` into :class:`Batch` objects, reading one window at a time.
 
-    At most ``window`` entries are held at once; ``cost`` is called once per entry. ``Batch.seqs``
-    are the entries' positions in ``entries`` (0-based).
+    At most ``window`` entries are held at once, and a window also closes once the entries'
+    ``size`` (their media bytes) reaches ``max_window_bytes``; ``cost`` is called once per entry.
+    ``Batch.seqs`` are the entries' positions in ``entries`` (0-based).
     """
     budget = Budget(token_budget, pixel_budget, max_items, window)
     it = iter(entries)
     offset = 0
-    while chunk := list(itertools.islice(it, window)):
+    while chunk := _window(it, window, size, max_window_bytes):
         costs = [cost(e) for e in chunk]
         for idx, oversized in _pack_window(costs, budget):
             bc = [costs[i] for i in idx]
@@ -171,3 +174,17 @@ def iter_batches(
                 costs=bc,
             )
         offset += len(chunk)
+
+
+def _window(it: Iterator[T], n: int, size: Callable[[T], int] | None,
+            max_bytes: int | None) -> list[T]:
+    if size is None or not max_bytes:
+        return list(itertools.islice(it, n))
+    out: list[T] = []
+    held = 0
+    for e in it:
+        out.append(e)
+        held += size(e)
+        if len(out) >= n or held >= max_bytes:
+            break
+    return out

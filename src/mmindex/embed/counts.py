@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
-_NUMBERS = ("seen", "embedded", "skipped_unchanged", "reused_staged", "truncated")
+_NUMBERS = ("seen", "embedded", "skipped_unchanged", "reused_staged", "truncated", "ocr_skipped")
 
 
 @dataclass(kw_only=True)
@@ -21,6 +21,7 @@ class Counts:
     skipped_unchanged: int = 0
     reused_staged: int = 0
     truncated: int = 0  # embedded from their first tokens: longer than the model reads
+    ocr_skipped: int = 0  # embedded without figure text: the run's ocr_budget_s was spent
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
 
     @property

@@ -8,7 +8,8 @@
     skip unchanged,                                     bisect bad items)
     pack batches
 
-Both queues are bounded, so memory stays flat whatever the corpus size and the model never
+Both queues are bounded (and the media bytes in flight, :mod:`mmindex.embed.inflight`), so memory
+stays flat whatever the corpus size and the model never
 waits on preprocessing unless preprocessing is the bottleneck. A bad item raises ItemError in
 decode or forward and is quarantined; any other exception stops the run (systemic).
 """
@@ -69,12 +70,16 @@ class Streamer:
         prefetch: prepared batches queued ahead of the model.
         parts: also the per-part vectors (``collate_parts`` / ``forward_parts``): each batch's
             vectors are then a dict, column -> array (:mod:`mmindex.backends.parts`).
+        on_emit: called with the item ids of each batch as it goes to the workers (the media
+            bytes they hold will come back: :mod:`mmindex.embed.inflight`).
     """
 
     def __init__(self, embedder: Embedder, *, dims: int | None, meter: Meter,
                  on_bad: Callable[[LoadedItem, ItemError], None], workers: int = 2,
-                 prefetch: int = 4, role: str = "document", parts: bool = False):
+                 prefetch: int = 4, role: str = "document", parts: bool = False,
+                 on_emit: Callable[[Iterable[str]], None] | None = None):
         self.embedder, self.dims, self.meter, self.on_bad = embedder, dims, meter, on_bad
+        self.on_emit = on_emit  # told the ids of each batch handed to the workers
         self.parts = parts
         self._collate = embedder.collate_parts if parts else embedder.collate
         self.workers, self.prefetch, self.role = max(1, workers), max(1, prefetch), role
@@ -108,6 +113,8 @@ class Streamer:
     def _feed(self, batches: Iterable[list[LoadedItem]], q1: queue.Queue) -> None:
         try:
             for b in batches:
+                if self.on_emit is not None:
+                    self.on_emit(li.item.id for li in b)
                 if not self._put(q1, b):
                     return
         except BaseException as exc:  # systemic: surfaces in the caller's thread

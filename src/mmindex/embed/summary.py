@@ -28,7 +28,10 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
         f"{tp['read_s']:.1f} s, write {tp['write_s']:.1f} s, wall {tp['wall_s']:.1f} s, "
         f"peak RSS {tp['peak_rss_mb']:.0f} MiB",
     ] + ([f"OCR: {tp['ocr_images']} images, {tp['ocr_s_per_image']:.3f} s per image "
-          f"({tp['ocr_s']:.1f} s in all)"] if tp.get("ocr_images") else [])
+          f"({tp['ocr_s']:.1f} s in all)"] if tp.get("ocr_images") else []) + (
+        [f"OCR skipped for {result['ocr_skipped']} items: the run's ocr_budget_s was spent "
+         "(embedded without figure text; the next run reads them first)"]
+        if result.get("ocr_skipped") else [])
 
 
 def summary_markdown(result: dict[str, Any]) -> str:

@@ -120,12 +120,18 @@ _PLAIN = (str, int, bool, type(None))
 class RowConverter:
     """Turns manifest rows into :class:`Item` (or :class:`BadRecord`) for one source."""
 
-    def __init__(self, fields: FieldMap, base_dir: str):
-        """``fields`` must be resolved (:meth:`FieldMap.with_defaults`)."""
+    def __init__(self, fields: FieldMap, base_dir: str, *, first: int = 0,
+                 dups: set[int] | None = None):
+        """``fields`` must be resolved (:meth:`FieldMap.with_defaults`). A group that starts
+        at record ``first`` gets ``dups``, the records (numbered from the manifest's start) that
+        the plan's pass found repeating an earlier id: ids before ``first`` are not read again."""
         self.fields = fields
         self._resolve = ref_resolver(base_dir)
         self._used = fields.used_columns()
-        self._seen = SeenIds()
+        self._seen = SeenIds() if dups is None else None
+        self._dups = dups
+        self.position = first  # the next record's number in the manifest
+        self.dup_positions: list[int] = []  # records found repeating an id (the plan's pass)
 
     def convert_many(self, rows: Sequence[tuple[str, dict[str, Any] | BadRecord]]) -> list[
             Item | BadRecord]:
@@ -135,9 +141,14 @@ class RowConverter:
         for where, row in rows:
             out.append(row if isinstance(row, BadRecord) else self._convert(row, where))
         good = [k for k, x in enumerate(out) if isinstance(x, Item)]
-        firsts = self._seen.first_times([out[k].id for k in good])  # type: ignore[union-attr]
+        base, self.position = self.position, self.position + len(out)
+        if self._seen is not None:
+            firsts = self._seen.first_times([out[k].id for k in good])  # type: ignore[union-attr]
+        else:
+            firsts = [base + k not in self._dups for k in good]  # type: ignore[operator]
         for k, first in zip(good, firsts, strict=True):
             if not first:
+                self.dup_positions.append(base + k)
                 where, row = rows[k]
                 msg = f"{where}: duplicate id {shorten(out[k].id)} (the first row with it is kept)"
                 out[k] = BadRecord("bad_record", msg, id=out[k].id, raw=_preview(row))

@@ -30,6 +30,17 @@ _INT = re.compile(r"-?(0|[1-9][0-9]*)")
 _FLOAT = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?")
 
 
+@dataclass
+class Cursor:
+    """Where a text reader stands, updated as it yields each row: the byte offset just past the
+    row's last line, the number of that line, and (CSV) the bytes of the header. The plan's one
+    pass reads it at group boundaries, so a group can start there (:mod:`~.segments`)."""
+
+    offset: int = 0
+    line: int = 0
+    header_end: int = 0
+
+
 @dataclass(frozen=True)
 class Columns:
     """The column names of a manifest with a header or schema; yielded before any row."""
@@ -65,20 +76,26 @@ def _loads(line: bytes) -> Any:
 MAX_RECORD_BYTES = 16 * 2**20
 
 
-def _lines(f: Any, limit: int, chunk: int = 1 << 20) -> Iterator[bytes | None]:
+def _lines(f: Any, limit: int, chunk: int = 1 << 20, cursor: Cursor | None = None
+           ) -> Iterator[bytes | None]:
     """The lines of ``f``, never holding more than ``limit`` bytes of one line plus a chunk; an
     over-long line is skipped as it streams past and yields None (a 50 MB line once took 6 GiB
-    when parsed whole). Reads fixed-size chunks: fsspec's files have no ``readline(size)``."""
+    when parsed whole). Reads fixed-size chunks: fsspec's files have no ``readline(size)``.
+    ``cursor.offset`` (counted from its value at the start) is kept past each yielded line."""
     buf, skipping = b"", False
+    cur = cursor or Cursor()
+    read = cur.offset  # bytes of the file before the end of buf
     while True:
         data = f.read(chunk)
         if not data:
+            cur.offset = read
             if buf and not skipping:
                 yield buf
             elif skipping:
                 yield None
             return
         buf += data
+        read += len(data)
         while True:
             cut = buf.find(b"\n")
             if cut < 0:
@@ -86,6 +103,7 @@ def _lines(f: Any, limit: int, chunk: int = 1 << 20) -> Iterator[bytes | None]:
                     buf, skipping = b"", True
                 break
             line, buf = buf[:cut + 1], buf[cut + 1:]
+            cur.offset = read - len(buf)
             if skipping or len(line) > limit + 1:
                 skipping = False
                 yield None
@@ -93,9 +111,12 @@ def _lines(f: Any, limit: int, chunk: int = 1 << 20) -> Iterator[bytes | None]:
                 yield line
 
 
-def jsonl_rows(f: Any, max_record_bytes: int = MAX_RECORD_BYTES
+def jsonl_rows(f: Any, max_record_bytes: int = MAX_RECORD_BYTES, cursor: Cursor | None = None
                ) -> Iterator[tuple[str, dict[str, Any] | BadRecord]]:
-    for n, line in enumerate(_lines(f, max_record_bytes), 1):
+    """``cursor`` (if given) says where ``f`` stands (offset, lines before) and follows the rows."""
+    cur = cursor or Cursor()
+    for n, line in enumerate(_lines(f, max_record_bytes, cursor=cur), cur.line + 1):
+        cur.line = n
         if line is None:
             yield "", BadRecord("bad_record", f"line {n}: over {max_record_bytes:,} bytes "
                                 "(max_record_bytes); not read")
@@ -126,17 +147,26 @@ def _infer(value: str) -> Any:
     return {"true": True, "false": False}.get(low, value)
 
 
-def csv_rows(f: Any, delimiter: str, fields: FieldMap) -> Iterator[Any]:
+def csv_rows(f: Any, delimiter: str, fields: FieldMap, cursor: Cursor | None = None,
+             seek: Any = None) -> Iterator[Any]:
+    """``seek(offset)``: with a ``cursor`` past the header, read the header from the start of
+    ``f``, then move to ``cursor.offset`` (a group's first row) and read on from there."""
     bad_lines: set[int] = set()
+    cur = cursor or Cursor()
+    start_at = (cur.offset, cur.line) if seek is not None and cur.offset else None
+    cur.offset = cur.line = 0
 
     def lines() -> Iterator[str]:
-        for n, raw in enumerate(f, 1):
-            raw = raw.removeprefix(BOM) if n == 1 else raw
+        # quoted cells may hold newlines: the csv module asks for lines until a record ends,
+        # so after each record the cursor is exactly past its last line
+        for raw in _lines(f, sys.maxsize, cursor=cur):
+            cur.line += 1
+            raw = raw.removeprefix(BOM) if cur.line == 1 else raw  # type: ignore[union-attr]
             try:
-                yield raw.decode("utf-8")
+                yield raw.decode("utf-8")  # type: ignore[union-attr]
             except UnicodeDecodeError:  # quarantine the row, keep reading the file
-                bad_lines.add(n)
-                yield raw.decode("utf-8", "replace")
+                bad_lines.add(cur.line)
+                yield raw.decode("utf-8", "replace")  # type: ignore[union-attr]
 
     # Long passages exceed the csv module's default 128 KiB field limit.
     csv.field_size_limit(max(csv.field_size_limit(), min(sys.maxsize, 2**31 - 1)))
@@ -144,11 +174,16 @@ def csv_rows(f: Any, delimiter: str, fields: FieldMap) -> Iterator[Any]:
     header = next(reader, None)
     if not header:
         raise ConfigError("the CSV manifest is empty or has no header row\nHelp: add a header.")
+    cur.header_end = cur.offset
+    if start_at is not None:
+        cur.offset, cur.line = start_at
+        seek(cur.offset)
+        reader = csv.reader(lines(), delimiter=delimiter)
     yield Columns(header)
     used = fields.used_columns()
-    prev = reader.line_num
+    prev = cur.line
     for rec in reader:
-        start, end, prev = prev + 1, reader.line_num, reader.line_num
+        start, end, prev = prev + 1, cur.line, cur.line
         where = f"line {start}"
         if not any(rec):
             continue
@@ -165,7 +200,9 @@ def csv_rows(f: Any, delimiter: str, fields: FieldMap) -> Iterator[Any]:
         yield "", BadRecord("bad_record", msg, id=row.get(fields.id), raw={"fields": rec[:32]})
 
 
-def parquet_rows(fs: Any, path: str, fields: FieldMap, chunk_rows: int) -> Iterator[Any]:
+def parquet_rows(fs: Any, path: str, fields: FieldMap, chunk_rows: int, first: int = 0
+                 ) -> Iterator[Any]:
+    """``first``: rows to pass over; only the row groups from the one holding it are read."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -181,8 +218,14 @@ def parquet_rows(fs: Any, path: str, fields: FieldMap, chunk_rows: int) -> Itera
         yield Columns(names)
         if fields.metadata is not None:
             names = [n for n in names if n in fields.used_columns() | set(fields.metadata)]
-        n = 0
-        for batch in pf.iter_batches(batch_size=chunk_rows, columns=names):
+        n, skip, groups = 0, first, list(range(pf.num_row_groups))
+        while groups and skip >= (size := pf.metadata.row_group(groups[0]).num_rows):
+            skip, n, groups = skip - size, n + size, groups[1:]
+        for batch in pf.iter_batches(batch_size=chunk_rows, columns=names, row_groups=groups):
+            if skip:  # the rows of the first row group before ``first``
+                cut = min(skip, batch.num_rows)
+                batch, n, skip = batch.slice(cut), n + cut, skip - cut
             rows = batch.to_pylist()
-            yield [(f"row {n + k}", row) for k, row in enumerate(rows, 1)]
+            if rows:
+                yield [(f"row {n + k}", row) for k, row in enumerate(rows, 1)]
             n += len(rows)

@@ -15,6 +15,7 @@ import pyarrow as pa
 from mmindex.index import multivector
 from mmindex.index.db import storage_guard
 from mmindex.index.tables import (
+    IDS_PREFIX,
     STAGING_PREFIX,
     delete_ids,
     hash_batches,
@@ -88,6 +89,25 @@ class Staging:
         return self._tbl.search().limit(None).to_batches(8192)
 
     def drop(self) -> None:
-        if table_exists(self.db, self.name):
-            self.db.drop_table(self.name)
+        for name in (self.name, self.ids_name):
+            if table_exists(self.db, name):
+                self.db.drop_table(name)
         self._tbl = None
+
+    @property
+    def ids_name(self) -> str:
+        return IDS_PREFIX + self.table
+
+    def save_ids(self, ids: pa.Array) -> None:
+        """Every id the source holds, noted by the plan's one pass over it (``deletion_policy
+        =delete``): the commit deletes the rows of the others without reading the source again."""
+        with storage_guard("write the source's ids to", f"{self.db.uri}/{self.ids_name}"):
+            if table_exists(self.db, self.ids_name):  # an earlier plan's, never committed
+                self.db.drop_table(self.ids_name)
+            self.db.create_table(self.ids_name, pa.table({"id": pa.array(ids, pa.string())}))
+
+    def saved_ids(self) -> pa.Array | None:
+        """The ids :meth:`save_ids` noted (None: this run's plan noted none)."""
+        if not table_exists(self.db, self.ids_name):
+            return None
+        return self.db.open_table(self.ids_name).to_arrow().column("id").combine_chunks()

@@ -4,6 +4,7 @@ Layout inside one LanceDB database (a local directory or an object-store URI)::
 
     <index>__<model>__d<dims>      one table per (index name, model, dims): the vectors
     _staging__<table>              rows embedded by the current (or an interrupted) run
+    _source_ids__<table>           the current run's source ids (deletion_policy=delete)
     _runs, _quarantine, _registry  lineage, bad items, promotion events (see ledger.py)
     _evaluations                   evaluation results (see mmindex.evaluation.runner)
 """
@@ -19,6 +20,7 @@ import pyarrow as pa
 from mmindex.errors import ConfigError, IndexNotFoundError
 
 STAGING_PREFIX = "_staging__"
+IDS_PREFIX = "_source_ids__"  # every id in the source, noted by the plan (deletion_policy=delete)
 OCR_TEXT = "ocr_text"
 _SLUG = re.compile(r"[^a-z0-9.-]+")
 
