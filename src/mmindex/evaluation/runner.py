@@ -1,17 +1,20 @@
 """Evaluate an index version on a golden set, gate it against production, record everything.
 
 This is where evaluation meets the index: it searches (vector, full-text, hybrid) with the
-index's own model, chooses the candidate's hybrid fusion on the golden set
-(:mod:`mmindex.evaluation.fusion_sweep`; production is scored with the fusion it serves), scores
+index's own model, fits the candidate's hybrid fusion policy on the golden set and reports hybrid
+held out (:mod:`mmindex.evaluation.fusion_sweep`: each query ranked by the policy fit on the other
+folds; the in-sample figure beside it as ``hybrid@in-sample``; production's hybrid alike), scores
 with :mod:`mmindex.evaluation.metrics`, asks
 :func:`mmindex.evaluation.gate.decide`, optionally applies the decision (promote / reject), and
 appends the result to the ``_evaluations`` table (metrics per mode, per-query values, the golden
-set's version, the decision, both versions' metrics, and on the hybrid row the chosen ``fusion``
-and its sweep: what :func:`mmindex.index.fusion.fusion_of` reads back for searches of that version).
+set's version, the decision, both versions' metrics, and on the hybrid row the ``fusion`` policy
+fit on all queries, as JSON, and its sweep: what :func:`mmindex.index.fusion.fusion_of` reads back
+for searches of that version).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from collections.abc import Callable
@@ -32,6 +35,7 @@ from mmindex.search import PART_MODES, Index, latest_candidate, open_index
 
 EVALUATIONS = fusion.EVALUATIONS
 DEPTH = 100  # results per query: enough for recall@100
+IN_SAMPLE = "in-sample"  # mode suffix of the hybrid figure scored on the queries it was fit on
 
 
 def golden_run(idx: Index, golden: GoldenSet, mode: str, vectors: Any,
@@ -194,7 +198,8 @@ def evaluate_index(settings: Settings, index: str, *, queries: str, qrels: str,
                          "queries": len(golden.queries), "sources": list(golden.sources)},
                         score_index(cand, golden, modes, vectors, tick, diversify))
     if choice is not None:
-        choice.sides = {m: {k: report.metrics[m].aggregate[k] for k in choice.sweep[choice.chosen]}
+        _held_out(cand, golden, report.metrics, choice, diversify)
+        choice.sides = {m: {k: report.metrics[m].aggregate[k] for k in choice.held_out_metrics}
                         for m in ("vector", "fts") if m in report.metrics}
         report.fusion = choice.to_dict()
     if dims:
@@ -207,6 +212,10 @@ def evaluate_index(settings: Settings, index: str, *, queries: str, qrels: str,
         report.production = {"table": pidx.table_name, "version": pidx.version,
                              "metrics": score_index(pidx, golden, modes, tick=tick,
                                                     diversity=diversify)}
+        if choice is not None:  # judged alike: its policy re-fit on these folds, held out
+            pvec = query_vectors(pidx, golden)
+            _held_out(pidx, golden, report.production["metrics"],
+                      choose_fusion(pidx, golden, pvec), diversify)
     if gate:
         report.decision = decide(report.metrics,
                                  report.production["metrics"] if report.production else None,
@@ -223,6 +232,23 @@ def evaluate_index(settings: Settings, index: str, *, queries: str, qrels: str,
         report.action = "promoted" if report.decision.passed else "rejected"
     _record(db, report)
     return report
+
+
+def _held_out(idx: Index, golden: GoldenSet, metrics: dict[str, EvalMetrics], choice: Any,
+              diversity: bool) -> None:
+    """``hybrid`` becomes the held-out figure (each query ranked by the policy fit without its
+    fold); the policy fit on all queries, scored on them, stays beside as ``hybrid@in-sample``
+    (never gated)."""
+    from mmindex.evaluation.diversity import run_diversity
+
+    if "hybrid" not in metrics:
+        return
+    inside = dataclasses.replace(metrics.pop("hybrid"), mode=f"hybrid@{IN_SAMPLE}")
+    metrics["hybrid"] = evaluate_run(choice.held_out, golden.qrels,
+                                     golden_version=golden.version, mode="hybrid")
+    if diversity:
+        metrics["hybrid"].aggregate.update(run_diversity(idx, choice.held_out))
+    metrics[inside.mode] = inside
 
 
 def _check_overlap(idx: Index, golden: GoldenSet) -> None:
@@ -262,7 +288,8 @@ def _record(db: Any, report: EvalReport) -> None:
             "production": json.dumps(report.to_dict()["production"], default=str),
             "decision": json.dumps(report.to_dict()["decision"], default=str),
             "action": report.action, "at": ledger.now(),
-            "fusion": report.fusion["chosen"] if report.fusion and mode == "hybrid" else None,
+            "fusion": (json.dumps(report.fusion["policy"], ensure_ascii=False)
+                       if report.fusion and mode == "hybrid" else None),
             "fusion_sweep": (json.dumps(report.fusion, sort_keys=True)
                              if report.fusion and mode == "hybrid" else None)})
     fields = {k: pa.string() for k in rows[0]} | {"version": pa.int64(),

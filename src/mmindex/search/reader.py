@@ -50,7 +50,7 @@ class Index:
     query_instruction: str | None = None
     cache_dir: Path | None = None
     device: str = "auto"
-    fusion: str = "rrf"  # hybrid's reranker, chosen per version by the evaluation (index.fusion)
+    fusion: Any = "rrf"  # FusionPolicy (or one spec): hybrid's fusion per query (index.fusion)
     settings: Any = field(default=None, repr=False)  # API keys, trusted dirs (load_embedder)
     first_stage: int = 0  # multivector: re-score the pooled top N (0: MaxSim over every row)
     rerank_model: str = "qwen3-vl-reranker-2b"  # settings' defaults of the post-steps (stages)
@@ -152,7 +152,8 @@ class Index:
                 self._fts = fulltext.FtsSearch.of(self.table)
             query = self._fts.query(text)
             if mode == "hybrid" and vector is not None and query is not None:
-                return fusion.hybrid(self.table, query, vector, k=k, fusion=self.fusion)
+                return fusion.hybrid(self.table, query, vector, k=k,
+                                     fusion=fusion.spec_for(self.fusion, text))
             if mode == "fts" or vector is None:
                 if query is None:
                     return []
