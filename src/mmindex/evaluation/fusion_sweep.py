@@ -21,19 +21,21 @@ is its run on those same queries, reported beside as in-sample).
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from mmindex.evaluation.golden import GoldenSet
-from mmindex.evaluation.metrics import evaluate_run
+from mmindex.evaluation.metrics import EvalMetrics, evaluate_run
 from mmindex.index import fusion
 from mmindex.index.fusion import FusionPolicy
 from mmindex.index.querykind import QueryKind
 from mmindex.search import Index
 
 CHOICE_METRICS = ("ndcg@10", "hit@5", "mrr@10")
+IN_SAMPLE = "hybrid@in-sample"  # the mode of the hybrid figure scored on the queries it was fit on
 DEPTH = fusion.DEPTH
 FOLDS, SEED = 5, 0
 #: a segment needs this many fitting queries for a fusion of its own: with fewer, one query
@@ -194,3 +196,20 @@ def choose_fusion(idx: Index, golden: GoldenSet, vectors: Sequence[Any],
         return {m: evaluate_run(run, golden.qrels).aggregate[m] for m in CHOICE_METRICS}
     return FusionChoice(policy, agg, held, in_sample, len(folds_of(qids, kinds, folds, seed)),
                         held_out_metrics=aggregate(held), in_sample_metrics=aggregate(in_sample))
+
+
+def held_out(idx: Index, golden: GoldenSet, metrics: dict[str, EvalMetrics],
+             choice: FusionChoice, diversity: bool = False) -> None:
+    """In ``metrics`` (mode -> metrics), ``hybrid`` becomes the held-out figure (each query
+    ranked by the policy fit without its fold); the policy fit on all queries, scored on them,
+    stays beside it as :data:`IN_SAMPLE` (never gated)."""
+    from mmindex.evaluation.diversity import run_diversity
+
+    if "hybrid" not in metrics:
+        return
+    inside = dataclasses.replace(metrics.pop("hybrid"), mode=IN_SAMPLE)
+    metrics["hybrid"] = evaluate_run(choice.held_out, golden.qrels,
+                                     golden_version=golden.version, mode="hybrid")
+    if diversity:
+        metrics["hybrid"].aggregate.update(run_diversity(idx, choice.held_out))
+    metrics[IN_SAMPLE] = inside

@@ -14,7 +14,6 @@ for searches of that version).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import uuid
 from collections.abc import Callable
@@ -25,7 +24,7 @@ import pyarrow as pa
 from mmindex import index as ix
 from mmindex.config import Settings
 from mmindex.errors import ConfigError, GoldenSetError
-from mmindex.evaluation.fusion_sweep import choose_fusion
+from mmindex.evaluation.fusion_sweep import choose_fusion, held_out
 from mmindex.evaluation.gate import GatePolicy, decide
 from mmindex.evaluation.golden import GoldenSet, load_golden
 from mmindex.evaluation.metrics import EvalMetrics, evaluate_run
@@ -35,7 +34,6 @@ from mmindex.search import PART_MODES, Index, latest_candidate, open_index
 
 EVALUATIONS = fusion.EVALUATIONS
 DEPTH = 100  # results per query: enough for recall@100
-IN_SAMPLE = "in-sample"  # mode suffix of the hybrid figure scored on the queries it was fit on
 
 
 def golden_run(idx: Index, golden: GoldenSet, mode: str, vectors: Any,
@@ -198,7 +196,7 @@ def evaluate_index(settings: Settings, index: str, *, queries: str, qrels: str,
                          "queries": len(golden.queries), "sources": list(golden.sources)},
                         score_index(cand, golden, modes, vectors, tick, diversify))
     if choice is not None:
-        _held_out(cand, golden, report.metrics, choice, diversify)
+        held_out(cand, golden, report.metrics, choice, diversify)
         choice.sides = {m: {k: report.metrics[m].aggregate[k] for k in choice.held_out_metrics}
                         for m in ("vector", "fts") if m in report.metrics}
         report.fusion = choice.to_dict()
@@ -214,8 +212,8 @@ def evaluate_index(settings: Settings, index: str, *, queries: str, qrels: str,
                                                     diversity=diversify)}
         if choice is not None:  # judged alike: its policy re-fit on these folds, held out
             pvec = query_vectors(pidx, golden)
-            _held_out(pidx, golden, report.production["metrics"],
-                      choose_fusion(pidx, golden, pvec), diversify)
+            held_out(pidx, golden, report.production["metrics"],
+                     choose_fusion(pidx, golden, pvec), diversify)
     if gate:
         report.decision = decide(report.metrics,
                                  report.production["metrics"] if report.production else None,
@@ -232,23 +230,6 @@ def evaluate_index(settings: Settings, index: str, *, queries: str, qrels: str,
         report.action = "promoted" if report.decision.passed else "rejected"
     _record(db, report)
     return report
-
-
-def _held_out(idx: Index, golden: GoldenSet, metrics: dict[str, EvalMetrics], choice: Any,
-              diversity: bool) -> None:
-    """``hybrid`` becomes the held-out figure (each query ranked by the policy fit without its
-    fold); the policy fit on all queries, scored on them, stays beside as ``hybrid@in-sample``
-    (never gated)."""
-    from mmindex.evaluation.diversity import run_diversity
-
-    if "hybrid" not in metrics:
-        return
-    inside = dataclasses.replace(metrics.pop("hybrid"), mode=f"hybrid@{IN_SAMPLE}")
-    metrics["hybrid"] = evaluate_run(choice.held_out, golden.qrels,
-                                     golden_version=golden.version, mode="hybrid")
-    if diversity:
-        metrics["hybrid"].aggregate.update(run_diversity(idx, choice.held_out))
-    metrics[inside.mode] = inside
 
 
 def _check_overlap(idx: Index, golden: GoldenSet) -> None:
