@@ -77,6 +77,7 @@ def test_the_fitted_policy_is_recorded_hybrid_is_held_out_and_search_uses_the_po
         m["ndcg@10"] for spec, m in f["sweep"].items() if spec in fusion.SWEEP))
     best_side = max(report.metrics[m].aggregate["ndcg@10"] for m in ("vector", "fts"))
     assert inside.aggregate["ndcg@10"] >= best_side - 1e-9
+    assert f["held_out_gain_ndcg@10"] == pytest.approx(held.aggregate["ndcg@10"] - best_side)
     assert report.decision.mode == "hybrid"  # the gate judged the held-out figure
     assert report.decision.candidate["ndcg@10"] == pytest.approx(held.aggregate["ndcg@10"])
     assert f"Hybrid fusion: `{f['chosen']}`" in report.to_markdown()

@@ -64,11 +64,11 @@ class FusionChoice:
     def chosen(self) -> str:
         return str(self.policy)
 
-    @property
-    def gain(self) -> float:
-        """Held-out nDCG@10 of the policy minus that of the better side alone."""
+    def gain(self, held_out: bool = True) -> float:
+        """nDCG@10 of the policy (held out, or in-sample) minus that of the better side alone."""
         best = max((m["ndcg@10"] for m in self.sides.values()), default=0.0)
-        return self.held_out_metrics.get("ndcg@10", 0.0) - best
+        ours = self.held_out_metrics if held_out else self.in_sample_metrics
+        return ours.get("ndcg@10", 0.0) - best
 
     def to_dict(self) -> dict[str, Any]:
         sweep = dict(self.sweep)
@@ -76,7 +76,9 @@ class FusionChoice:
             sweep[self.chosen] = self.in_sample_metrics
         return {"chosen": self.chosen, "policy": json_policy(self.policy), "folds": self.folds,
                 "held_out": self.held_out_metrics, "in_sample": self.in_sample_metrics,
-                "sweep": sweep, "sides": self.sides, "gain_ndcg@10": self.gain}
+                "sweep": sweep, "sides": self.sides,
+                "gain_ndcg@10": self.gain(held_out=False),  # beside the in-sample sweep
+                "held_out_gain_ndcg@10": self.gain()}
 
 
 def json_policy(p: FusionPolicy) -> dict[str, Any]:
