@@ -52,6 +52,8 @@ def test_compare_prints_one_table_and_writes_json(tmp_path: Path, golden) -> Non
     rows = {(line.split()[0], line.split()[1]) for line in table[2:]}
     assert {("hash", m) for m in ("vector", "fts", "hybrid")} <= rows
     assert {("all-minilm-l6-v2", m) for m in ("vector", "fts", "hybrid")} <= rows
+    # hybrid is the held-out figure; the one fit and scored on the same queries is labelled
+    assert ("all-minilm-l6-v2", "hybrid@in-sample") in rows
     # a model whose weights are not here is reported; the others were compared all the same
     assert any(line.startswith("st:no-such-org") and "ModelUnavailableError" in line
                for line in table)

@@ -6,14 +6,15 @@
   rankings (query id -> [(doc id, score)]) and qrels; the gate policy and its decision.
 - :mod:`~mmindex.evaluation.runner` / :mod:`~mmindex.evaluation.report`: where evaluation meets
   the index: search a version with its own model, score, decide, promote or reject, record.
-- :mod:`~mmindex.evaluation.fusion_sweep`: the candidate's hybrid fusion, chosen on the golden set.
+- :mod:`~mmindex.evaluation.fusion_sweep`: the candidate's hybrid fusion policy, fit on the golden
+  set and scored on folds it was not fit on.
 - :mod:`~mmindex.evaluation.intervals` / :mod:`~mmindex.evaluation.segments`: bootstrap
   confidence intervals, and the golden set's segments (language, length, modality, its own).
 """
 
 from __future__ import annotations
 
-from mmindex.evaluation.fusion_sweep import FusionChoice, choose_fusion
+from mmindex.evaluation.fusion_sweep import FusionChoice, choose_fusion, cross_validate, fit_policy
 from mmindex.evaluation.gate import (
     Check,
     GateDecision,
@@ -56,9 +57,11 @@ __all__ = [
     "Significance",
     "bootstrap_intervals",
     "choose_fusion",
+    "cross_validate",
     "decide",
     "evaluate_index",
     "evaluate_run",
+    "fit_policy",
     "is_metric_name",
     "iter_docs",
     "iter_qrels",

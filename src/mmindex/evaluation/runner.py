@@ -1,13 +1,15 @@
 """Evaluate an index version on a golden set, gate it against production, record everything.
 
 This is where evaluation meets the index: it searches (vector, full-text, hybrid) with the
-index's own model, chooses the candidate's hybrid fusion on the golden set
-(:mod:`mmindex.evaluation.fusion_sweep`; production is scored with the fusion it serves), scores
+index's own model, fits the candidate's hybrid fusion policy on the golden set and reports hybrid
+held out (:mod:`mmindex.evaluation.fusion_sweep`: each query ranked by the policy fit on the other
+folds; the in-sample figure beside it as ``hybrid@in-sample``; production's hybrid alike), scores
 with :mod:`mmindex.evaluation.metrics`, asks
 :func:`mmindex.evaluation.gate.decide`, optionally applies the decision (promote / reject), and
 appends the result to the ``_evaluations`` table (metrics per mode, per-query values, the golden
-set's version, the decision, both versions' metrics, and on the hybrid row the chosen ``fusion``
-and its sweep: what :func:`mmindex.index.fusion.fusion_of` reads back for searches of that version).
+set's version, the decision, both versions' metrics, and on the hybrid row the ``fusion`` policy
+fit on all queries, as JSON, and its sweep: what :func:`mmindex.index.fusion.fusion_of` reads back
+for searches of that version).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import pyarrow as pa
 from mmindex import index as ix
 from mmindex.config import Settings
 from mmindex.errors import ConfigError, GoldenSetError
-from mmindex.evaluation.fusion_sweep import choose_fusion
+from mmindex.evaluation.fusion_sweep import choose_fusion, held_out
 from mmindex.evaluation.gate import GatePolicy, decide
 from mmindex.evaluation.golden import GoldenSet, load_golden
 from mmindex.evaluation.metrics import EvalMetrics, evaluate_run
@@ -198,7 +200,8 @@ def evaluate_index(settings: Settings, index: str, *, queries: str, qrels: str,
     report.segments = query_segments(golden.queries)
     report.warnings = coverage_warnings(table_languages(cand.table), report.segments)
     if choice is not None:
-        choice.sides = {m: {k: report.metrics[m].aggregate[k] for k in choice.sweep[choice.chosen]}
+        held_out(cand, golden, report.metrics, choice, diversify)
+        choice.sides = {m: {k: report.metrics[m].aggregate[k] for k in choice.held_out_metrics}
                         for m in ("vector", "fts") if m in report.metrics}
         report.fusion = choice.to_dict()
     if dims:
@@ -211,6 +214,10 @@ def evaluate_index(settings: Settings, index: str, *, queries: str, qrels: str,
         report.production = {"table": pidx.table_name, "version": pidx.version,
                              "metrics": score_index(pidx, golden, modes, tick=tick,
                                                     diversity=diversify)}
+        if choice is not None:  # judged alike: its policy re-fit on these folds, held out
+            pvec = query_vectors(pidx, golden)
+            held_out(pidx, golden, report.production["metrics"],
+                     choose_fusion(pidx, golden, pvec), diversify)
     if gate:
         report.decision = decide(report.metrics,
                                  report.production["metrics"] if report.production else None,
@@ -271,7 +278,8 @@ def _record(db: Any, report: EvalReport) -> None:
             "production": json.dumps(report.to_dict()["production"], default=str),
             "decision": json.dumps(report.to_dict()["decision"], default=str),
             "action": report.action, "at": ledger.now(),
-            "fusion": report.fusion["chosen"] if report.fusion and mode == "hybrid" else None,
+            "fusion": (json.dumps(report.fusion["policy"], ensure_ascii=False)
+                       if report.fusion and mode == "hybrid" else None),
             "fusion_sweep": (json.dumps(report.fusion, sort_keys=True)
                              if report.fusion and mode == "hybrid" else None)})
     fields = {k: pa.string() for k in rows[0]} | {"version": pa.int64(),

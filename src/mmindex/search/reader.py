@@ -47,7 +47,7 @@ class Index:
     query_instruction: str | None = None
     cache_dir: Path | None = None
     device: str = "auto"
-    fusion: str = "rrf"  # hybrid's reranker, chosen per version by the evaluation (index.fusion)
+    fusion: Any = "rrf"  # FusionPolicy (or one spec): hybrid's fusion per query (index.fusion)
     default_mode: str = "hybrid"  # search's mode when none is given: the gate's (settings)
     settings: Any = field(default=None, repr=False)  # API keys, trusted dirs (load_embedder)
     first_stage: int = 0  # multivector: re-score the pooled top N (0: MaxSim over every row)
@@ -175,7 +175,8 @@ class Index:
                     self._fts = fulltext.FtsSearch.of(self.table)
                 query = self._fts.query(text)
                 if mode == "hybrid" and vector is not None and query is not None:
-                    return fusion.hybrid(tbl, query, vector, k=k, fusion=self.fusion), None
+                    return fusion.hybrid(tbl, query, vector, k=k,
+                                         fusion=fusion.spec_for(self.fusion, text)), None
                 if mode == "fts" or vector is None:
                     if query is None:
                         return [], {}

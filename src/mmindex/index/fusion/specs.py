@@ -1,6 +1,4 @@
-"""Hybrid search the LanceDB way: its hybrid query and rerankers, with a fusion chosen per version.
-
-A fusion is named by a short spec:
+"""The fusions of a hybrid query, each named by a short spec, and LanceDB's hybrid query.
 
 - ``rrf``: ``RRFReranker(K=60)``, reciprocal rank fusion (the POC's "Hybrid Top-5"; no scores).
 - ``linear:W``: ``LinearCombinationReranker(weight=W)``: ``W * vector + (1 - W) * BM25``, each
@@ -11,11 +9,14 @@ A fusion is named by a short spec:
   indexed, MiniLM: linear:0.0 nDCG@10 0.337, full text alone 0.567).
 - ``vector-first`` / ``fts-first``: one side's ranking, then the other side's rows it lacks. The
   sweep holds both, so the fusion it chooses is never worse than the better side alone.
+- ``dbsf:W``: distribution-based score fusion (as Qdrant's DBSF): each side's scores (cosine
+  similarity; BM25) are scaled by their own mean +- 3 standard deviations over the query's top
+  results, then ``W * vector + (1 - W) * fts`` (0 for a side that did not find the row; a side
+  with one hit gives it 1). Computed here, not by LanceDB.
 
-The evaluation flow sweeps :data:`SWEEP` on the golden set and records the winner with the
-version it was measured on (``_evaluations.fusion``); :func:`fusion_of` reads it back for a
-reader of that version. Both legs of a hybrid query go :data:`DEPTH` deep, whatever ``k``, so
-search and evaluation rank alike (LanceDB otherwise cuts each leg at the final limit).
+The evaluation fits a :class:`~mmindex.index.fusion.policy.FusionPolicy` over :data:`SWEEP`.
+Both legs of a hybrid query go :data:`DEPTH` deep, whatever ``k``, so search and evaluation rank
+alike (LanceDB otherwise cuts each leg at the final limit).
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ from typing import Any
 import pyarrow as pa
 
 from mmindex.errors import ConfigError
-from mmindex.index.tables import sql_str, table_exists
 
 DEFAULT = "rrf"
 SIDES = ("vector-first", "fts-first")
+DBSF = tuple(f"dbsf:{w / 10:.1f}" for w in range(1, 10))
 SWEEP = ("rrf", *(f"linear:{w / 10:.1f}" for w in range(11)), *SIDES)
 DEPTH = 100
 EVALUATIONS = "_evaluations"
@@ -36,23 +37,28 @@ EVALUATIONS = "_evaluations"
 
 def reranker(spec: str):
     """The LanceDB reranker for a fusion ``spec`` (``rrf`` or ``linear:W``, 0 <= W <= 1; None
-    for a side-first spec)."""
+    for a side-first or ``dbsf:W`` spec, fused here)."""
     from lancedb.rerankers import LinearCombinationReranker, RRFReranker
 
     if spec in SIDES:
         return None
-
     if spec == "rrf":
         return RRFReranker(K=60)
+    kind, w = _weighted(spec)
+    return None if kind == "dbsf" else LinearCombinationReranker(weight=w)
+
+
+def _weighted(spec: str) -> tuple[str, float]:
     kind, _, weight = spec.partition(":")
     try:
         w = float(weight)
     except ValueError:
         w = -1.0
-    if kind != "linear" or not 0.0 <= w <= 1.0:
-        raise ConfigError(f"fusion {spec!r}: use rrf, vector-first, fts-first or linear:W with W "
-                          "in [0, 1] (the weight of the vector side). Help: e.g. linear:0.7")
-    return LinearCombinationReranker(weight=w)
+    if kind not in ("linear", "dbsf") or not 0.0 <= w <= 1.0:
+        raise ConfigError(f"fusion {spec!r}: use rrf, vector-first, fts-first, linear:W or "
+                          "dbsf:W with W in [0, 1] (the weight of the vector side). Help: e.g. "
+                          "linear:0.7")
+    return kind, w
 
 
 def hybrid(tbl: Any, fts_query: Any, vector: Any, *, k: int,
@@ -94,6 +100,8 @@ def fuse(vector_leg: pa.Table, fts_leg: pa.Table, fusion: str,
 
     if fusion in SIDES:
         return _side_first(vector_leg, fts_leg, fusion == "vector-first")[:k]
+    if fusion.startswith("dbsf:"):
+        return _dbsf(vector_leg, fts_leg, _weighted(fusion)[1])[:k]
     res = LanceHybridQueryBuilder._combine_hybrid_results(
         fts_results=fts_leg, vector_results=vector_leg, norm="score", fts_query="",
         reranker=reranker(fusion), limit=max(k, DEPTH), with_row_ids=True)
@@ -114,19 +122,23 @@ def _side_first(vector_leg: pa.Table, fts_leg: pa.Table,
     return [(i, 1.0 - r / len(ids)) for r, i in enumerate(ids)]
 
 
+def _dbsf(vector_leg: pa.Table, fts_leg: pa.Table, w: float) -> list[tuple[str, float]]:
+    """Distribution-based score fusion (module docstring); ties: id descending, as evaluation
+    orders a run."""
+    import numpy as np
+
+    def scaled(leg: pa.Table, scores: np.ndarray) -> dict[str, float]:
+        if not leg.num_rows:
+            return {}
+        lo, sd = scores.mean() - 3 * scores.std(), scores.std()
+        norm = (scores - lo) / (6 * sd) if sd > 0 else np.ones_like(scores)
+        return dict(zip(leg["id"].to_pylist(), norm.tolist(), strict=True))
+    vec = scaled(vector_leg, 1.0 - np.asarray(vector_leg["_distance"].to_pylist() or [], float))
+    fts = scaled(fts_leg, np.asarray(fts_leg["_score"].to_pylist() or [], float))
+    fused = {i: w * vec.get(i, 0.0) + (1 - w) * fts.get(i, 0.0) for i in {*vec, *fts}}
+    return sorted(fused.items(), key=lambda kv: (kv[1], kv[0]), reverse=True)
+
+
 def _pairs(res: pa.Table) -> list[tuple[str, float]]:
     return list(zip(res["id"].to_pylist(), res["_relevance_score"].to_pylist(), strict=True))
 
-
-def fusion_of(db: Any, table: str, version: int) -> str | None:
-    """The fusion the evaluation chose for ``table`` at ``version`` (latest evaluation wins);
-    None when that version was never evaluated in hybrid mode."""
-    if not table_exists(db, EVALUATIONS):
-        return None
-    tbl = db.open_table(EVALUATIONS)
-    if "fusion" not in tbl.schema.names:  # written before fusions were chosen
-        return None
-    rows = (tbl.search().where(f"table_name = {sql_str(table)} AND version = {int(version)} "
-                               "AND mode = 'hybrid' AND fusion IS NOT NULL")
-            .select(["fusion", "at"]).limit(None).to_arrow().to_pylist())
-    return max(rows, key=lambda r: r["at"])["fusion"] if rows else None
