@@ -64,7 +64,8 @@ def _project_pins() -> dict[str, str]:
     # a worker embeds with the models in the flows, on S3 too, and scales out on Ray
     # (infra/docker-compose.ray.yml): every extra but the test tools
     extras = project["optional-dependencies"]
-    deps = project["dependencies"] + [dep for extra in ("models", "write", "prefect", "s3", "ray")
+    deps = project["dependencies"] + [dep for extra in ("models", "write", "prefect", "s3", "ray",
+                                                        "stats")
                                       for dep in extras[extra]]
     pins = {}
     for dep in deps:
@@ -422,8 +423,11 @@ def test_the_alert_webhook_url_is_a_secret_of_the_block_and_never_printed(prefec
         "url = sys.argv[1]\n"
         "print('alerting', masked(url))\n"
         "with get_client(sync_client=True) as c:\n"
-        "    c.create_deployment(flow_id=c.create_flow_from_name('embed'), name='nightly')\n"
-        "    ensure_nightly_alert(c, url, allow_private=True)\n"
+        # its own flow: the server is the session's, and the served embed/nightly (the e2e
+        # tests) must not find a deployment without code under its name
+        "    flow_id = c.create_flow_from_name('webhook-check')\n"
+        "    c.create_deployment(flow_id=flow_id, name='nightly')\n"
+        "    ensure_nightly_alert(c, url, allow_private=True, deployment='webhook-check/nightly')\n"
         "    doc = c.read_block_document_by_name(BLOCK, 'custom-webhook', include_secrets=False)\n"
         "    print(json.dumps(doc.data, default=str))\n"
         "CustomWebhookNotificationBlock.load(BLOCK).notify('the body', 'the subject')\n")
