@@ -209,7 +209,7 @@ def held_out(idx: Index, golden: GoldenSet, metrics: dict[str, EvalMetrics],
 
     if "hybrid" not in metrics:
         return
-    inside = dataclasses.replace(metrics.pop("hybrid"), mode=IN_SAMPLE)
+    inside = dataclasses.replace(metrics["hybrid"], mode=IN_SAMPLE)  # hybrid keeps its place
     metrics["hybrid"] = evaluate_run(choice.held_out, golden.qrels,
                                      golden_version=golden.version, mode="hybrid")
     if diversity:
