@@ -86,7 +86,8 @@ def test_compare_cli_over_the_whole_sample(tmp_path: Path) -> None:
          "--qrels", str(SAMPLE / "golden" / "qrels.tsv"), "--out", str(out), "--no-prefect"],
         capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stderr
-    rows = {(line.split()[0], line.split()[1]) for line in done.stdout.splitlines()[2:]}
+    table = done.stdout.split("\n\n")[0].splitlines()[2:]  # the table, then its footnote
+    rows = {(line.split()[0], line.split()[1]) for line in table}
     assert {(m, "hybrid") for m in MODELS} <= rows
     assert ("tiny-clip", "fused-vector") in rows and ("tiny-siglip", "image-vector") in rows
     data = {x["model"]: x for x in json.loads(out.read_text())["results"]}
