@@ -395,26 +395,13 @@ WEBHOOK_SECRETS = ("T0SECRET/B0PATH", "tok-SECRET-9f2e")
 def test_the_alert_webhook_url_is_a_secret_of_the_block_and_never_printed(prefect_server) -> None:
     """The block keeps the URL in its SecretDict (the API shows it masked), the alert still
     reaches the full URL, and the setup step prints only the masked form."""
-    import http.server
     import json
-    import threading
 
-    got: list[str] = []
+    from webhook import Webhook
 
-    class Receiver(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
-            self.rfile.read(int(self.headers["Content-Length"]))
-            got.append(self.path)
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args) -> None:
-            pass
-
-    receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=receiver.serve_forever, daemon=True).start()
-    url = (f"http://127.0.0.1:{receiver.server_address[1]}/hooks/{WEBHOOK_SECRETS[0]}"
-           f"?token={WEBHOOK_SECRETS[1]}")
+    hook = Webhook()
+    got = hook.paths
+    url = hook.url(f"/hooks/{WEBHOOK_SECRETS[0]}?token={WEBHOOK_SECRETS[1]}")
     script = (
         "import json, sys\n"
         "from prefect.blocks.notifications import CustomWebhookNotificationBlock\n"
@@ -435,10 +422,10 @@ def test_the_alert_webhook_url_is_a_secret_of_the_block_and_never_printed(prefec
         done = subprocess.run([sys.executable, "-c", script, url], env=prefect_server.env,
                               cwd=REPO, capture_output=True, text=True, timeout=300)
     finally:
-        receiver.shutdown()
+        hook.close()
     assert done.returncode == 0, done.stderr[-3000:]
     shown = done.stdout
-    assert f"alerting http://127.0.0.1:{receiver.server_address[1]}/***" in shown
+    assert f"alerting http://127.0.0.1:{hook.port}/***" in shown
     data = json.loads(shown.splitlines()[-1])
     assert data["url"] == "{{webhook_url}}", data
     for secret in WEBHOOK_SECRETS:

@@ -238,25 +238,13 @@ def test_a_failed_or_crashed_nightly_posts_to_the_alert_webhook(
     """The setup script's automation, end to end on the real server: a nightly run that ends
     Failed (and one that ends Crashed, and one the gate Rejected) makes the server POST to the
     webhook (a loopback one)."""
-    import http.server
-    import threading
+    from webhook import Webhook
 
-    posts: list[dict] = []
-
-    class Receiver(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
-            posts.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args) -> None:
-            pass
-
-    receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    hook = Webhook()
+    posts = hook.posts
     env = {**prefect_api, "MMINDEX_TIMEZONE": "Asia/Seoul",
            "MMINDEX_ALERT_WEBHOOK_URL":
-               f"http://127.0.0.1:{receiver.server_address[1]}/hook?token=tok-SECRET-31a",
+               hook.url("/hook?token=tok-SECRET-31a"),
            "MMINDEX_ALERT_ALLOW_PRIVATE": "1"}
     try:
         done = subprocess.run(["bash", REPO / "infra" / "setup-work-pool.sh"], env=env, cwd="/",
@@ -277,7 +265,7 @@ def test_a_failed_or_crashed_nightly_posts_to_the_alert_webhook(
         while len(posts) < 3 and time.monotonic() < deadline:
             time.sleep(0.5)
     finally:
-        receiver.shutdown()
+        hook.close()
     texts = [p["text"] for p in posts]
     assert len(texts) == 3, posts
     # one POST per run, whichever arrives first (the runs' names are random)

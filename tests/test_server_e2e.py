@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from prefect_server import REPO, SCHEDULE_TZ, VENV_BIN, Served, parse_run_id
 from ui_check import Browser, find_chromium
+from webhook import Webhook
 
 pytest_plugins = ["prefect_server"]  # the prefect_server / served fixtures
 
@@ -160,9 +161,6 @@ def test_a_rejected_nightly_ends_failed_named_rejected_and_alerts(served: Served
     """The gate refuses a night's candidate (the hash test double scores below the floors): the
     run is not green, says why, is found by the state filters, and the alert automation that
     infra/setup-work-pool.sh creates posts it to the webhook."""
-    import http.server
-    import threading
-
     from prefect.client.schemas.filters import (
         FlowRunFilter,
         FlowRunFilterParentFlowRunId,
@@ -170,21 +168,9 @@ def test_a_rejected_nightly_ends_failed_named_rejected_and_alerts(served: Served
         FlowRunFilterStateName,
     )
 
-    posts: list[dict] = []
-
-    class Receiver(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
-            posts.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args) -> None:
-            pass
-
-    receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=receiver.serve_forever, daemon=True).start()
-    hook = f"http://127.0.0.1:{receiver.server_address[1]}/hook"
-    made = subprocess.run([str(VENV_BIN / "python"), "-c", ALERT_SCRIPT, hook],
+    hook = Webhook()
+    posts = hook.posts
+    made = subprocess.run([str(VENV_BIN / "python"), "-c", ALERT_SCRIPT, hook.url()],
                           env=served.server.env, cwd=REPO, capture_output=True, text=True,
                           timeout=180)
     assert made.returncode == 0, made.stdout + made.stderr
@@ -196,7 +182,7 @@ def test_a_rejected_nightly_ends_failed_named_rejected_and_alerts(served: Served
         while not posts and time.monotonic() < deadline:
             time.sleep(0.5)
     finally:
-        receiver.shutdown()
+        hook.close()
         with served.server.client() as client:
             client.delete_automation(automation)
 
