@@ -99,6 +99,19 @@ def test_query_instruction_matches_reference_and_differs_from_document(embedder,
     assert float(query[0] @ document[0]) < 0.9999
 
 
+@pytest.mark.parametrize("instruction", ["Find the figure!", "그림을 찾으시오。",
+                                         "  Find the figure  ", "Find the figure."])
+def test_instruction_rule_matches_the_official_one(tiny_qwen_dir, reference, instruction):
+    """The official ``format_model_input``'s rule (strip; "." unless it ends in punctuation),
+    written in the reference from the official code, not from the library."""
+    from mmindex.backends.qwen3vl import Qwen3VLEmbedder
+
+    ours = Qwen3VLEmbedder(str(tiny_qwen_dir), device="cpu", query_instruction=instruction)
+    item = Item("q", text="삼각형의 넓이")
+    ref = reference.embed([dict(text=item.text, instruction=instruction)])
+    assert float(embed(ours, [item], role="query")[0] @ ref[0]) >= EXACT
+
+
 def test_batch_equals_one_at_a_time(embedder, media):
     items = [to_item(CASES[name](media)) for name in CASES]
     items.append(Item("long", text="a much longer passage of text " * 40))

@@ -2,9 +2,10 @@
 
 The yardstick below follows the reference ``Qwen3VLReranker`` (QwenLM/Qwen3-VL-Embedding,
 ``src/models/qwen3_vl_reranker.py``) step by step -- file paths in the conversation,
-``process_vision_info``, the processor without padding or truncation, its special-token-keeping
+``process_vision_info``, the prompt's placeholders expanded by the transformers 4.57.3 rule the
+official code runs under (``qwen3vl_reference.reference_inputs``), its special-token-keeping
 truncation, one pair at a time, ``sigmoid(h_last . (W_yes - W_no))`` -- and shares no code with
-the library. Differences: fp32 on CPU and transformers 5's ``mm_token_type_ids`` carried along.
+the library. Differences: fp32 on CPU and transformers 5's ``mm_token_type_ids`` passed along.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from qwen3vl_reference import mm_token_types, reference_inputs
 
 from mmindex.errors import ConfigError, ItemError, ModelUnavailableError
 from mmindex.items import Item
@@ -74,25 +76,14 @@ class ReferenceReranker:
                                              *self.content("\n<Document>:", **doc)]}]
         text = self.processor.apply_chat_template([pair], tokenize=False,
                                                   add_generation_prompt=True)
-        text = [t.replace("<|vision_start|><|video_pad|><|vision_end|>", "<|video_pad|>")
-                for t in text]
         images, videos, video_kwargs = process_vision_info(
             [pair], image_patch_size=16, return_video_kwargs=True, return_video_metadata=True)
-        meta = None
-        if videos is not None:
-            videos, meta = (list(x) for x in zip(*videos, strict=True))
-        enc = self.processor(text=text, images=images, videos=videos, video_metadata=meta,
-                             truncation=False, padding=False, do_resize=False, **video_kwargs)
-        ids = enc["input_ids"][0]
-        kept = self.truncate(ids)
-        if len(kept) != len(ids):  # carry mm_token_type_ids through the same cut
-            types = dict(zip(ids, enc["mm_token_type_ids"][0], strict=False))
-            enc["mm_token_type_ids"] = [[types[t] if t in types else 0 for t in kept]]
-        inputs = {k: v for k, v in enc.items() if k not in ("input_ids", "attention_mask",
-                                                              "mm_token_type_ids")}
+        # the placeholders expanded by the official code's transformers (4.57.3) rule
+        inputs, text = reference_inputs(self.processor, text, images, videos, video_kwargs)
+        kept = self.truncate(self.processor.tokenizer(text[0])["input_ids"])
         inputs["input_ids"] = torch.tensor([kept])
         inputs["attention_mask"] = torch.ones_like(inputs["input_ids"])
-        inputs["mm_token_type_ids"] = torch.tensor(enc["mm_token_type_ids"])
+        inputs["mm_token_type_ids"] = mm_token_types(self.processor, inputs["input_ids"])
         h = self.model(**inputs).last_hidden_state[:, -1]
         return float(torch.sigmoid(self.linear(h)).squeeze())
 
