@@ -155,6 +155,8 @@ def test_scores_equal_the_plain_transformers_recipe_and_batches_equal_singles(
     documents = [item(name, **d) for name, d in docs.items()]
     batched = reranker.score(query, documents)
     singles = [reranker.score(query, [d])[0] for d in documents]
+    print(f"{qname}: max |Δscore| batched {np.max(np.abs(np.array(batched) - expected)):.1e}, "
+          f"one at a time {np.max(np.abs(np.array(singles) - expected)):.1e}")
     assert np.max(np.abs(np.array(batched) - expected)) <= TOL, (batched, expected)
     assert np.max(np.abs(np.array(singles) - expected)) <= TOL
     assert all(0.0 < s < 1.0 for s in batched)
