@@ -220,7 +220,7 @@ def test_loads_from_cached_hub_snapshot(tiny_qwen_dir, tmp_path, monkeypatch):
     """A hub id resolves from the HF cache layout, offline, with the snapshot's commit."""
     import shutil
 
-    from mmindex.backends.qwen3vl_loading import resolve_model_dir
+    from mmindex.backends.weights import resolve_model_dir
 
     commit = "0123456789abcdef0123456789abcdef01234567"
     repo = tmp_path / "hub" / "models--Qwen--Qwen3-VL-Embedding-2B"

@@ -36,11 +36,11 @@ from typing import Any
 
 import numpy as np
 
-from mmindex.backends import qwen3vl_inputs as qi
+from mmindex.backends import media
 from mmindex.backends.base import Embedder, LoadedItem, MultiVectors, Role
 from mmindex.backends.device import compute_dtype, pin, resolve_device, to_device
 from mmindex.backends.images import rgb_on_white
-from mmindex.backends.qwen3vl_loading import locate_weights
+from mmindex.backends.weights import locate_weights
 from mmindex.errors import ConfigError, ItemError, ModelUnavailableError
 from mmindex.items import Cost
 
@@ -154,7 +154,7 @@ class LateInteractionEmbedder(Embedder):
             tokens = pixels = 0
             for ref in item.images:
                 try:
-                    with Image.open(io.BytesIO(qi.media_bytes(loaded, ref))) as image:
+                    with Image.open(io.BytesIO(media.media_bytes(loaded, ref))) as image:
                         width, height = image.size
                 except Exception:
                     width = height = 1
@@ -174,8 +174,6 @@ class LateInteractionEmbedder(Embedder):
             ItemError: ``empty_item``, ``unsupported_format`` (video only, not an image),
                 ``missing_media``, ``corrupt_media`` or ``media_too_large``.
         """
-        from PIL import Image, UnidentifiedImageError
-
         item = loaded.item
         if item.is_empty:
             raise ItemError("empty_item", "no text and no image. Help: fix the manifest row or "
@@ -186,15 +184,7 @@ class LateInteractionEmbedder(Embedder):
                             "--model qwen3-vl-embedding-2b for video.", item.id)
         out = PageItem(item.id, None if item.images else item.text)
         for ref in item.images:
-            blob = qi.media_bytes(loaded, ref)
-            try:
-                image = Image.open(io.BytesIO(blob))
-                image.load()  # Image.open is lazy: truncated files fail here, not in the batch
-            except Image.DecompressionBombError as exc:
-                raise ItemError("media_too_large", f"{ref}: {exc}. Help: downscale the image.",
-                                item.id) from exc
-            except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-                raise qi._image_format_error(ref, blob, item.id, exc) from exc
+            image = media.open_image(ref, media.media_bytes(loaded, ref), item.id)
             out.images.append(rgb_on_white(image))  # as the processor: alpha on white
         return out
 

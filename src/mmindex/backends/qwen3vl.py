@@ -21,10 +21,11 @@ from typing import Any
 
 import numpy as np
 
+from mmindex.backends import media
 from mmindex.backends import qwen3vl_inputs as qi
 from mmindex.backends.base import Embedder, LoadedItem, Role
 from mmindex.backends.device import compute_dtype, pin, resolve_device, to_device
-from mmindex.backends.qwen3vl_loading import (
+from mmindex.backends.weights import (
     default_attention,
     locate_weights,
 )
@@ -148,7 +149,7 @@ class Qwen3VLEmbedder(Embedder):
                 tokens += len(self.processor.tokenizer(item.text)["input_ids"])
         for ref in item.images:
             try:
-                with Image.open(io.BytesIO(qi.media_bytes(loaded, ref))) as image:
+                with Image.open(io.BytesIO(media.media_bytes(loaded, ref))) as image:
                     width, height = image.size  # header only, no pixel decode
                 t, p = qi.image_tokens(height, width, self.min_pixels, self.max_pixels)
             except Exception:
@@ -156,9 +157,9 @@ class Qwen3VLEmbedder(Embedder):
             tokens, pixels = tokens + t, pixels + p
         if item.video:
             try:
-                path = qi.local_path(item.video)
-                blob = None if path else qi.media_bytes(loaded, item.video)
-                meta = qi.probe_video(item.video, blob, path, item.id)
+                path = media.local_path(item.video)
+                blob = None if path else media.media_bytes(loaded, item.video)
+                meta = media.probe_video(item.video, blob, path, item.id)
                 t, p = qi.video_tokens(meta, self.video_fps, self.video_max_frames)
             except Exception:
                 t, p = 0, 0
@@ -183,7 +184,7 @@ class Qwen3VLEmbedder(Embedder):
                             "or drop it; an empty item has nothing to embed.", item.id)
         out = qi.DecodedItem(item.id, item.text if item.text.strip() else None)
         for ref in item.images:
-            image = qi.decode_image(ref, qi.media_bytes(loaded, ref), item.id,
+            image = qi.decode_image(ref, media.media_bytes(loaded, ref), item.id,
                                     self.min_pixels, self.max_pixels)
             out.images.append(image)
             out.visual_tokens += (image.height // qi.FACTOR) * (image.width // qi.FACTOR) + 2

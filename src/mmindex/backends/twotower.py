@@ -33,7 +33,7 @@ from mmindex.backends import parts as vp
 from mmindex.backends.base import Embedder, LoadedItem, Role
 from mmindex.backends.device import compute_dtype, pin, resolve_device, to_device
 from mmindex.backends.images import rgb_on_white
-from mmindex.backends.qwen3vl_loading import locate_weights
+from mmindex.backends.weights import locate_weights
 from mmindex.errors import ItemError, ModelUnavailableError
 from mmindex.items import Cost
 

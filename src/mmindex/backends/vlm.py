@@ -18,12 +18,13 @@ from typing import Any
 
 import numpy as np
 
+from mmindex.backends import media
 from mmindex.backends import qwen3vl_inputs as qi
 from mmindex.backends.base import Embedder, LoadedItem, Role
 from mmindex.backends.device import compute_dtype, pin, resolve_device, to_device
 from mmindex.backends.qwen3vl import Qwen3VLBatch
-from mmindex.backends.qwen3vl_loading import default_attention, locate_weights
 from mmindex.backends.vlm_recipe import ARCHITECTURES, Recipe, find_recipe
+from mmindex.backends.weights import default_attention, locate_weights
 from mmindex.errors import ConfigError, ItemError, ModelUnavailableError
 from mmindex.items import Cost
 
@@ -103,7 +104,7 @@ class VLMEmbedder(Embedder):
         pixels = 0
         for ref in item.images:
             try:
-                with Image.open(io.BytesIO(qi.media_bytes(loaded, ref))) as image:
+                with Image.open(io.BytesIO(media.media_bytes(loaded, ref))) as image:
                     width, height = image.size
                 h, w = self._resized(height, width)
             except Exception:
@@ -136,7 +137,7 @@ class VLMEmbedder(Embedder):
                             item.id)
         out = qi.DecodedItem(item.id, item.text if item.text.strip() else None)
         for ref in item.images:
-            image = qi.decode_image(ref, qi.media_bytes(loaded, ref), item.id,
+            image = qi.decode_image(ref, media.media_bytes(loaded, ref), item.id,
                                     self.recipe.min_pixels, self.recipe.max_pixels,
                                     patch_size=PATCH)
             out.images.append(image)

@@ -28,7 +28,7 @@ import numpy as np
 
 from mmindex.backends import apiclient
 from mmindex.backends.base import Embedder, LoadedItem, Role
-from mmindex.backends.qwen3vl_inputs import media_bytes
+from mmindex.backends.media import media_bytes
 from mmindex.errors import ConfigError, ItemError, register_secrets
 from mmindex.items import Cost
 
