@@ -28,9 +28,23 @@ from typing import Any, Literal
 
 import numpy as np
 
+from mmindex.errors import ItemError
 from mmindex.items import Cost, Item
 
 Role = Literal["document", "query"]
+
+
+def require_content(item: Item) -> None:
+    """The empty-item rule, one for every backend and for the reader stage: an item without
+    text (blank counts as none), images or video has nothing to embed.
+
+    Raises:
+        ItemError: ``empty_item``.
+    """
+    if item.is_empty:
+        raise ItemError("empty_item", f"item {item.id} has no text, no image and no video. "
+                        "Help: fix the manifest row or drop it; an empty item has nothing to "
+                        "embed.", item.id)
 
 
 @dataclass

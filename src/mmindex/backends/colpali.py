@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from mmindex.backends import media
-from mmindex.backends.base import Embedder, LoadedItem, MultiVectors, Role
+from mmindex.backends.base import Embedder, LoadedItem, MultiVectors, Role, require_content
 from mmindex.backends.device import compute_dtype, pin, resolve_device, to_device
 from mmindex.backends.images import rgb_on_white
 from mmindex.backends.weights import locate_weights
@@ -175,9 +175,7 @@ class LateInteractionEmbedder(Embedder):
                 ``missing_media``, ``corrupt_media`` or ``media_too_large``.
         """
         item = loaded.item
-        if item.is_empty:
-            raise ItemError("empty_item", "no text and no image. Help: fix the manifest row or "
-                            "drop it.", item.id)
+        require_content(item)
         if not item.images and not item.text.strip():
             raise ItemError("unsupported_format", f"{self.backend} embeds page images and text, "
                             "not video. Help: add a caption or a key frame as an image, or use "

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from mmindex.backends.base import Embedder, LoadedItem, Role
+from mmindex.backends.base import Embedder, LoadedItem, Role, require_content
 from mmindex.errors import ItemError
 from mmindex.items import Cost
 
@@ -81,9 +81,7 @@ class HashEmbedder(Embedder):
 
     def decode(self, loaded: LoadedItem) -> HashInput:
         item = loaded.item
-        if item.is_empty:
-            raise ItemError("empty_item", f"item {item.id} has no text, image or video. "
-                            "Help: fix or drop the row in the manifest.", item.id)
+        require_content(item)
         media = []
         for ref in item.media:
             if ref not in loaded.blobs:

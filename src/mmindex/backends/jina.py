@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from mmindex.backends import media
-from mmindex.backends.base import Embedder, LoadedItem, Role
+from mmindex.backends.base import Embedder, LoadedItem, Role, require_content
 from mmindex.backends.remotecode import check_allowed
 from mmindex.backends.weights import resolve_model_dir, weights_digest
 from mmindex.errors import ConfigError, ItemError, ModelUnavailableError
@@ -112,8 +112,7 @@ class JinaEmbedder(Embedder):
 
     def decode(self, loaded: LoadedItem) -> JinaInput:
         item = loaded.item
-        if item.is_empty:
-            raise ItemError("empty_item", "no text or image. Help: fix or drop the row.", item.id)
+        require_content(item)
         if item.video:
             raise ItemError("unsupported_format", f"{item.video}: the jina backend does not embed "
                             "video. Help: use qwen3-vl-embedding-2b for video.", item.id)

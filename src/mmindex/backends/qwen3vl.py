@@ -23,7 +23,7 @@ import numpy as np
 
 from mmindex.backends import media
 from mmindex.backends import qwen3vl_inputs as qi
-from mmindex.backends.base import Embedder, LoadedItem, Role
+from mmindex.backends.base import Embedder, LoadedItem, Role, require_content
 from mmindex.backends.device import compute_dtype, pin, resolve_device, to_device
 from mmindex.backends.weights import (
     default_attention,
@@ -179,9 +179,7 @@ class Qwen3VLEmbedder(Embedder):
                 ``unsupported_format`` or ``media_too_large``.
         """
         item = loaded.item
-        if item.is_empty:
-            raise ItemError("empty_item", "no text, image or video. Help: fix the manifest row "
-                            "or drop it; an empty item has nothing to embed.", item.id)
+        require_content(item)
         out = qi.DecodedItem(item.id, item.text if item.text.strip() else None)
         for ref in item.images:
             image = qi.decode_image(ref, media.media_bytes(loaded, ref), item.id,

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from mmindex.backends import parts as vp
-from mmindex.backends.base import Embedder, LoadedItem, Role
+from mmindex.backends.base import Embedder, LoadedItem, Role, require_content
 from mmindex.backends.device import compute_dtype, pin, resolve_device, to_device
 from mmindex.backends.images import rgb_on_white
 from mmindex.backends.weights import locate_weights
@@ -153,14 +153,12 @@ class TwoTowerEmbedder(Embedder):
         from PIL import Image, UnidentifiedImageError
 
         item = loaded.item
+        require_content(item)
         text = item.text if item.text.strip() else None
         if text is None and not item.images:
-            if item.video:
-                raise ItemError("unsupported_format", f"{self.backend} reads text and images, "
-                                "not video. Help: add a caption or a key frame as an image, or "
-                                "use --model qwen3-vl-embedding-2b.", item.id)
-            raise ItemError("empty_item", "no text and no image. Help: fix or drop the row.",
-                            item.id)
+            raise ItemError("unsupported_format", f"{self.backend} reads text and images, "
+                            "not video. Help: add a caption or a key frame as an image, or "
+                            "use --model qwen3-vl-embedding-2b.", item.id)
         out = TwoTowerItem(item.id, text)
         for ref in item.images:
             blob = loaded.blobs.get(ref)

@@ -20,7 +20,7 @@ import numpy as np
 
 from mmindex.backends import media
 from mmindex.backends import qwen3vl_inputs as qi
-from mmindex.backends.base import Embedder, LoadedItem, Role
+from mmindex.backends.base import Embedder, LoadedItem, Role, require_content
 from mmindex.backends.device import compute_dtype, pin, resolve_device, to_device
 from mmindex.backends.qwen3vl import Qwen3VLBatch
 from mmindex.backends.vlm_recipe import ARCHITECTURES, Recipe, find_recipe
@@ -129,8 +129,7 @@ class VLMEmbedder(Embedder):
                 ``missing_media``, ``corrupt_media`` or ``media_too_large``.
         """
         item = loaded.item
-        if item.is_empty:
-            raise ItemError("empty_item", "no text or image. Help: fix or drop the row.", item.id)
+        require_content(item)
         if item.video:
             raise ItemError("unsupported_format", f"{item.video}: the {self.recipe.name} recipe "
                             "does not embed video. Help: use qwen3-vl-embedding-2b for video.",

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from mmindex.backends import apiclient
-from mmindex.backends.base import Embedder, LoadedItem, Role
+from mmindex.backends.base import Embedder, LoadedItem, Role, require_content
 from mmindex.backends.media import media_bytes
 from mmindex.errors import ConfigError, ItemError, register_secrets
 from mmindex.items import Cost
@@ -187,8 +187,7 @@ class VoyageEmbedder(Embedder):
                 ``corrupt_media`` or ``media_too_large``.
         """
         item = loaded.item
-        if item.is_empty:
-            raise ItemError("empty_item", "no text or image. Help: fix or drop the row.", item.id)
+        require_content(item)
         if item.video:
             raise ItemError("unsupported_format", f"{item.video}: {self.model_id} does not "
                             "embed video. Help: use qwen3-vl-embedding-2b for video items.",
