@@ -60,7 +60,7 @@ def loaded(item: Item) -> LoadedItem:
 
 def embed(embedder, items: list[Item], role: str = "document") -> np.ndarray:
     decoded = [embedder.decode(loaded(item)) for item in items]
-    return embedder.forward(embedder.collate(decoded, role))
+    return embedder.forward(embedder.collate(decoded, role)).vectors
 
 
 CASES = {
@@ -115,7 +115,7 @@ def test_media_from_bytes_only(embedder, media):
                         {"s3://b/p.png": media["photo"].read_bytes(),
                          "s3://b/c.mp4": media["video"].read_bytes()})
     a = embed(embedder, [local])
-    b = embedder.forward(embedder.collate([embedder.decode(remote)]))
+    b = embedder.forward(embedder.collate([embedder.decode(remote)])).vectors
     assert float(a[0] @ b[0]) >= EXACT
 
 

@@ -39,12 +39,16 @@ its implementations, and the specs users type (``--model SPEC``).
 from __future__ import annotations
 
 from mmindex.backends.base import (
+    Batch,
     Embedder,
+    Encoded,
     LoadedItem,
-    MultiVectors,
     Role,
+    TensorBatch,
     embed_items,
     embed_items_multi,
+    encode_items,
+    require_content,
     truncate_normalize,
 )
 from mmindex.backends.device import resolve_device
@@ -62,21 +66,25 @@ from mmindex.backends.rerankers import RERANKERS, load_reranker, parse_reranker
 
 __all__ = [
     "ALIASES",
+    "Batch",
     "Embedder",
+    "Encoded",
     "LoadedItem",
     "MULTIVECTOR_BACKENDS",
     "ModelSpec",
-    "MultiVectors",
     "RERANKERS",
     "Role",
+    "TensorBatch",
     "embed_items",
     "embed_items_multi",
+    "encode_items",
     "load_embedder",
     "load_reranker",
     "model_slug",
     "parse_reranker",
     "parse_spec",
     "register_backend",
+    "require_content",
     "resolve_device",
     "set_model_threads",
     "truncate_normalize",

@@ -22,7 +22,7 @@ How an item becomes vectors (documents and queries alike):
 Per item the backend keeps the tokens whose attention mask is 1 (padding dropped) and a pooled
 single vector: their mean, L2-normalised, for the first stage and for every single-vector mode.
 :meth:`forward` returns that pooled vector, so the backend works wherever any other does;
-:meth:`forward_multi` also returns the token vectors (the pipeline stores both).
+:meth:`forward` also returns the token vectors (the pipeline stores both).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from mmindex.backends import media
-from mmindex.backends.base import Embedder, LoadedItem, MultiVectors, Role, require_content
+from mmindex.backends.base import Batch, Embedder, Encoded, LoadedItem, Role, require_content
 from mmindex.backends.device import compute_dtype, pin, resolve_device, to_device
 from mmindex.backends.images import rgb_on_white
 from mmindex.backends.weights import locate_weights
@@ -61,7 +61,7 @@ class PageItem:
 
 
 @dataclass
-class LateInteractionBatch:
+class LateInteractionBatch(Batch):
     """Processor outputs of one batch: image segments and text segments, and who owns each."""
 
     image_inputs: dict[str, Any] | None
@@ -259,8 +259,9 @@ class LateInteractionEmbedder(Embedder):
             attention_mask=inputs["attention_mask"])
         return {"position_ids": positions}
 
-    def forward_multi(self, batch: LateInteractionBatch) -> MultiVectors:
-        """Token vectors per item (padding dropped) and the pooled vector of each."""
+    def forward(self, batch: LateInteractionBatch) -> Encoded:
+        """Token vectors per item (padding dropped) and the pooled vector of each,
+        ``(n, embedding_dim)``, L2-normalised."""
         parts: list[list[np.ndarray]] = [[] for _ in range(batch.size)]
         for inputs, owners in ((batch.image_inputs, batch.image_owner),
                                (batch.text_inputs, batch.text_owner)):
@@ -268,11 +269,7 @@ class LateInteractionEmbedder(Embedder):
                 for owner, tokens in zip(owners, self._tokens(inputs), strict=True):
                     parts[owner].append(tokens)
         tokens = [np.concatenate(p) for p in parts]
-        return MultiVectors(np.stack([pool(t) for t in tokens]), tokens)
-
-    def forward(self, batch: LateInteractionBatch) -> np.ndarray:
-        """The pooled single vectors, ``(n, embedding_dim)``, L2-normalised."""
-        return self.forward_multi(batch).pooled
+        return Encoded(np.stack([pool(t) for t in tokens]), tokens=tokens)
 
     def close(self) -> None:
         import torch

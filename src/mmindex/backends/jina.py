@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from mmindex.backends import media
-from mmindex.backends.base import Embedder, LoadedItem, Role, require_content
+from mmindex.backends.base import Batch, Embedder, Encoded, LoadedItem, Role, require_content
 from mmindex.backends.remotecode import check_allowed
 from mmindex.backends.weights import resolve_model_dir, weights_digest
 from mmindex.errors import ConfigError, ItemError, ModelUnavailableError
@@ -52,7 +52,7 @@ class JinaInput:
 
 
 @dataclass
-class JinaBatch:
+class JinaBatch(Batch):
     items: list[JinaInput]
     role: Role
 
@@ -140,7 +140,7 @@ class JinaEmbedder(Embedder):
             return _unit(self.model.encode_image(images=images, task="retrieval"))
         return _unit(self.model.encode_image(images))
 
-    def forward(self, batch: JinaBatch) -> np.ndarray:
+    def forward(self, batch: JinaBatch) -> Encoded:
         import torch
 
         with torch.inference_mode():
@@ -152,7 +152,7 @@ class JinaEmbedder(Embedder):
             for x in batch.items:
                 parts = ([next(tv)] if x.text is not None else []) + [next(iv) for _ in x.images]
                 out.append(np.mean(parts, axis=0))
-        return _unit(np.stack(out))
+        return Encoded(_unit(np.stack(out)))
 
 
 def _rgb(ref: str, blob: bytes, item_id: str) -> Any:

@@ -5,9 +5,9 @@ turn with the instruction, the user turn holding video, images, then text; qwen-
 with patch 16; the processor with ``do_resize=False``; right padding; the base ``Qwen3VLModel``;
 last-token pooling by attention mask; L2 normalisation.
 
-The batch that :meth:`Qwen3VLEmbedder.collate` returns is a :class:`Qwen3VLBatch`; its
-``num_tokens`` (real tokens, padding excluded) and ``padded_tokens`` let the pipeline report
-tokens/s.
+The batch that :meth:`Qwen3VLEmbedder.collate` returns is a
+:class:`~mmindex.backends.base.TensorBatch`; its ``num_tokens`` (real tokens, padding excluded)
+and ``padded_tokens`` let the pipeline report tokens/s.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +22,15 @@ import numpy as np
 
 from mmindex.backends import media
 from mmindex.backends import qwen3vl_inputs as qi
-from mmindex.backends.base import Embedder, LoadedItem, Role, require_content
-from mmindex.backends.device import compute_dtype, pin, resolve_device, to_device
+from mmindex.backends.base import (
+    Embedder,
+    Encoded,
+    LoadedItem,
+    Role,
+    TensorBatch,
+    require_content,
+)
+from mmindex.backends.device import compute_dtype, resolve_device, to_device
 from mmindex.backends.weights import (
     default_attention,
     locate_weights,
@@ -33,19 +39,6 @@ from mmindex.errors import ConfigError, ItemError, ModelUnavailableError
 from mmindex.items import Cost
 
 _VIDEO_BLOCK = "<|vision_start|><|video_pad|><|vision_end|>"
-
-
-@dataclass
-class Qwen3VLBatch:
-    """Model inputs of one batch (CPU tensors) and its size in tokens."""
-
-    inputs: dict[str, Any]
-    size: int
-    num_tokens: int  # attention-mask ones: tokens the model really reads
-    padded_tokens: int  # size x longest sequence: what the GPU computes
-
-    def __len__(self) -> int:
-        return self.size
 
 
 class Qwen3VLEmbedder(Embedder):
@@ -215,7 +208,7 @@ class Qwen3VLEmbedder(Embedder):
         # to get the prompt of the reference (pinned to transformers 4.57).
         return [t.replace(_VIDEO_BLOCK, "<|video_pad|>") for t in texts]
 
-    def collate(self, decoded: Sequence[qi.DecodedItem], role: Role = "document") -> Qwen3VLBatch:
+    def collate(self, decoded: Sequence[qi.DecodedItem], role: Role = "document") -> TensorBatch:
         """Chat template with the role's instruction, then the processor (CPU tensors)."""
         if role not in self.instructions:
             raise ConfigError(f"unknown role {role!r}. Help: use 'document' or 'query'.")
@@ -230,15 +223,22 @@ class Qwen3VLEmbedder(Embedder):
                 max_length=self.max_length, return_tensors="pt",
                 # frames are already resized: this only silences a transformers 5 warning
                 **({"cap_pixels_per_frame": True} if videos else {}))
-        mask = inputs["attention_mask"]
-        return Qwen3VLBatch(pin(dict(inputs), self.device), size=len(decoded),
-                            num_tokens=int(mask.sum()), padded_tokens=int(mask.numel()))
+        return TensorBatch.of(inputs, len(decoded), self.device)
 
-    def forward(self, batch: Qwen3VLBatch) -> np.ndarray:
-        """Last-token pooled, L2-normalised ``(n, full_dims)`` float32 vectors.
+    def forward(self, batch: TensorBatch) -> Encoded:
+        """Last-token pooled, L2-normalised ``(n, full_dims)`` float32 vectors; for a
+        :meth:`collate_parts` batch also the part vectors (:mod:`.qwen3vl_parts`).
 
         CUDA out-of-memory propagates: the pipeline splits the batch.
         """
+        from mmindex.backends.qwen3vl_parts import Qwen3VLPartsBatch, forward_parts
+
+        if isinstance(batch, Qwen3VLPartsBatch):
+            return forward_parts(self.pooled, batch)
+        return Encoded(self.pooled(batch))
+
+    def pooled(self, batch: TensorBatch) -> np.ndarray:
+        """The model run of :meth:`forward`: ``(n, full_dims)`` float32, L2-normalised."""
         import torch
 
         inputs = to_device(batch.inputs, self.device)
@@ -254,12 +254,7 @@ class Qwen3VLEmbedder(Embedder):
     def collate_parts(self, decoded: Sequence[qi.DecodedItem], role: Role = "document") -> Any:
         from mmindex.backends.qwen3vl_parts import collate_parts
 
-        return collate_parts(self, decoded, role)
-
-    def forward_parts(self, batch: Any) -> dict[str, np.ndarray]:
-        from mmindex.backends.qwen3vl_parts import forward_parts
-
-        return forward_parts(self, batch)
+        return collate_parts(self.collate, decoded, role)
 
     def close(self) -> None:
         import torch

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from mmindex.backends.base import LoadedItem, Role, require_content
+from mmindex.backends.base import Batch, LoadedItem, Role, require_content
 from mmindex.errors import ItemError
 
 
@@ -42,7 +42,7 @@ class TextInput:
 
 
 @dataclass
-class PlainTextBatch:
+class PlainTextBatch(Batch):
     """A batch for models that take plain strings (their own tokenizer runs inside ``forward``).
 
     Attributes:

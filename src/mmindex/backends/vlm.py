@@ -20,9 +20,15 @@ import numpy as np
 
 from mmindex.backends import media
 from mmindex.backends import qwen3vl_inputs as qi
-from mmindex.backends.base import Embedder, LoadedItem, Role, require_content
-from mmindex.backends.device import compute_dtype, pin, resolve_device, to_device
-from mmindex.backends.qwen3vl import Qwen3VLBatch
+from mmindex.backends.base import (
+    Embedder,
+    Encoded,
+    LoadedItem,
+    Role,
+    TensorBatch,
+    require_content,
+)
+from mmindex.backends.device import compute_dtype, resolve_device, to_device
 from mmindex.backends.vlm_recipe import ARCHITECTURES, Recipe, find_recipe
 from mmindex.backends.weights import default_attention, locate_weights
 from mmindex.errors import ConfigError, ItemError, ModelUnavailableError
@@ -153,18 +159,16 @@ class VLMEmbedder(Embedder):
             raise ConfigError(f"unknown role {role!r}. Help: use 'document' or 'query'.")
         return [self.recipe.prompt(role, d.text, len(d.images)) + self._eos for d in decoded]
 
-    def collate(self, decoded: Sequence[qi.DecodedItem], role: Role = "document") -> Qwen3VLBatch:
+    def collate(self, decoded: Sequence[qi.DecodedItem], role: Role = "document") -> TensorBatch:
         texts = self.prompts(decoded, role)
         images = [image for d in decoded for image in d.images] or None
         with self._lock:
             inputs = self.processor(text=texts, images=images, do_resize=False, padding=True,
                                     truncation=True, max_length=self.recipe.max_length,
                                     return_tensors="pt")
-        mask = inputs["attention_mask"]
-        return Qwen3VLBatch(pin(dict(inputs), self.device), size=len(decoded),
-                            num_tokens=int(mask.sum()), padded_tokens=int(mask.numel()))
+        return TensorBatch.of(inputs, len(decoded), self.device)
 
-    def forward(self, batch: Qwen3VLBatch) -> np.ndarray:
+    def forward(self, batch: TensorBatch) -> Encoded:
         """Pooled (recipe) and, when the recipe says so, L2-normalised float32 vectors."""
         import torch
 
@@ -181,7 +185,7 @@ class VLMEmbedder(Embedder):
                 pooled = hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
             if self.recipe.normalize:
                 pooled = torch.nn.functional.normalize(pooled, p=2, dim=-1)
-        return pooled.cpu().numpy().astype(np.float32, copy=False)
+        return Encoded(pooled.cpu().numpy().astype(np.float32, copy=False))
 
     def close(self) -> None:
         import torch
