@@ -71,7 +71,7 @@ def embed_texts(emb: Any, texts: list[str], role: str) -> tuple[np.ndarray, floa
     for b in iter_batches(loaded, cost, token_budget=s.token_budget, pixel_budget=s.pixel_budget,
                           max_items=s.max_batch_items, window=s.sort_window):
         batch = emb.collate([emb.decode(x) for x in b.entries], role)
-        out[b.seqs] = emb.forward(batch)
+        out[b.seqs] = emb.forward(batch).vectors
         tokens += int(batch.num_tokens)
     return out, time.perf_counter() - t0, tokens
 

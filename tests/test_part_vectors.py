@@ -209,13 +209,15 @@ def test_matryoshka_dims_keep_the_fused_vector_the_mean_of_the_stored_parts(
 
 def test_a_nan_item_vector_fails_loudly():
     """Part tables keep null part vectors; the item vector must never quietly become null."""
+    from mmindex.backends.base import Encoded
     from mmindex.embed.rows import to_rows
 
     items = [LoadedItem(Item("a", "x")), LoadedItem(Item("b", "y"))]
-    parts = {c: np.ones((2, 4), np.float32) for c in ("vector", *PART_COLUMNS)}
-    parts["vector_image"][1] = np.nan  # a missing part: null, fine
-    rows = to_rows(items, parts, run_id="r", model_id="m", dims=4, parts=True)
+    out = Encoded(np.ones((2, 4), np.float32),
+                  {c: np.ones((2, 4), np.float32) for c in PART_COLUMNS})
+    out.parts["vector_image"][1] = np.nan  # a missing part: null, fine
+    rows = to_rows(items, out, run_id="r", model_id="m", dims=4, parts=True)
     assert rows["vector_image"].to_pylist()[1] is None
-    parts["vector"][1] = np.nan
+    out.vectors[1] = np.nan
     with pytest.raises(ValueError, match="NaN in the item vector of \\['b'\\]"):
-        to_rows(items, parts, run_id="r", model_id="m", dims=4, parts=True)
+        to_rows(items, out, run_id="r", model_id="m", dims=4, parts=True)

@@ -84,6 +84,25 @@ def test_first_run_embeds_good_items_once_and_quarantines_bad_ones(corpus, setti
     assert run["embedded"] == 4 and run["quarantined"] == 6 and run["items_per_s"] > 0
 
 
+def test_an_empty_row_reads_the_same_in_quarantine_whoever_finds_it(corpus, settings):
+    """The reader stage and every backend's decode apply one empty-item rule: the quarantine
+    message of an empty row is the one the backends raise for it (it said less before)."""
+    from mmindex.backends.base import LoadedItem
+    from mmindex.backends.textonly import item_text
+    from mmindex.errors import ItemError
+    from mmindex.items import Item
+
+    run_embed(str(corpus), "items", settings)
+    bad = {q["item_id"]: q for q in ledger.quarantined(connect(settings), "items")}
+    empty = LoadedItem(Item("bad-empty", "   "))
+    for decode in (HashEmbedder().decode, lambda li: item_text(li, "some-text-model")):
+        with pytest.raises(ItemError) as info:
+            decode(empty)
+        assert info.value.reason == bad["bad-empty"]["reason"] == "empty_item"
+        assert info.value.args[0] == bad["bad-empty"]["message"]
+    assert "Help:" in bad["bad-empty"]["message"]
+
+
 def test_rerun_embeds_nothing_and_changed_item_replaces_its_row(corpus, settings):
     first = run_embed(str(corpus), "items", settings)
     emb = load_embedder("hash")

@@ -60,7 +60,7 @@ def loaded(item: Item) -> LoadedItem:
 
 def embed(embedder, items: list[Item], role: str = "document") -> np.ndarray:
     decoded = [embedder.decode(loaded(item)) for item in items]
-    return embedder.forward(embedder.collate(decoded, role))
+    return embedder.forward(embedder.collate(decoded, role)).vectors
 
 
 CASES = {
@@ -128,7 +128,7 @@ def test_media_from_bytes_only(embedder, media):
                         {"s3://b/p.png": media["photo"].read_bytes(),
                          "s3://b/c.mp4": media["video"].read_bytes()})
     a = embed(embedder, [local])
-    b = embedder.forward(embedder.collate([embedder.decode(remote)]))
+    b = embedder.forward(embedder.collate([embedder.decode(remote)])).vectors
     assert float(a[0] @ b[0]) >= EXACT
 
 
@@ -233,7 +233,7 @@ def test_loads_from_cached_hub_snapshot(tiny_qwen_dir, tmp_path, monkeypatch):
     """A hub id resolves from the HF cache layout, offline, with the snapshot's commit."""
     import shutil
 
-    from mmindex.backends.qwen3vl_loading import resolve_model_dir
+    from mmindex.backends.weights import resolve_model_dir
 
     commit = "0123456789abcdef0123456789abcdef01234567"
     repo = tmp_path / "hub" / "models--Qwen--Qwen3-VL-Embedding-2B"

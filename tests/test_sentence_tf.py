@@ -36,7 +36,7 @@ def loaded(texts: list[str]) -> list[LoadedItem]:
 
 
 def run(emb, items: list[LoadedItem], role: str = "document") -> np.ndarray:
-    return emb.forward(emb.collate([emb.decode(x) for x in items], role))
+    return emb.forward(emb.collate([emb.decode(x) for x in items], role)).vectors
 
 
 def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -114,12 +114,13 @@ def test_parts_and_fused_vector(family, cache):
     items = [LoadedItem(Item("text", "A frog.")),
              LoadedItem(Item("image", "", images=(a,)), {a: images[a]}),
              LoadedItem(Item("both", "A frog.", images=(a, b)), {a: images[a], b: images[b]})]
-    parts = emb.forward_parts(emb.collate_parts([emb.decode(x) for x in items]))
+    out = emb.forward(emb.collate_parts([emb.decode(x) for x in items]))
+    parts = {"vector": out.vectors, **out.parts}
     assert np.isnan(parts["vector_image"][0]).all() and np.isnan(parts["vector_text"][1]).all()
     np.testing.assert_allclose(parts["vector_text"][2], parts["vector_text"][0], atol=1e-6)
     # two images: their normalised mean; fused: mean of text and image vectors, renormalised
-    single = emb.forward_parts(emb.collate_parts([emb.decode(LoadedItem(
-        Item("b", "", images=(b,)), {b: images[b]}))]))["vector_image"][0]
+    single = emb.forward(emb.collate_parts([emb.decode(LoadedItem(
+        Item("b", "", images=(b,)), {b: images[b]}))])).parts["vector_image"][0]
     two = parts["vector_image"][1] + single
     np.testing.assert_allclose(parts["vector_image"][2], two / np.linalg.norm(two), atol=1e-6)
     fused = parts["vector_text"][2] + parts["vector_image"][2]
@@ -205,7 +206,7 @@ def test_a_transparent_image_is_read_as_the_checkpoints_processor_reads_it(famil
     emb = load_embedder(f"tiny-{family}", cache_dir=cache)
     blob = _transparent_png()
     item = Item("t", images=("t.png",))
-    ours = emb.forward(emb.collate([emb.decode(LoadedItem(item, {"t.png": blob}))]))
+    ours = emb.forward(emb.collate([emb.decode(LoadedItem(item, {"t.png": blob}))])).vectors
     ours = np.asarray(ours)[0] / np.linalg.norm(np.asarray(ours)[0])
     proc = AutoProcessor.from_pretrained(str(emb.model_dir))
     model = AutoModel.from_pretrained(str(emb.model_dir), dtype=torch.float32).eval()

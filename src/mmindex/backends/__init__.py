@@ -7,7 +7,10 @@ its implementations, and the specs users type (``--model SPEC``).
   is one file); :mod:`~mmindex.backends.routing`: where a spec routes, and why.
 - :mod:`~mmindex.backends.registry`: model specs, aliases and :func:`load_embedder`.
 - :mod:`~mmindex.backends.images`: transparency composited on white, as the processors do.
-- :mod:`~mmindex.backends.qwen3vl` (+ ``qwen3vl_inputs``, ``qwen3vl_loading``): Qwen3-VL-Embedding.
+- :mod:`~mmindex.backends.media`: reading media bytes, opening images, probing video (shared).
+- :mod:`~mmindex.backends.weights`: finding weights offline (folder or HF cache), their revision.
+- :mod:`~mmindex.backends.qwen3vl` (+ ``qwen3vl_inputs``: the Qwen-VL resize and video rules):
+  Qwen3-VL-Embedding.
 - :mod:`~mmindex.backends.sentence_tf`: sentence-transformers text models (their prompts:
   :mod:`~mmindex.backends.prompts`).
 - :mod:`~mmindex.backends.e5q4` / :mod:`~mmindex.backends.usem`: multilingual-e5-small 4-bit and
@@ -36,12 +39,16 @@ its implementations, and the specs users type (``--model SPEC``).
 from __future__ import annotations
 
 from mmindex.backends.base import (
+    Batch,
     Embedder,
+    Encoded,
     LoadedItem,
-    MultiVectors,
     Role,
+    TensorBatch,
     embed_items,
     embed_items_multi,
+    encode_items,
+    require_content,
     truncate_normalize,
 )
 from mmindex.backends.device import resolve_device
@@ -59,21 +66,25 @@ from mmindex.backends.rerankers import RERANKERS, load_reranker, parse_reranker
 
 __all__ = [
     "ALIASES",
+    "Batch",
     "Embedder",
+    "Encoded",
     "LoadedItem",
     "MULTIVECTOR_BACKENDS",
     "ModelSpec",
-    "MultiVectors",
     "RERANKERS",
     "Role",
+    "TensorBatch",
     "embed_items",
     "embed_items_multi",
+    "encode_items",
     "load_embedder",
     "load_reranker",
     "model_slug",
     "parse_reranker",
     "parse_spec",
     "register_backend",
+    "require_content",
     "resolve_device",
     "set_model_threads",
     "truncate_normalize",

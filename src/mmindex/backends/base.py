@@ -6,13 +6,15 @@ model (infinity's encode_pre / encode_core / encode_post):
 ========================  ======  ==================================================
 ``estimate_cost(item)``   CPU     cheap, no decoding: text tokens + visual tokens
 ``decode(loaded)``        CPU     per item: decode/validate/resize media -> raises ItemError
-``collate(decoded, role)`` CPU    per batch: chat template, tokenise, pixel tensors
-``forward(batch)``        model   (n, full_dims) float32, L2-normalised
+``collate(decoded, role)`` CPU    per batch: a :class:`Batch` (chat template, tokens, pixels)
+``forward(batch)``        model   an :class:`Encoded`: (n, full_dims) float32 L2-normalised
 ========================  ======  ==================================================
 
-Multi-vector (late-interaction) models also set :attr:`Embedder.multivector_dims` and implement
-``forward_multi(batch)``: a :class:`MultiVectors` with the pooled vectors ``forward`` returns
-and each item's token vectors; the pipeline stores both (see :mod:`mmindex.backends.colpali`).
+``forward`` has one return type whatever the model: :class:`Encoded` holds the item vectors,
+and optionally the part vectors (a batch from ``collate_parts``: text alone, images alone,
+fused; :mod:`mmindex.backends.parts`) and each item's token vectors (a multi-vector model, which
+sets :attr:`Embedder.multivector_dims`; :mod:`mmindex.backends.colpali`). The empty-item rule is
+:func:`require_content`, the same for every backend.
 
 :func:`embed_items` chains them for callers that just want vectors (queries, tests).
 Matryoshka truncation and re-normalisation happen in :func:`truncate_normalize`, outside the
@@ -28,9 +30,23 @@ from typing import Any, Literal
 
 import numpy as np
 
+from mmindex.errors import ItemError
 from mmindex.items import Cost, Item
 
 Role = Literal["document", "query"]
+
+
+def require_content(item: Item) -> None:
+    """The empty-item rule, one for every backend and for the reader stage: an item without
+    text (blank counts as none), images or video has nothing to embed.
+
+    Raises:
+        ItemError: ``empty_item``.
+    """
+    if item.is_empty:
+        raise ItemError("empty_item", f"item {item.id} has no text, no image and no video. "
+                        "Help: fix the manifest row or drop it; an empty item has nothing to "
+                        "embed.", item.id)
 
 
 @dataclass
@@ -49,21 +65,64 @@ class LoadedItem:
     cost: Cost | None = None
     ocr_text: str | None = None
     own_text: str | None = None
-    #: The item's token vectors ``(tokens, multivector_dims)`` once a multi-vector model ran.
-    multivector: np.ndarray | None = None
+
+
+class Batch:
+    """The base of what every ``collate`` returns: the model inputs of a few items.
+
+    ``len(batch)`` is its number of items; ``num_tokens`` the tokens the model reads and
+    ``padded_tokens`` what it computes, padding included (throughput metrics and the GPU memory
+    probe read both). Subclasses set them as fields or properties.
+    """
+
+    num_tokens: int = 0
+    padded_tokens: int = 0
+
+    def __len__(self) -> int:
+        raise NotImplementedError
 
 
 @dataclass
-class MultiVectors:
-    """What a multi-vector model returns for one batch.
+class TensorBatch(Batch):
+    """Processor outputs (CPU tensors, pinned when bound for CUDA) of one batch, for the models
+    that run one padded sequence per item (Qwen3-VL, the generic VLM)."""
+
+    inputs: dict[str, Any]
+    size: int
+    num_tokens: int = 0  # attention-mask ones: tokens the model really reads
+    padded_tokens: int = 0  # size x longest sequence: what the GPU computes
+
+    def __len__(self) -> int:
+        return self.size
+
+    @classmethod
+    def of(cls, inputs: Mapping[str, Any], size: int, device: str) -> TensorBatch:
+        """The batch of a processor's output; token counts from its attention mask."""
+        from mmindex.backends.device import pin
+
+        mask = inputs["attention_mask"]
+        return cls(pin(dict(inputs), device), size, int(mask.sum()), int(mask.numel()))
+
+
+@dataclass
+class Encoded:
+    """What ``forward`` returns for one batch, for every backend.
 
     Attributes:
-        pooled: ``(n, full_dims)`` float32, L2-normalised single vectors (the first stage).
-        tokens: per item, ``(tokens_i, multivector_dims)`` float32 L2-normalised token vectors.
+        vectors: ``(n, full_dims)`` float32, L2-normalised: the item vectors.
+        parts: for a batch from ``collate_parts``, ``vector_text`` / ``vector_image`` /
+            ``vector_fused``, each ``(n, full_dims)`` float32, NaN rows where an item lacks the
+            part (:mod:`mmindex.backends.parts`); else None.
+        tokens: a multi-vector model's token vectors, per item ``(tokens_i, multivector_dims)``
+            float32, L2-normalised; else None.
     """
 
-    pooled: np.ndarray
-    tokens: list[np.ndarray]
+    vectors: np.ndarray
+    parts: dict[str, np.ndarray] | None = None
+    tokens: list[np.ndarray] | None = None
+
+    def __len__(self) -> int:
+        return len(self.vectors)
 
 
 class Embedder(abc.ABC):
@@ -98,22 +157,20 @@ class Embedder(abc.ABC):
         """Decode and validate one item's media. Raises ``ItemError`` for a bad item."""
 
     @abc.abstractmethod
-    def collate(self, decoded: Sequence[Any], role: Role = "document") -> Any:
+    def collate(self, decoded: Sequence[Any], role: Role = "document") -> Batch:
         """Build the model inputs of one batch (CPU tensors)."""
 
     @abc.abstractmethod
-    def forward(self, batch: Any) -> np.ndarray:
-        """Run the model: ``(n, full_dims)`` float32, rows L2-normalised."""
+    def forward(self, batch: Any) -> Encoded:
+        """Run the model: the item vectors ``(n, full_dims)`` float32, rows L2-normalised, and
+        the part and token vectors where the batch and the model have them."""
 
     #: The longest input the model reads; longer text is truncated by the model (None: unknown).
     max_tokens: int | None = None
 
-    #: Token-vector dimension of a multi-vector (late-interaction) model; None for the others.
+    #: Token-vector dimension of a multi-vector (late-interaction) model (its ``forward`` fills
+    #: :attr:`Encoded.tokens`); None for the others.
     multivector_dims: int | None = None
-
-    def forward_multi(self, batch: Any) -> MultiVectors:
-        """Pooled vectors and per-item token vectors (multi-vector models only)."""
-        raise NotImplementedError(f"{self.backend} is not a multi-vector model")
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` as a document, *not* capped at :attr:`max_tokens` (the limit
@@ -125,18 +182,14 @@ class Embedder(abc.ABC):
         """Release the model (GPU memory). Optional."""
         return None
 
-    #: Whether :meth:`collate_parts` / :meth:`forward_parts` give per-part vectors (text alone,
-    #: images alone, fused: :mod:`mmindex.backends.parts`); ``two_tower``: parts by default.
+    #: Whether :meth:`collate_parts` batches give per-part vectors (text alone, images alone,
+    #: fused: :mod:`mmindex.backends.parts`); ``two_tower``: parts by default.
     supports_parts: bool = False
     two_tower: bool = False
 
-    def collate_parts(self, decoded: Sequence[Any], role: Role = "document") -> Any:
-        """Like :meth:`collate`, for :meth:`forward_parts` (may hold extra variants)."""
-        raise NotImplementedError(f"{self.backend} does not embed text and images apart")
-
-    def forward_parts(self, batch: Any) -> dict[str, np.ndarray]:
-        """``{"vector", "vector_text", "vector_image", "vector_fused"}``, each ``(n, full_dims)``
-        float32; NaN rows where an item lacks the part."""
+    def collate_parts(self, decoded: Sequence[Any], role: Role = "document") -> Batch:
+        """Like :meth:`collate`, for a ``forward`` that fills :attr:`Encoded.parts` (the batch
+        may hold extra variants of the items)."""
         raise NotImplementedError(f"{self.backend} does not embed text and images apart")
 
 
@@ -149,13 +202,9 @@ def truncate_normalize(vectors: np.ndarray, dims: int | None) -> np.ndarray:
     return (v / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
-def embed_items(
-    embedder: Embedder,
-    items: Sequence[Item | LoadedItem],
-    role: Role = "document",
-    dims: int | None = None,
-) -> np.ndarray:
-    """Embed a few items in one batch, in order.
+def encode_items(embedder: Embedder, items: Sequence[Item | LoadedItem],
+                 role: Role = "document") -> Encoded:
+    """Decode, collate and run a few items in one batch, in order (full dims).
 
     Media are read with :func:`mmindex.extract.media.read_blobs`.
 
@@ -168,17 +217,23 @@ def embed_items(
         for i, x in enumerate(items)
     ]
     decoded = [embedder.decode(x) for x in loaded]
-    return truncate_normalize(embedder.forward(embedder.collate(decoded, role)), dims)
+    return embedder.forward(embedder.collate(decoded, role))
+
+
+def embed_items(
+    embedder: Embedder,
+    items: Sequence[Item | LoadedItem],
+    role: Role = "document",
+    dims: int | None = None,
+) -> np.ndarray:
+    """The item vectors of a few items (:func:`encode_items`), truncated to ``dims``."""
+    return truncate_normalize(encode_items(embedder, items, role).vectors, dims)
 
 
 def embed_items_multi(embedder: Embedder, items: Sequence[Item | LoadedItem],
                       role: Role = "document") -> list[np.ndarray]:
-    """Token vectors of a few items (a multi-vector model), in order; see :func:`embed_items`."""
-    from mmindex.extract.media import read_blobs
-
-    loaded = [
-        x if isinstance(x, LoadedItem) else LoadedItem(item=x, blobs=read_blobs(x), seq=i)
-        for i, x in enumerate(items)
-    ]
-    decoded = [embedder.decode(x) for x in loaded]
-    return embedder.forward_multi(embedder.collate(decoded, role)).tokens
+    """Token vectors of a few items (a multi-vector model), in order; see :func:`encode_items`."""
+    tokens = encode_items(embedder, items, role).tokens
+    if tokens is None:
+        raise NotImplementedError(f"{embedder.backend} is not a multi-vector model")
+    return tokens

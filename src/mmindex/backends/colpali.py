@@ -22,7 +22,7 @@ How an item becomes vectors (documents and queries alike):
 Per item the backend keeps the tokens whose attention mask is 1 (padding dropped) and a pooled
 single vector: their mean, L2-normalised, for the first stage and for every single-vector mode.
 :meth:`forward` returns that pooled vector, so the backend works wherever any other does;
-:meth:`forward_multi` also returns the token vectors (the pipeline stores both).
+:meth:`forward` also returns the token vectors (the pipeline stores both).
 """
 
 from __future__ import annotations
@@ -36,11 +36,11 @@ from typing import Any
 
 import numpy as np
 
-from mmindex.backends import qwen3vl_inputs as qi
-from mmindex.backends.base import Embedder, LoadedItem, MultiVectors, Role
+from mmindex.backends import media
+from mmindex.backends.base import Batch, Embedder, Encoded, LoadedItem, Role, require_content
 from mmindex.backends.device import compute_dtype, pin, resolve_device, to_device
 from mmindex.backends.images import rgb_on_white
-from mmindex.backends.qwen3vl_loading import locate_weights
+from mmindex.backends.weights import locate_weights
 from mmindex.errors import ConfigError, ItemError, ModelUnavailableError
 from mmindex.items import Cost
 
@@ -61,7 +61,7 @@ class PageItem:
 
 
 @dataclass
-class LateInteractionBatch:
+class LateInteractionBatch(Batch):
     """Processor outputs of one batch: image segments and text segments, and who owns each."""
 
     image_inputs: dict[str, Any] | None
@@ -154,7 +154,7 @@ class LateInteractionEmbedder(Embedder):
             tokens = pixels = 0
             for ref in item.images:
                 try:
-                    with Image.open(io.BytesIO(qi.media_bytes(loaded, ref))) as image:
+                    with Image.open(io.BytesIO(media.media_bytes(loaded, ref))) as image:
                         width, height = image.size
                 except Exception:
                     width = height = 1
@@ -174,27 +174,15 @@ class LateInteractionEmbedder(Embedder):
             ItemError: ``empty_item``, ``unsupported_format`` (video only, not an image),
                 ``missing_media``, ``corrupt_media`` or ``media_too_large``.
         """
-        from PIL import Image, UnidentifiedImageError
-
         item = loaded.item
-        if item.is_empty:
-            raise ItemError("empty_item", "no text and no image. Help: fix the manifest row or "
-                            "drop it.", item.id)
+        require_content(item)
         if not item.images and not item.text.strip():
             raise ItemError("unsupported_format", f"{self.backend} embeds page images and text, "
                             "not video. Help: add a caption or a key frame as an image, or use "
                             "--model qwen3-vl-embedding-2b for video.", item.id)
         out = PageItem(item.id, None if item.images else item.text)
         for ref in item.images:
-            blob = qi.media_bytes(loaded, ref)
-            try:
-                image = Image.open(io.BytesIO(blob))
-                image.load()  # Image.open is lazy: truncated files fail here, not in the batch
-            except Image.DecompressionBombError as exc:
-                raise ItemError("media_too_large", f"{ref}: {exc}. Help: downscale the image.",
-                                item.id) from exc
-            except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-                raise qi._image_format_error(ref, blob, item.id, exc) from exc
+            image = media.open_image(ref, media.media_bytes(loaded, ref), item.id)
             out.images.append(rgb_on_white(image))  # as the processor: alpha on white
         return out
 
@@ -271,8 +259,9 @@ class LateInteractionEmbedder(Embedder):
             attention_mask=inputs["attention_mask"])
         return {"position_ids": positions}
 
-    def forward_multi(self, batch: LateInteractionBatch) -> MultiVectors:
-        """Token vectors per item (padding dropped) and the pooled vector of each."""
+    def forward(self, batch: LateInteractionBatch) -> Encoded:
+        """Token vectors per item (padding dropped) and the pooled vector of each,
+        ``(n, embedding_dim)``, L2-normalised."""
         parts: list[list[np.ndarray]] = [[] for _ in range(batch.size)]
         for inputs, owners in ((batch.image_inputs, batch.image_owner),
                                (batch.text_inputs, batch.text_owner)):
@@ -280,11 +269,7 @@ class LateInteractionEmbedder(Embedder):
                 for owner, tokens in zip(owners, self._tokens(inputs), strict=True):
                     parts[owner].append(tokens)
         tokens = [np.concatenate(p) for p in parts]
-        return MultiVectors(np.stack([pool(t) for t in tokens]), tokens)
-
-    def forward(self, batch: LateInteractionBatch) -> np.ndarray:
-        """The pooled single vectors, ``(n, embedding_dim)``, L2-normalised."""
-        return self.forward_multi(batch).pooled
+        return Encoded(np.stack([pool(t) for t in tokens]), tokens=tokens)
 
     def close(self) -> None:
         import torch

@@ -15,13 +15,13 @@ import hashlib
 import io
 import re
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from mmindex.backends.base import Embedder, LoadedItem, Role
+from mmindex.backends.base import Batch, Embedder, Encoded, LoadedItem, Role, require_content
 from mmindex.errors import ItemError
 from mmindex.items import Cost
 
@@ -81,9 +81,7 @@ class HashEmbedder(Embedder):
 
     def decode(self, loaded: LoadedItem) -> HashInput:
         item = loaded.item
-        if item.is_empty:
-            raise ItemError("empty_item", f"item {item.id} has no text, image or video. "
-                            "Help: fix or drop the row in the manifest.", item.id)
+        require_content(item)
         media = []
         for ref in item.media:
             if ref not in loaded.blobs:
@@ -98,11 +96,11 @@ class HashEmbedder(Embedder):
             media.append(bytes(data))
         return HashInput(item.id, item.text, tuple(media))
 
-    def collate(self, decoded: Sequence[HashInput], role: Role = "document") -> list[HashInput]:
+    def collate(self, decoded: Sequence[HashInput], role: Role = "document") -> HashBatch:
         # Queries and documents share one space: the double has no instructions.
-        return list(decoded)
+        return HashBatch(list(decoded))
 
-    def forward(self, batch: Sequence[HashInput]) -> np.ndarray:
+    def forward(self, batch: HashBatch) -> Encoded:
         self.forward_calls += 1
         self.embedded_ids.extend(x.item_id for x in batch)
         self.items_seen += len(batch)
@@ -117,7 +115,20 @@ class HashEmbedder(Embedder):
                 _add_hashed(row, x.text.encode("utf-8"), weight=1.0)
                 norm = float(np.linalg.norm(row))
             row /= norm
-        return out
+        return Encoded(out)
+
+
+@dataclass
+class HashBatch(Batch):
+    """The decoded items of one batch (no tensors: the double hashes them in ``forward``)."""
+
+    inputs: list[HashInput]
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def __iter__(self) -> Iterator[HashInput]:
+        return iter(self.inputs)
 
 
 def _add_hashed(row: np.ndarray, key: bytes, weight: float, spread: int = 1) -> None:

@@ -32,10 +32,10 @@ from typing import Any
 
 import numpy as np
 
-from mmindex.backends import qwen3vl_inputs as qi
-from mmindex.backends.base import Embedder, LoadedItem, Role
-from mmindex.backends.qwen3vl_loading import resolve_model_dir, weights_digest
+from mmindex.backends import media
+from mmindex.backends.base import Batch, Embedder, Encoded, LoadedItem, Role, require_content
 from mmindex.backends.remotecode import check_allowed
+from mmindex.backends.weights import resolve_model_dir, weights_digest
 from mmindex.errors import ConfigError, ItemError, ModelUnavailableError
 from mmindex.items import Cost
 
@@ -52,7 +52,7 @@ class JinaInput:
 
 
 @dataclass
-class JinaBatch:
+class JinaBatch(Batch):
     items: list[JinaInput]
     role: Role
 
@@ -112,12 +112,11 @@ class JinaEmbedder(Embedder):
 
     def decode(self, loaded: LoadedItem) -> JinaInput:
         item = loaded.item
-        if item.is_empty:
-            raise ItemError("empty_item", "no text or image. Help: fix or drop the row.", item.id)
+        require_content(item)
         if item.video:
             raise ItemError("unsupported_format", f"{item.video}: the jina backend does not embed "
                             "video. Help: use qwen3-vl-embedding-2b for video.", item.id)
-        images = [_rgb(ref, qi.media_bytes(loaded, ref), item.id) for ref in item.images]
+        images = [_rgb(ref, media.media_bytes(loaded, ref), item.id) for ref in item.images]
         return JinaInput(item.text if item.text.strip() else None, images,
                          self.count_tokens(item.text))
 
@@ -141,7 +140,7 @@ class JinaEmbedder(Embedder):
             return _unit(self.model.encode_image(images=images, task="retrieval"))
         return _unit(self.model.encode_image(images))
 
-    def forward(self, batch: JinaBatch) -> np.ndarray:
+    def forward(self, batch: JinaBatch) -> Encoded:
         import torch
 
         with torch.inference_mode():
@@ -153,26 +152,14 @@ class JinaEmbedder(Embedder):
             for x in batch.items:
                 parts = ([next(tv)] if x.text is not None else []) + [next(iv) for _ in x.images]
                 out.append(np.mean(parts, axis=0))
-        return _unit(np.stack(out))
+        return Encoded(_unit(np.stack(out)))
 
 
 def _rgb(ref: str, blob: bytes, item_id: str) -> Any:
     """Decode fully (the model resizes itself); transparent pixels on white."""
-    import io
-
-    from PIL import Image
-
-    try:
-        image = Image.open(io.BytesIO(blob))
-        image.load()
-    except Image.DecompressionBombError as exc:
-        raise ItemError("media_too_large", f"{ref}: {exc}. Help: downscale it.", item_id) from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ItemError("corrupt_media", f"{ref}: cannot decode the image ({exc}). Help: "
-                        "re-export it as PNG or JPEG.", item_id) from None
     from mmindex.backends.images import rgb_on_white
 
-    return rgb_on_white(image)
+    return rgb_on_white(media.open_image(ref, blob, item_id))
 
 
 def _unit(vectors: Any) -> np.ndarray:

@@ -2,7 +2,8 @@
 
 A backend that can embed an item's text and its images separately (CLIP/SigLIP's two towers;
 Qwen3-VL by embedding the text-only and image-only variants of the item) returns, beside the
-item's ``vector``, three more from ``forward_parts``:
+item vectors, three more in :attr:`~mmindex.backends.base.Encoded.parts` (``forward`` of a
+``collate_parts`` batch):
 
 =================  ================================================================
 ``vector_text``    the text alone (NaN row: the item has no text)
@@ -17,11 +18,14 @@ NaN rows are stored as nulls (:mod:`mmindex.embed.rows`), which vector search sk
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mmindex.errors import ConfigError
+
+if TYPE_CHECKING:
+    from mmindex.backends.base import Encoded
 
 PART_COLUMNS = ("vector_text", "vector_image", "vector_fused")  # = mmindex.index.PART_COLUMNS
 
@@ -64,18 +68,19 @@ def fuse(text: np.ndarray, image: np.ndarray) -> np.ndarray:
     return out
 
 
-def truncate_parts(parts: dict[str, np.ndarray], dims: int | None,
-                   vector_is_fused: bool) -> dict[str, np.ndarray]:
+def truncate_parts(encoded: Encoded, dims: int | None, vector_is_fused: bool) -> Encoded:
     """Matryoshka for part vectors: the text and image vectors truncated and renormalised, the
-    fused one recomputed from them (the mean of the *stored* parts at every ``dims``), and
-    ``vector`` truncated alike, or equal to the fused one for two-tower models."""
-    from mmindex.backends.base import truncate_normalize
+    fused one recomputed from them (the mean of the *stored* parts at every ``dims``), and the
+    item vectors truncated alike, or equal to the fused one for two-tower models."""
+    from mmindex.backends.base import Encoded, truncate_normalize
 
-    text = truncate_normalize(parts["vector_text"], dims)  # NaN rows stay NaN
-    image = truncate_normalize(parts["vector_image"], dims)
+    assert encoded.parts is not None
+    text = truncate_normalize(encoded.parts["vector_text"], dims)  # NaN rows stay NaN
+    image = truncate_normalize(encoded.parts["vector_image"], dims)
     fused = fuse(text, image)
-    vector = fused if vector_is_fused else truncate_normalize(parts["vector"], dims)
-    return {"vector": vector, "vector_text": text, "vector_image": image, "vector_fused": fused}
+    vector = fused if vector_is_fused else truncate_normalize(encoded.vectors, dims)
+    return Encoded(vector, {"vector_text": text, "vector_image": image, "vector_fused": fused},
+                   encoded.tokens)
 
 
 def item_parts(n: int, text: np.ndarray, text_owner: Sequence[int], image: np.ndarray,

@@ -5,9 +5,9 @@ turn with the instruction, the user turn holding video, images, then text; qwen-
 with patch 16; the processor with ``do_resize=False``; right padding; the base ``Qwen3VLModel``;
 last-token pooling by attention mask; L2 normalisation.
 
-The batch that :meth:`Qwen3VLEmbedder.collate` returns is a :class:`Qwen3VLBatch`; its
-``num_tokens`` (real tokens, padding excluded) and ``padded_tokens`` let the pipeline report
-tokens/s.
+The batch that :meth:`Qwen3VLEmbedder.collate` returns is a
+:class:`~mmindex.backends.base.TensorBatch`; its ``num_tokens`` (real tokens, padding excluded)
+and ``padded_tokens`` let the pipeline report tokens/s.
 """
 
 from __future__ import annotations
@@ -15,16 +15,23 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from mmindex.backends import media
 from mmindex.backends import qwen3vl_inputs as qi
-from mmindex.backends.base import Embedder, LoadedItem, Role
-from mmindex.backends.device import compute_dtype, pin, resolve_device, to_device
-from mmindex.backends.qwen3vl_loading import (
+from mmindex.backends.base import (
+    Embedder,
+    Encoded,
+    LoadedItem,
+    Role,
+    TensorBatch,
+    require_content,
+)
+from mmindex.backends.device import compute_dtype, resolve_device, to_device
+from mmindex.backends.weights import (
     default_attention,
     locate_weights,
 )
@@ -32,19 +39,6 @@ from mmindex.errors import ConfigError, ItemError, ModelUnavailableError
 from mmindex.items import Cost
 
 _VIDEO_BLOCK = "<|vision_start|><|video_pad|><|vision_end|>"
-
-
-@dataclass
-class Qwen3VLBatch:
-    """Model inputs of one batch (CPU tensors) and its size in tokens."""
-
-    inputs: dict[str, Any]
-    size: int
-    num_tokens: int  # attention-mask ones: tokens the model really reads
-    padded_tokens: int  # size x longest sequence: what the GPU computes
-
-    def __len__(self) -> int:
-        return self.size
 
 
 class Qwen3VLEmbedder(Embedder):
@@ -148,7 +142,7 @@ class Qwen3VLEmbedder(Embedder):
                 tokens += len(self.processor.tokenizer(item.text)["input_ids"])
         for ref in item.images:
             try:
-                with Image.open(io.BytesIO(qi.media_bytes(loaded, ref))) as image:
+                with Image.open(io.BytesIO(media.media_bytes(loaded, ref))) as image:
                     width, height = image.size  # header only, no pixel decode
                 t, p = qi.image_tokens(height, width, self.min_pixels, self.max_pixels)
             except Exception:
@@ -156,9 +150,9 @@ class Qwen3VLEmbedder(Embedder):
             tokens, pixels = tokens + t, pixels + p
         if item.video:
             try:
-                path = qi.local_path(item.video)
-                blob = None if path else qi.media_bytes(loaded, item.video)
-                meta = qi.probe_video(item.video, blob, path, item.id)
+                path = media.local_path(item.video)
+                blob = None if path else media.media_bytes(loaded, item.video)
+                meta = media.probe_video(item.video, blob, path, item.id)
                 t, p = qi.video_tokens(meta, self.video_fps, self.video_max_frames)
             except Exception:
                 t, p = 0, 0
@@ -178,12 +172,10 @@ class Qwen3VLEmbedder(Embedder):
                 ``unsupported_format`` or ``media_too_large``.
         """
         item = loaded.item
-        if item.is_empty:
-            raise ItemError("empty_item", "no text, image or video. Help: fix the manifest row "
-                            "or drop it; an empty item has nothing to embed.", item.id)
+        require_content(item)
         out = qi.DecodedItem(item.id, item.text if item.text.strip() else None)
         for ref in item.images:
-            image = qi.decode_image(ref, qi.media_bytes(loaded, ref), item.id,
+            image = qi.decode_image(ref, media.media_bytes(loaded, ref), item.id,
                                     self.min_pixels, self.max_pixels)
             out.images.append(image)
             out.visual_tokens += (image.height // qi.FACTOR) * (image.width // qi.FACTOR) + 2
@@ -216,7 +208,7 @@ class Qwen3VLEmbedder(Embedder):
         # to get the prompt of the reference (pinned to transformers 4.57).
         return [t.replace(_VIDEO_BLOCK, "<|video_pad|>") for t in texts]
 
-    def collate(self, decoded: Sequence[qi.DecodedItem], role: Role = "document") -> Qwen3VLBatch:
+    def collate(self, decoded: Sequence[qi.DecodedItem], role: Role = "document") -> TensorBatch:
         """Chat template with the role's instruction, then the processor (CPU tensors)."""
         if role not in self.instructions:
             raise ConfigError(f"unknown role {role!r}. Help: use 'document' or 'query'.")
@@ -231,15 +223,22 @@ class Qwen3VLEmbedder(Embedder):
                 max_length=self.max_length, return_tensors="pt",
                 # frames are already resized: this only silences a transformers 5 warning
                 **({"cap_pixels_per_frame": True} if videos else {}))
-        mask = inputs["attention_mask"]
-        return Qwen3VLBatch(pin(dict(inputs), self.device), size=len(decoded),
-                            num_tokens=int(mask.sum()), padded_tokens=int(mask.numel()))
+        return TensorBatch.of(inputs, len(decoded), self.device)
 
-    def forward(self, batch: Qwen3VLBatch) -> np.ndarray:
-        """Last-token pooled, L2-normalised ``(n, full_dims)`` float32 vectors.
+    def forward(self, batch: TensorBatch) -> Encoded:
+        """Last-token pooled, L2-normalised ``(n, full_dims)`` float32 vectors; for a
+        :meth:`collate_parts` batch also the part vectors (:mod:`.qwen3vl_parts`).
 
         CUDA out-of-memory propagates: the pipeline splits the batch.
         """
+        from mmindex.backends.qwen3vl_parts import Qwen3VLPartsBatch, forward_parts
+
+        if isinstance(batch, Qwen3VLPartsBatch):
+            return forward_parts(self.pooled, batch)
+        return Encoded(self.pooled(batch))
+
+    def pooled(self, batch: TensorBatch) -> np.ndarray:
+        """The model run of :meth:`forward`: ``(n, full_dims)`` float32, L2-normalised."""
         import torch
 
         inputs = to_device(batch.inputs, self.device)
@@ -255,12 +254,7 @@ class Qwen3VLEmbedder(Embedder):
     def collate_parts(self, decoded: Sequence[qi.DecodedItem], role: Role = "document") -> Any:
         from mmindex.backends.qwen3vl_parts import collate_parts
 
-        return collate_parts(self, decoded, role)
-
-    def forward_parts(self, batch: Any) -> dict[str, np.ndarray]:
-        from mmindex.backends.qwen3vl_parts import forward_parts
-
-        return forward_parts(self, batch)
+        return collate_parts(self.collate, decoded, role)
 
     def close(self) -> None:
         import torch

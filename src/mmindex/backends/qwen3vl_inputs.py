@@ -1,12 +1,13 @@
-"""Qwen3-VL-Embedding inputs: instructions, media decoding and cost estimates (CPU only).
+"""Qwen-VL-family inputs: instructions, resize rules, video sampling, cost estimates (CPU only).
 
-The resize rules are qwen-vl-utils' (``image_patch_size=16``), called directly so our pixels are
-the reference recipe's pixels. See ``/work/shared/reference/qwen3-vl-embedding.md``.
+The resize rules are qwen-vl-utils' (``image_patch_size=16`` for Qwen3-VL, 14 for Qwen2-VL),
+called directly so our pixels are the reference recipe's pixels. See
+``/work/shared/reference/qwen3-vl-embedding.md``. Reading and opening media, whatever the
+model, is :mod:`mmindex.backends.media`.
 """
 
 from __future__ import annotations
 
-import io
 import os
 import tempfile
 import unicodedata
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mmindex.backends.base import LoadedItem
+from mmindex.backends.media import extension, local_path, media_bytes, open_image, probe_video
 from mmindex.errors import ItemError
 
 PATCH = 16
@@ -43,8 +45,6 @@ FRAME_MIN_PIXELS = 128 * FACTOR * FACTOR  # qwen-vl-utils' per-frame floor for v
 FRAME_MAX_PIXELS = 768 * FACTOR * FACTOR  # 786,432
 DOCUMENT_INSTRUCTION = "Represent the user's input."
 QUERY_INSTRUCTION = "Retrieve images or text relevant to the user's query."
-VIDEO_EXTENSIONS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpeg", ".mpg", ".ts",
-                    ".flv", ".wmv", ".3gp"}
 
 
 def normalize_instruction(instruction: str | None, default: str) -> str:
@@ -68,86 +68,19 @@ class DecodedItem:
     visual_tokens: int = 0
 
 
-def _extension(ref: str) -> str:
-    return os.path.splitext(ref.split("?", 1)[0])[1].lower()
-
-
-def local_path(ref: str) -> str | None:
-    path = ref[len("file://"):] if ref.startswith("file://") else ref
-    return path if "://" not in path and os.path.isfile(path) else None
-
-
-def media_bytes(loaded: LoadedItem, ref: str) -> bytes:
-    """The bytes of ``ref``: from the reader stage, else from a local file."""
-    blob = loaded.blobs.get(ref)
-    if blob is None and (path := local_path(ref)):
-        with open(path, "rb") as f:
-            blob = f.read()
-    if blob is None:
-        raise ItemError("missing_media", f"{ref}: no bytes were read for it. Help: check that the "
-                        "file exists and is readable from this machine.", loaded.item.id)
-    return blob
-
-
-def _image_format_error(ref: str, blob: bytes, item_id: str, cause: Exception) -> ItemError:
-    from PIL import Image
-
-    head = blob[:512].lstrip().lower()
-    known = _extension(ref) in Image.registered_extensions()
-    if head.startswith(b"<svg") or (head.startswith(b"<?xml") and b"<svg" in head) or not known:
-        return ItemError("unsupported_format", f"{ref}: not an image format we can decode "
-                         f"({cause}). Help: convert it to PNG/JPEG/WebP.", item_id)
-    return ItemError("corrupt_media", f"{ref}: cannot decode the image ({cause}). Help: "
-                     "re-export or replace the file.", item_id)
-
-
 def decode_image(ref: str, blob: bytes, item_id: str, min_pixels: int, max_pixels: int,
                  patch_size: int = PATCH) -> Any:
     """Decode fully, composite RGBA on white, resize by the recipe's rules (sides multiples of
     ``patch_size`` x 2: 16 for Qwen3-VL, 14 for Qwen2-VL)."""
-    from PIL import Image, UnidentifiedImageError
     from qwen_vl_utils import fetch_image
 
-    try:
-        image = Image.open(io.BytesIO(blob))
-        image.load()  # Image.open is lazy: force the decode so truncated files fail here
-    except Image.DecompressionBombError as exc:
-        raise ItemError("media_too_large", f"{ref}: {exc}. Help: downscale the image.",
-                        item_id) from exc
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise _image_format_error(ref, blob, item_id, exc) from exc
+    image = open_image(ref, blob, item_id)
     try:
         return fetch_image({"image": image, "min_pixels": min_pixels, "max_pixels": max_pixels},
                            image_patch_size=patch_size)
     except ValueError as exc:  # aspect ratio over 200:1 (smart_resize)
         raise ItemError("unsupported_format", f"{ref}: {exc}. Help: crop the image.",
                         item_id) from exc
-
-
-def probe_video(ref: str, blob: bytes | None, path: str | None, item_id: str) -> dict[str, Any]:
-    """Container metadata via PyAV (no decoding): frames, fps, width, height."""
-    import av
-
-    try:
-        with av.open(path if path else io.BytesIO(blob or b"")) as container:
-            if not container.streams.video:
-                raise ItemError("unsupported_format", f"{ref}: no video stream. Help: embed the "
-                                "audio's transcript as text instead.", item_id)
-            stream = container.streams.video[0]
-            fps = float(stream.average_rate or stream.guessed_rate or 0) or 24.0
-            frames = stream.frames
-            if not frames and stream.duration and stream.time_base:
-                frames = int(float(stream.duration * stream.time_base) * fps)
-            if not frames and container.duration:
-                frames = int(container.duration / 1_000_000 * fps)
-            return {"frames": int(frames), "fps": fps, "width": stream.codec_context.width,
-                    "height": stream.codec_context.height}
-    except ItemError:
-        raise
-    except Exception as exc:  # PyAV raises many error types for undecodable input
-        reason = "corrupt_media" if _extension(ref) in VIDEO_EXTENSIONS else "unsupported_format"
-        raise ItemError(reason, f"{ref}: cannot open the video ({exc}). Help: re-encode it as "
-                        "H.264 MP4.", item_id) from exc
 
 
 def decode_video(ref: str, loaded: LoadedItem, fps: float, max_frames: int) -> tuple[Any, dict]:
@@ -160,7 +93,7 @@ def decode_video(ref: str, loaded: LoadedItem, fps: float, max_frames: int) -> t
     probe_video(ref, blob, path, item_id)
     tmp = None
     if path is None:  # decord reads files: spill the bytes
-        with tempfile.NamedTemporaryFile(suffix=_extension(ref) or ".mp4", delete=False) as f:
+        with tempfile.NamedTemporaryFile(suffix=extension(ref) or ".mp4", delete=False) as f:
             f.write(blob or b"")
             tmp = path = f.name
     try:

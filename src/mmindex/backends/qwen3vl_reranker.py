@@ -26,11 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mmindex.backends import media
 from mmindex.backends import qwen3vl_inputs as qi
-from mmindex.backends.base import LoadedItem
+from mmindex.backends.base import LoadedItem, require_content
 from mmindex.backends.device import compute_dtype, resolve_device
 from mmindex.backends.loaders import quiet_loading
-from mmindex.backends.qwen3vl_loading import default_attention, locate_weights
+from mmindex.backends.weights import default_attention, locate_weights
 from mmindex.errors import ConfigError, ItemError, ModelUnavailableError
 from mmindex.items import Item
 
@@ -124,13 +125,11 @@ class Qwen3VLReranker:
             ItemError: ``empty_item``, ``missing_media``, ``corrupt_media``,
                 ``unsupported_format`` or ``media_too_large``.
         """
-        if item.is_empty:
-            raise ItemError("empty_item", "no text, image or video to rerank. Help: give the "
-                            "query text or an image; a document needs content.", item.id)
+        require_content(item)
         loaded = LoadedItem(item, dict(blobs or {}))
         out = qi.DecodedItem(item.id, item.text if item.text.strip() else None)
         for ref in item.images:
-            out.images.append(qi.decode_image(ref, qi.media_bytes(loaded, ref), item.id,
+            out.images.append(qi.decode_image(ref, media.media_bytes(loaded, ref), item.id,
                                               self.min_pixels, self.max_pixels))
         if item.video:
             out.video = qi.decode_video(item.video, loaded, self.video_fps, self.video_max_frames)

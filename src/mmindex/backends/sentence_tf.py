@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from mmindex.backends.base import Embedder, LoadedItem, Role
+from mmindex.backends.base import Batch, Embedder, Encoded, LoadedItem, Role
 from mmindex.backends.device import pin, resolve_device, to_device
 from mmindex.backends.textonly import item_text
 from mmindex.errors import ModelUnavailableError
@@ -34,7 +34,7 @@ _DOCUMENT_PROMPT_NAMES = ("document", "passage", "corpus")  # the names encode_d
 
 
 @dataclass
-class TextBatch:
+class TextBatch(Batch):
     """Model inputs of one batch (CPU tensors) and its size for throughput metrics.
 
     Attributes:
@@ -161,7 +161,7 @@ class SentenceTransformerEmbedder(Embedder):
         mask = features["attention_mask"]
         return TextBatch(pin(features, self.device), role, int(mask.sum()), int(mask.numel()))
 
-    def forward(self, batch: TextBatch) -> np.ndarray:
+    def forward(self, batch: TextBatch) -> Encoded:
         """Model forward in inference mode, the model's pooling, then L2 normalisation."""
         import torch
 
@@ -169,7 +169,7 @@ class SentenceTransformerEmbedder(Embedder):
             features = to_device(dict(batch.features), str(self.model.device))
             out = self.model(features, task=batch.task)["sentence_embedding"]
             out = torch.nn.functional.normalize(out.float(), p=2, dim=1)
-        return out.cpu().numpy().astype(np.float32, copy=False)
+        return Encoded(out.cpu().numpy().astype(np.float32, copy=False))
 
     def close(self) -> None:
         self.model = None

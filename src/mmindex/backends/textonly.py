@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from mmindex.backends.base import LoadedItem, Role
+from mmindex.backends.base import Batch, LoadedItem, Role, require_content
 from mmindex.errors import ItemError
 
 
@@ -23,16 +23,14 @@ def item_text(loaded: LoadedItem, model_id: str) -> str:
         ItemError: ``empty_item`` without text or media; ``unsupported_format`` for media only.
     """
     item = loaded.item
+    require_content(item)
     if item.text.strip():
         return item.text
-    if item.media:
-        raise ItemError(
-            "unsupported_format",
-            f"item {item.id}: text-only model {model_id} cannot embed an item with media "
-            "and no text. Help: use a multimodal model (--model qwen3-vl-embedding-2b), or "
-            "add text (caption/OCR) to the item.", item.id)
-    raise ItemError("empty_item", f"item {item.id} has no text. Help: fix or drop the row.",
-                    item.id)
+    raise ItemError(
+        "unsupported_format",
+        f"item {item.id}: text-only model {model_id} cannot embed an item with media "
+        "and no text. Help: use a multimodal model (--model qwen3-vl-embedding-2b), or "
+        "add text (caption/OCR) to the item.", item.id)
 
 
 @dataclass(frozen=True)
@@ -44,7 +42,7 @@ class TextInput:
 
 
 @dataclass
-class PlainTextBatch:
+class PlainTextBatch(Batch):
     """A batch for models that take plain strings (their own tokenizer runs inside ``forward``).
 
     Attributes:

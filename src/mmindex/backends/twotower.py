@@ -13,7 +13,7 @@ The published recipes (the model cards' ``get_text_features`` / ``get_image_feat
 An item is embedded by the towers it has: text by the text tower, images by the image tower
 (several images: the normalised mean of their vectors), and an item with both gets the *fused*
 vector -- the mean of its normalised text and image vectors, renormalised -- in ``vector``.
-:meth:`TwoTowerEmbedder.forward_parts` also returns the three separately (``vector_text``,
+:meth:`TwoTowerEmbedder.forward` also returns the three separately (``vector_text``,
 ``vector_image``, ``vector_fused``; NaN rows where the item lacks that part), which the pipeline
 stores when fused columns are on (:mod:`mmindex.embed.rows`). Video is not read: an item with
 video and nothing else is ``unsupported_format``; beside text or images the video is ignored.
@@ -30,10 +30,10 @@ from typing import Any
 import numpy as np
 
 from mmindex.backends import parts as vp
-from mmindex.backends.base import Embedder, LoadedItem, Role
+from mmindex.backends.base import Batch, Embedder, Encoded, LoadedItem, Role, require_content
 from mmindex.backends.device import compute_dtype, pin, resolve_device, to_device
 from mmindex.backends.images import rgb_on_white
-from mmindex.backends.qwen3vl_loading import locate_weights
+from mmindex.backends.weights import locate_weights
 from mmindex.errors import ItemError, ModelUnavailableError
 from mmindex.items import Cost
 
@@ -50,7 +50,7 @@ class TwoTowerItem:
 
 
 @dataclass
-class TwoTowerBatch:
+class TwoTowerBatch(Batch):
     """Model inputs of one batch: the texts' and the images' tensors and who owns each row."""
 
     size: int
@@ -153,14 +153,12 @@ class TwoTowerEmbedder(Embedder):
         from PIL import Image, UnidentifiedImageError
 
         item = loaded.item
+        require_content(item)
         text = item.text if item.text.strip() else None
         if text is None and not item.images:
-            if item.video:
-                raise ItemError("unsupported_format", f"{self.backend} reads text and images, "
-                                "not video. Help: add a caption or a key frame as an image, or "
-                                "use --model qwen3-vl-embedding-2b.", item.id)
-            raise ItemError("empty_item", "no text and no image. Help: fix or drop the row.",
-                            item.id)
+            raise ItemError("unsupported_format", f"{self.backend} reads text and images, "
+                            "not video. Help: add a caption or a key frame as an image, or "
+                            "use --model qwen3-vl-embedding-2b.", item.id)
         out = TwoTowerItem(item.id, text)
         for ref in item.images:
             blob = loaded.blobs.get(ref)
@@ -217,15 +215,13 @@ class TwoTowerEmbedder(Embedder):
                 image = norm(self.model.get_image_features(pixel_values=pixels).pooler_output)
         return text, image
 
-    def forward_parts(self, batch: TwoTowerBatch) -> dict[str, np.ndarray]:
-        """``vector`` (the item's vector) and ``vector_text`` / ``vector_image`` /
-        ``vector_fused`` (NaN rows where the item has no such part)."""
+    def forward(self, batch: TwoTowerBatch) -> Encoded:
+        """``(n, full_dims)``: text, image, or the fused vector of an item with both; and the
+        parts (``vector_text`` / ``vector_image`` / ``vector_fused``, NaN rows where the item
+        has no such part), which the towers compute anyway."""
         text, image = self._tower_vectors(batch)
-        return vp.item_parts(batch.size, text, batch.text_owner, image, batch.image_owner)
-
-    def forward(self, batch: TwoTowerBatch) -> np.ndarray:
-        """``(n, full_dims)``: text, image, or the fused vector of an item with both."""
-        return self.forward_parts(batch)["vector"]
+        parts = vp.item_parts(batch.size, text, batch.text_owner, image, batch.image_owner)
+        return Encoded(parts.pop("vector"), parts)
 
     def collate_parts(self, decoded: Sequence[TwoTowerItem],
                       role: Role = "document") -> TwoTowerBatch:

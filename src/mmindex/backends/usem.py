@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from mmindex.backends.base import Embedder, LoadedItem, Role
+from mmindex.backends.base import Embedder, Encoded, LoadedItem, Role
 from mmindex.backends.textonly import PlainTextBatch, TextInput, collate_texts, decode_text
 from mmindex.errors import ModelUnavailableError
 from mmindex.items import Cost
@@ -88,12 +88,12 @@ class USEMultilingualEmbedder(Embedder):
     def collate(self, decoded: Sequence[TextInput], role: Role = "document") -> PlainTextBatch:
         return collate_texts(decoded, role)  # same encoder for both roles
 
-    def forward(self, batch: PlainTextBatch) -> np.ndarray:
+    def forward(self, batch: PlainTextBatch) -> Encoded:
         """``(n, 512)`` float32, L2-normalised."""
         if not batch.texts:
-            return np.zeros((0, self.full_dims), np.float32)
+            return Encoded(np.zeros((0, self.full_dims), np.float32))
         out = self._use.encode(list(batch.texts))
-        return np.asarray(out, dtype=np.float32).reshape(len(batch.texts), self.full_dims)
+        return Encoded(np.asarray(out, dtype=np.float32).reshape(len(batch.texts), self.full_dims))
 
     def close(self) -> None:
         self._use = None

@@ -18,12 +18,19 @@ from typing import Any
 
 import numpy as np
 
+from mmindex.backends import media
 from mmindex.backends import qwen3vl_inputs as qi
-from mmindex.backends.base import Embedder, LoadedItem, Role
-from mmindex.backends.device import compute_dtype, pin, resolve_device, to_device
-from mmindex.backends.qwen3vl import Qwen3VLBatch
-from mmindex.backends.qwen3vl_loading import default_attention, locate_weights
+from mmindex.backends.base import (
+    Embedder,
+    Encoded,
+    LoadedItem,
+    Role,
+    TensorBatch,
+    require_content,
+)
+from mmindex.backends.device import compute_dtype, resolve_device, to_device
 from mmindex.backends.vlm_recipe import ARCHITECTURES, Recipe, find_recipe
+from mmindex.backends.weights import default_attention, locate_weights
 from mmindex.errors import ConfigError, ItemError, ModelUnavailableError
 from mmindex.items import Cost
 
@@ -103,7 +110,7 @@ class VLMEmbedder(Embedder):
         pixels = 0
         for ref in item.images:
             try:
-                with Image.open(io.BytesIO(qi.media_bytes(loaded, ref))) as image:
+                with Image.open(io.BytesIO(media.media_bytes(loaded, ref))) as image:
                     width, height = image.size
                 h, w = self._resized(height, width)
             except Exception:
@@ -128,15 +135,14 @@ class VLMEmbedder(Embedder):
                 ``missing_media``, ``corrupt_media`` or ``media_too_large``.
         """
         item = loaded.item
-        if item.is_empty:
-            raise ItemError("empty_item", "no text or image. Help: fix or drop the row.", item.id)
+        require_content(item)
         if item.video:
             raise ItemError("unsupported_format", f"{item.video}: the {self.recipe.name} recipe "
                             "does not embed video. Help: use qwen3-vl-embedding-2b for video.",
                             item.id)
         out = qi.DecodedItem(item.id, item.text if item.text.strip() else None)
         for ref in item.images:
-            image = qi.decode_image(ref, qi.media_bytes(loaded, ref), item.id,
+            image = qi.decode_image(ref, media.media_bytes(loaded, ref), item.id,
                                     self.recipe.min_pixels, self.recipe.max_pixels,
                                     patch_size=PATCH)
             out.images.append(image)
@@ -153,18 +159,16 @@ class VLMEmbedder(Embedder):
             raise ConfigError(f"unknown role {role!r}. Help: use 'document' or 'query'.")
         return [self.recipe.prompt(role, d.text, len(d.images)) + self._eos for d in decoded]
 
-    def collate(self, decoded: Sequence[qi.DecodedItem], role: Role = "document") -> Qwen3VLBatch:
+    def collate(self, decoded: Sequence[qi.DecodedItem], role: Role = "document") -> TensorBatch:
         texts = self.prompts(decoded, role)
         images = [image for d in decoded for image in d.images] or None
         with self._lock:
             inputs = self.processor(text=texts, images=images, do_resize=False, padding=True,
                                     truncation=True, max_length=self.recipe.max_length,
                                     return_tensors="pt")
-        mask = inputs["attention_mask"]
-        return Qwen3VLBatch(pin(dict(inputs), self.device), size=len(decoded),
-                            num_tokens=int(mask.sum()), padded_tokens=int(mask.numel()))
+        return TensorBatch.of(inputs, len(decoded), self.device)
 
-    def forward(self, batch: Qwen3VLBatch) -> np.ndarray:
+    def forward(self, batch: TensorBatch) -> Encoded:
         """Pooled (recipe) and, when the recipe says so, L2-normalised float32 vectors."""
         import torch
 
@@ -181,7 +185,7 @@ class VLMEmbedder(Embedder):
                 pooled = hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
             if self.recipe.normalize:
                 pooled = torch.nn.functional.normalize(pooled, p=2, dim=-1)
-        return pooled.cpu().numpy().astype(np.float32, copy=False)
+        return Encoded(pooled.cpu().numpy().astype(np.float32, copy=False))
 
     def close(self) -> None:
         import torch

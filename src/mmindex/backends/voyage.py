@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 
 from mmindex.backends import apiclient
-from mmindex.backends.base import Embedder, LoadedItem, Role
-from mmindex.backends.qwen3vl_inputs import media_bytes
+from mmindex.backends.base import Batch, Embedder, Encoded, LoadedItem, Role, require_content
+from mmindex.backends.media import media_bytes
 from mmindex.errors import ConfigError, ItemError, register_secrets
 from mmindex.items import Cost
 
@@ -44,7 +44,7 @@ CHARS_PER_TOKEN = 3  # cost estimate only (the API counts with its own tokenizer
 
 
 @dataclass
-class ApiBatch:
+class ApiBatch(Batch):
     """One batch of API inputs (the request's ``inputs``) and its estimated tokens."""
 
     inputs: list[dict[str, Any]]
@@ -187,8 +187,7 @@ class VoyageEmbedder(Embedder):
                 ``corrupt_media`` or ``media_too_large``.
         """
         item = loaded.item
-        if item.is_empty:
-            raise ItemError("empty_item", "no text or image. Help: fix or drop the row.", item.id)
+        require_content(item)
         if item.video:
             raise ItemError("unsupported_format", f"{item.video}: {self.model_id} does not "
                             "embed video. Help: use qwen3-vl-embedding-2b for video items.",
@@ -221,7 +220,7 @@ class VoyageEmbedder(Embedder):
             out.append((start, len(batch.tokens)))
         return out
 
-    def forward(self, batch: ApiBatch) -> np.ndarray:
+    def forward(self, batch: ApiBatch) -> Encoded:
         """One request per :meth:`requests_of` slice; rows in input order, L2-normalised."""
         parts = []
         for start, end in self.requests_of(batch):
@@ -235,7 +234,7 @@ class VoyageEmbedder(Embedder):
             self.requests += 1
         vectors = np.concatenate(parts) if parts else np.zeros((0, self.full_dims), np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+        return Encoded((vectors / np.maximum(norms, 1e-12)).astype(np.float32))
 
     def close(self) -> None:
         self._client.close()

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from mmindex.backends.base import Embedder, LoadedItem
+from mmindex.backends.base import Embedder, LoadedItem, require_content
 from mmindex.config import Settings
 from mmindex.embed.changes import HashIndex
 from mmindex.embed.counts import Counts, Progress
@@ -233,8 +233,10 @@ class GroupEmbedder:
     def _load(self, item: Item) -> dict[str, bytes] | ItemError:
         from mmindex.extract.media import check_image_limits, read_blobs
 
-        if item.is_empty:
-            return ItemError("empty_item", "the item has no text, no image and no video")
+        try:
+            require_content(item)
+        except ItemError as err:
+            return err
         if not item.media:
             return {}
         self.inflight.before_read()

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pyarrow as pa
 
-from mmindex.backends.base import LoadedItem
+from mmindex.backends.base import Encoded, LoadedItem
 from mmindex.embed.throughput import Meter
 from mmindex.index import multivector
 from mmindex.index.ledger import now
@@ -34,23 +34,21 @@ def part_columns(vectors: dict[str, np.ndarray] | None, n: int, dims: int) -> di
             for c in PART_COLUMNS}
 
 
-def to_rows(items: list[LoadedItem], vectors: np.ndarray | dict[str, np.ndarray], *, run_id: str,
-            model_id: str, dims: int, parts: bool = False,
-            multivector_dims: int | None = None) -> pa.Table:
+def to_rows(items: list[LoadedItem], encoded: Encoded, *, run_id: str, model_id: str, dims: int,
+            parts: bool = False, multivector_dims: int | None = None) -> pa.Table:
     """Index rows (see :func:`mmindex.index.tables.index_schema`) for embedded items.
 
-    ``vectors`` is the item vectors, or with part vectors a dict holding ``vector`` and the
-    part columns; ``parts``: the rows carry the part columns (null when not computed); with
-    ``multivector_dims``, also each item's token vectors (``LoadedItem.multivector``).
+    ``encoded`` holds the items' vectors and, when computed, their part vectors and token
+    vectors; ``parts``: the rows carry the part columns (null when not computed); with
+    ``multivector_dims``, also each item's token vectors (``encoded.tokens``).
     """
     at = now()
-    by_part = vectors if isinstance(vectors, dict) else None
-    main = by_part["vector"] if by_part is not None else vectors
+    main = encoded.vectors
     bad = np.isnan(np.asarray(main, np.float32)).any(axis=1)
     if bad.any():  # part tables write with on_bad_vectors="null": never let this one through
         raise ValueError(f"the model returned NaN in the item vector of "
                          f"{[li.item.id for li, b in zip(items, bad, strict=True) if b][:5]}")
-    extra = part_columns(by_part, len(items), dims) if parts else {}
+    extra = part_columns(encoded.parts, len(items), dims) if parts else {}
     table = pa.table(
         {
             "id": [li.item.id for li in items],
@@ -72,8 +70,11 @@ def to_rows(items: list[LoadedItem], vectors: np.ndarray | dict[str, np.ndarray]
     )
     if multivector_dims is None:
         return table
+    if encoded.tokens is None:
+        raise ValueError("a multi-vector index needs the token vectors of every item; the model "
+                         "returned none")
     return table.append_column(multivector.field(multivector_dims), multivector.column(
-        [li.multivector for li in items], multivector_dims))
+        list(encoded.tokens), multivector_dims))
 
 
 #: Buffered bytes that also trigger a staging write: 8,192 ColPali pages of token vectors
@@ -93,8 +94,8 @@ class RowBuffer:
         self._parts: list[pa.Table] = []
         self._n = self._bytes = 0
 
-    def add(self, items: list[LoadedItem], vectors: np.ndarray | dict[str, np.ndarray]) -> None:
-        self._parts.append(to_rows(items, vectors, run_id=self.run_id, model_id=self.model_id,
+    def add(self, items: list[LoadedItem], encoded: Encoded) -> None:
+        self._parts.append(to_rows(items, encoded, run_id=self.run_id, model_id=self.model_id,
                                    dims=self.dims, parts=self.staging.parts,
                                    multivector_dims=self.staging.multivector_dims))
         self._n += len(items)

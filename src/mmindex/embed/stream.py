@@ -23,15 +23,12 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-from mmindex.backends.base import Embedder, LoadedItem, truncate_normalize
+from mmindex.backends.base import Embedder, Encoded, LoadedItem, truncate_normalize
 from mmindex.backends.parts import truncate_parts
 from mmindex.embed.throughput import BatchStat, Meter
 from mmindex.errors import ItemError, MMIndexError, is_cuda_oom
 
 _DONE = object()
-Vectors = np.ndarray | dict[str, np.ndarray]  # a dict with parts: column -> (n, dims)
 MAX_LONE_FAILURES = 16
 
 
@@ -50,15 +47,6 @@ class _Failure:
     exc: BaseException
 
 
-def _num_tokens(model_input: Any) -> int:
-    n = getattr(model_input, "num_tokens", None)
-    if n is None and isinstance(model_input, dict):
-        n = model_input.get("num_tokens")
-        if n is None and "attention_mask" in model_input:
-            n = int(model_input["attention_mask"].sum())
-    return int(n or 0)
-
-
 class Streamer:
     """Runs batches of :class:`LoadedItem` through an embedder on worker threads.
 
@@ -68,8 +56,8 @@ class Streamer:
         on_bad: called with (LoadedItem, ItemError) for each quarantined item.
         workers: preprocessing threads.
         prefetch: prepared batches queued ahead of the model.
-        parts: also the per-part vectors (``collate_parts`` / ``forward_parts``): each batch's
-            vectors are then a dict, column -> array (:mod:`mmindex.backends.parts`).
+        parts: also the per-part vectors (``collate_parts``; :attr:`Encoded.parts`,
+            :mod:`mmindex.backends.parts`).
         on_emit: called with the item ids of each batch as it goes to the workers (the media
             bytes they hold will come back: :mod:`mmindex.embed.inflight`).
     """
@@ -146,8 +134,10 @@ class Streamer:
     # -- stage 3: the model ----------------------------------------------------------------
     def run(
         self, batches: Iterable[list[LoadedItem]]
-    ) -> Iterator[tuple[list[LoadedItem], Vectors]]:
-        """Yield ``(items, vectors)`` per batch as the model finishes them (not in input order)."""
+    ) -> Iterator[tuple[list[LoadedItem], Encoded]]:
+        """Yield ``(items, encoded)`` per batch as the model finishes them (not in input order):
+        the vectors truncated to ``dims``, the parts with them when the run asked for parts, and
+        the token vectors of a multi-vector model."""
         q1: queue.Queue = queue.Queue(maxsize=self.prefetch)
         q2: queue.Queue = queue.Queue(maxsize=self.prefetch)
         threads = [threading.Thread(target=self._feed, args=(batches, q1), daemon=True,
@@ -171,18 +161,10 @@ class Streamer:
             for t in threads:
                 t.join(timeout=5)
 
-    def _forward(self, p: Prepared) -> Iterator[tuple[list[LoadedItem], Vectors]]:
+    def _forward(self, p: Prepared) -> Iterator[tuple[list[LoadedItem], Encoded]]:
         t0 = time.perf_counter()
         try:
-            if self.embedder.multivector_dims:  # late interaction: token vectors ride on items
-                out = self.embedder.forward_multi(p.model_input)
-                vectors = out.pooled
-                for it, tokens in zip(p.items, out.tokens, strict=True):
-                    it.multivector = tokens
-            elif self.parts:
-                vectors = self.embedder.forward_parts(p.model_input)
-            else:
-                vectors = self.embedder.forward(p.model_input)
+            out = self.embedder.forward(p.model_input)
         except Exception as exc:
             if not _splittable(exc):
                 raise
@@ -191,15 +173,14 @@ class Streamer:
             return
         model_s = time.perf_counter() - t0
         self._lone_failures = 0
-        self.meter.add_batch(
-            BatchStat(len(p.items), _num_tokens(p.model_input), p.preprocess_s, model_s)
-        )
-        if isinstance(vectors, dict):  # NaN rows (no such part) stay NaN
-            yield p.items, truncate_parts(vectors, self.dims, self.embedder.two_tower)
+        tokens = int(getattr(p.model_input, "num_tokens", 0) or 0)
+        self.meter.add_batch(BatchStat(len(p.items), tokens, p.preprocess_s, model_s))
+        if self.parts and out.parts is not None:  # NaN rows (no such part) stay NaN
+            yield p.items, truncate_parts(out, self.dims, self.embedder.two_tower)
             return
-        yield p.items, truncate_normalize(vectors, self.dims)
+        yield p.items, Encoded(truncate_normalize(out.vectors, self.dims), tokens=out.tokens)
 
-    def _split(self, p: Prepared, exc: Exception) -> Iterator[tuple[list[LoadedItem], Vectors]]:
+    def _split(self, p: Prepared, exc: Exception) -> Iterator[tuple[list[LoadedItem], Encoded]]:
         """CUDA OOM or a per-item model error: halve the batch until the culprit stands alone."""
         if len(p.items) == 1:
             self._lone_failures += 1

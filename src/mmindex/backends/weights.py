@@ -1,4 +1,9 @@
-"""Finding Qwen3-VL weights offline (local directory or HF cache); choosing device, attention."""
+"""Finding a model's weights offline (local directory or HF cache), their revision, attention.
+
+Every local-weights backend (Qwen3-VL, the generic VLM, ColPali, CLIP/SigLIP, Jina, the
+reranker) resolves its ``--model`` here and records :func:`locate_weights`' revision in its
+fingerprint.
+"""
 
 from __future__ import annotations
 
