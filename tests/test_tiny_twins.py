@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 BUILD = {
-    "clip": "from mmindex.backends.tinytwotower import build_tiny_two_tower as b; b(OUT, 'clip')",
-    "siglip": "from mmindex.backends.tinytwotower import build_tiny_two_tower as b; "
+    "clip": "from mmindex.backends.twins.twotower import build_tiny_two_tower as b; b(OUT, 'clip')",
+    "siglip": "from mmindex.backends.twins.twotower import build_tiny_two_tower as b; "
               "b(OUT, 'siglip')",
-    "colpali": "from mmindex.backends.colpali_tiny import build_tiny_late_interaction as b; "
+    "colpali": "from mmindex.backends.twins.colpali import build_tiny_late_interaction as b; "
                "b(OUT, 'colpali')",
 }
 

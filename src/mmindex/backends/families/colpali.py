@@ -18,13 +18,13 @@ def _build(name: str, r: Request):
 
 
 def _twin(name: str, out_dir: Path) -> Path:
-    from mmindex.backends.colpali_tiny import build_tiny_late_interaction
+    from mmindex.backends.twins.colpali import build_tiny_late_interaction
 
     return build_tiny_late_interaction(out_dir, name)
 
 
 def _ensure(name: str, cache_dir: Path | None) -> Path:
-    from mmindex.backends.colpali_tiny import ensure_tiny_late_interaction
+    from mmindex.backends.twins.colpali import ensure_tiny_late_interaction
 
     return ensure_tiny_late_interaction(name, cache_dir)
 

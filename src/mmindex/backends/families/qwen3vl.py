@@ -19,13 +19,13 @@ def _build(r: Request):
 
 
 def _twin(out_dir: Path, shape: str = "tiny") -> Path:
-    from mmindex.backends.tinymodel import build_tiny_model
+    from mmindex.backends.twins.qwen3vl import build_tiny_model
 
     return build_tiny_model(out_dir, shape=shape)
 
 
 def _ensure(cache_dir: Path | None) -> Path:
-    from mmindex.backends.tinymodel import ensure_tiny_model
+    from mmindex.backends.twins.qwen3vl import ensure_tiny_model
 
     return ensure_tiny_model(cache_dir)
 

@@ -16,13 +16,13 @@ def _build(r: Request):
 
 
 def _twin(out_dir: Path) -> Path:
-    from mmindex.backends.rerankers import build_tiny_reranker
+    from mmindex.backends.twins.reranker import build_tiny_reranker
 
     return build_tiny_reranker(out_dir)
 
 
 def _ensure(cache_dir: Path | None) -> Path:
-    from mmindex.backends.rerankers import ensure_tiny_reranker
+    from mmindex.backends.twins.reranker import ensure_tiny_reranker
 
     return ensure_tiny_reranker(cache_dir)
 

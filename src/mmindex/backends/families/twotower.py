@@ -18,13 +18,13 @@ def _build(name: str, r: Request):
 
 
 def _twin(name: str, out_dir: Path) -> Path:
-    from mmindex.backends.tinytwotower import build_tiny_two_tower
+    from mmindex.backends.twins.twotower import build_tiny_two_tower
 
     return build_tiny_two_tower(out_dir, name)
 
 
 def _ensure(name: str, cache_dir: Path | None) -> Path:
-    from mmindex.backends.tinytwotower import ensure_tiny_two_tower
+    from mmindex.backends.twins.twotower import ensure_tiny_two_tower
 
     return ensure_tiny_two_tower(name, cache_dir)
 

@@ -21,13 +21,13 @@ def _build(r: Request):
 
 
 def _twin(out_dir: Path) -> Path:
-    from mmindex.backends.tinyqwen2vl import build_tiny_qwen2vl
+    from mmindex.backends.twins.qwen2vl import build_tiny_qwen2vl
 
     return build_tiny_qwen2vl(out_dir)
 
 
 def _ensure(cache_dir: Path | None) -> Path:
-    from mmindex.backends.tinyqwen2vl import ensure_tiny_qwen2vl
+    from mmindex.backends.twins.qwen2vl import ensure_tiny_qwen2vl
 
     return ensure_tiny_qwen2vl(cache_dir)
 
