@@ -29,12 +29,28 @@ def _ensure(name: str, cache_dir: Path | None) -> Path:
     return ensure_tiny_late_interaction(name, cache_dir)
 
 
+def _like(name: str, hub_id: str, out_dir: Path) -> Path:
+    from mmindex.backends.twins.colpali import build_tiny_late_interaction
+    from mmindex.backends.twins.like import (
+        finish_like,
+        hub_tokenizer_files,
+        released_processor_files,
+    )
+
+    out = build_tiny_late_interaction(out_dir, name)
+    released_processor_files(out)
+    if name == "colqwen2":  # Qwen2's BPE files (ColPali's Gemma tokenizer is not BPE on the hub)
+        hub_tokenizer_files(out)
+    return finish_like(out, hub_id)
+
+
 def _family(name: str, model_type: str, arch: str, rows: tuple[Model, ...]) -> Family:
     return Family(name=name, build=partial(_build, name),
                   needs=("torch", "transformers"), prefixes=(name,),
                   model_types=(model_type,), architectures=(arch,),
                   hub_ids=(f"vidore/{name}*", f"*/{name}*"), multi_vector=True,
-                  twin=partial(_twin, name), ensure_twin=partial(_ensure, name), models=rows)
+                  twin=partial(_twin, name), ensure_twin=partial(_ensure, name),
+                  like=partial(_like, name), models=rows)
 
 
 FAMILIES = (
