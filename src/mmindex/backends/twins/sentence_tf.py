@@ -86,7 +86,7 @@ def build_sentence_transformer(out_dir: Path, *, arch: Literal["bert", "xlm-robe
         cls = XLMRobertaModel
     with torch.random.fork_rng():
         torch.manual_seed(SEED)
-        model = cls(config, add_pooling_layer=False).eval()
+        model = cls(config).eval()  # with the pooler, as the released checkpoints
         colbert, sparse = torch.nn.Linear(32, 32), torch.nn.Linear(32, 1)
     model.save_pretrained(out, safe_serialization=True)
     if heads:  # bge-m3's multi-vector and sparse heads (sentence-transformers leaves them be)
