@@ -196,3 +196,7 @@ def test_the_cli_places_one_in_a_cache_that_mmindex_models_then_sees(tmp_path: P
     assert weights().startswith("present")
     assert main(["make-tiny-model", str(tmp_path / "v"), "--like", "voyage-multimodal-3"]) == 2
     assert "no real-layout builder" in capsys.readouterr().err
+    # colpali-engine's adapter repositories route to colpali but have another layout: refused
+    assert _resolve_cli("vidore/colpali-v1.3", capsys)["family"] == "colpali"
+    assert main(["make-tiny-model", str(tmp_path / "c"), "--like", "vidore/colpali-v1.3"]) == 2
+    assert "-hf" in capsys.readouterr().err and not (tmp_path / "c").exists()

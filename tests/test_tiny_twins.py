@@ -20,6 +20,9 @@ BUILD = {
               "b(OUT, 'siglip')",
     "colpali": "from mmindex.backends.twins.colpali import build_tiny_late_interaction as b; "
                "b(OUT, 'colpali')",
+    # the XLM-R SentencePiece model of the e5 / bge-m3 look-alikes (make-tiny-model --like)
+    "e5-like": "from mmindex.backends.twins.like import build_like as b; "
+               "b('intfloat/multilingual-e5-large', OUT)",
 }
 
 

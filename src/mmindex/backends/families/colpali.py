@@ -37,6 +37,12 @@ def _like(name: str, hub_id: str, out_dir: Path) -> Path:
         released_processor_files,
     )
 
+    if not hub_id.lower().endswith("-hf"):
+        from mmindex.errors import ConfigError
+
+        raise ConfigError(f"--like {hub_id}: only the transformers-native layout (the -hf "
+                          "repositories) is built, not colpali-engine's adapter. Help: use "
+                          f"{hub_id}-hf if it exists (e.g. vidore/{name}-v1.x-hf).")
     out = build_tiny_late_interaction(out_dir, name)
     released_processor_files(out)
     if name == "colqwen2":  # Qwen2's BPE files (ColPali's Gemma tokenizer is not BPE on the hub)
