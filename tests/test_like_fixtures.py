@@ -116,7 +116,7 @@ def test_every_catalogue_hub_id_routes_loads_and_embeds_from_its_look_alike(
 
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(hub))
     fam = CATALOGUE[hub_id]
-    snapshot = build_like(hub_id, hub / "unused", hf_cache=hub)
+    snapshot = build_like(hub_id, hub, hf_cache=True)
     repo = hub / ("models--" + hub_id.replace("/", "--"))
     assert snapshot.parent == repo / "snapshots"
     assert (repo / "refs" / "main").read_text() == snapshot.name
@@ -194,6 +194,9 @@ def test_the_cli_places_one_in_a_cache_that_mmindex_models_then_sees(tmp_path: P
     assert f"HF_HUB_CACHE={cache}" in made.stdout
     assert {p.name for p in cache.iterdir()} == {"models--intfloat--multilingual-e5-large"}
     assert weights().startswith("present")
+    # an alias stands for its hub id
+    flat = build_like("bge-m3", tmp_path / "flat")
+    assert json.loads((flat / "mmindex-build.json").read_text())["hub_id"] == "BAAI/bge-m3"
     assert main(["make-tiny-model", str(tmp_path / "v"), "--like", "voyage-multimodal-3"]) == 2
     assert "no real-layout builder" in capsys.readouterr().err
     # colpali-engine's adapter repositories route to colpali but have another layout: refused

@@ -47,7 +47,7 @@ def _make_like(args: argparse.Namespace) -> int:
 
     if args.shape != "tiny":
         raise ConfigError("--shape goes with --family qwen3-vl, not --like. Help: drop --shape")
-    out = build_like(args.like, Path(args.dir), hf_cache=Path(args.dir) if args.hf_cache else None)
+    out = build_like(args.like, Path(args.dir), hf_cache=args.hf_cache)
     route = resolve(args.like)
     where = (f"the Hugging Face cache {args.dir} (use it as HF_HUB_CACHE={args.dir} "
              f"HF_HUB_OFFLINE=1 mmindex ... --model {args.like})" if args.hf_cache

@@ -3,7 +3,7 @@ that hub repository (its file names, ``config.json``'s ``model_type`` / ``archit
 processor and tokenizer files, sentence-transformers' ``modules.json``), built offline.
 
 The family the id routes to (:func:`mmindex.backends.routing.resolve`) builds it (its record's
-``like``), mostly from its twin; :func:`build_like` with ``hf_cache`` places it, and the
+``like``), mostly from its twin; :func:`build_like` with ``hf_cache=True`` places it, and the
 repositories it takes files from, in a Hugging Face cache (:mod:`~.hfcache`), so that
 ``--model HUB_ID`` with ``HF_HUB_OFFLINE=1`` routes, loads and embeds it.
 """
@@ -28,36 +28,37 @@ def catalogue_hub_ids() -> dict[str, str]:
             if not any(c in h for c in "*?[")}
 
 
-def build_like(hub_id: str, out_dir: str | os.PathLike[str],
-               hf_cache: str | os.PathLike[str] | None = None) -> Path:
-    """Build the ``hub_id`` look-alike into ``out_dir``; with ``hf_cache``, ``out_dir`` is
-    ignored and it (and what its layout refers to) goes into that cache. Returns the folder
-    (the snapshot folder in a cache).
+def build_like(hub_id: str, out_dir: str | os.PathLike[str], *, hf_cache: bool = False) -> Path:
+    """Build the look-alike of ``hub_id`` (or of the hub id a catalogue alias names) into
+    ``out_dir``; with ``hf_cache``, ``out_dir`` is a Hugging Face hub cache and it goes there
+    with the repositories its layout refers to. Returns the folder (the snapshot in a cache).
 
     Raises:
-        ConfigError: no family routes ``hub_id``, or its family has no ``--like`` builder.
+        ConfigError: no family routes ``hub_id`` to a hub repository, or the family has no
+            ``--like`` builder (or none for this id).
     """
     from mmindex.backends.family import family
     from mmindex.backends.routing import resolve
 
     route = resolve(hub_id)
     fam = family(route.family)
-    if "/" not in hub_id or fam.like is None:
+    repo_id = route.model_id if "/" in route.model_id else hub_id  # an alias: its hub id
+    if "/" not in repo_id or Path(repo_id).exists() or fam.like is None:
         raise ConfigError(
             f"--like {hub_id}: {fam.name} ({route.why}) has no real-layout builder. Help: a hub "
             "id of a family with weights on the hub (`mmindex models`; "
             "docs/model-families.md, 'Real-layout fixtures').")
-    if hf_cache is None:
-        return fam.like(hub_id, Path(out_dir))
+    if not hf_cache:
+        return fam.like(repo_id, Path(out_dir))
     import tempfile
 
     from mmindex.backends.twins.hfcache import place_in_hf_cache
 
-    for other in fam.like_needs(hub_id) if fam.like_needs else ():
-        build_like(other, out_dir, hf_cache)
-    with tempfile.TemporaryDirectory(prefix=".like.", dir=_mkdir(Path(hf_cache))) as tmp:
-        built = fam.like(hub_id, Path(tmp) / "repo")
-        return place_in_hf_cache(built, hub_id, hf_cache)
+    for other in fam.like_needs(repo_id) if fam.like_needs else ():
+        build_like(other, out_dir, hf_cache=True)
+    with tempfile.TemporaryDirectory(prefix=".like.", dir=_mkdir(Path(out_dir))) as tmp:
+        built = fam.like(repo_id, Path(tmp) / "repo")
+        return place_in_hf_cache(built, repo_id, out_dir)
 
 
 def _mkdir(p: Path) -> Path:
