@@ -114,7 +114,7 @@ def run(quick: bool, items: int | None = None, cpu_items: int = 4,
         work: Path | None = None) -> dict[str, Any]:
     import torch
 
-    from mmindex.backends.tinymodel import build_tiny_model
+    from mmindex.backends.twins.qwen3vl import build_tiny_model
 
     cuda = torch.cuda.is_available()
     if not cuda and quick:

@@ -92,7 +92,7 @@ def run(quick: bool, sizes: tuple[int, int] | None = None, models: tuple[str, ..
     small, large = sizes or ((5_000, 50_000) if quick else (10_000, 200_000))
     with tempfile.TemporaryDirectory(dir=work) as cache:
         if "tiny-qwen3-vl" in models:  # built once, outside the measured processes
-            from mmindex.backends.tinymodel import ensure_tiny_model
+            from mmindex.backends.twins.qwen3vl import ensure_tiny_model
 
             ensure_tiny_model(cache)
         pairs = [pair(m, small, large, work, Path(cache)) for m in models]

@@ -1,6 +1,6 @@
 """A mid-size random-weight Qwen3-VL-Embedding checkpoint for CPU throughput work.
 
-:func:`mmindex.backends.tinymodel.build_tiny_model` builds the ``tiny`` and ``2b`` shapes only.
+:func:`mmindex.backends.twins.qwen3vl.build_tiny_model` builds the ``tiny`` and ``2b`` shapes only.
 ``tiny`` runs in milliseconds (preprocessing dominates, which says nothing about overlap) and
 ``2b`` at ~0.3 items/s on two CPU cores. The ``mid`` shape here sits between them: the same
 structure (GQA, interleaved M-RoPE, DeepStack) at a size that runs at a few items/s on this CPU.
@@ -31,7 +31,7 @@ def build_model(out_dir: Path, shape: str = "mid") -> Path:
     import torch
     from transformers import AutoModelForImageTextToText
 
-    from mmindex.backends.tinymodel import SEED, build_tiny_model, model_config
+    from mmindex.backends.twins.qwen3vl import SEED, build_tiny_model, model_config
 
     if shape == "tiny":
         return build_tiny_model(out_dir, "tiny")

@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def tiny_qwen_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random-weight Qwen3-VL-Embedding checkpoint built offline once per test session."""
-    from mmindex.backends.tinymodel import build_tiny_model
+    from mmindex.backends.twins.qwen3vl import build_tiny_model
 
     out = tmp_path_factory.mktemp("tiny-qwen3-vl")
     build_tiny_model(out, shape="tiny")

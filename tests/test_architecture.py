@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "mmindex"
-PACKAGES = ["mmindex", "mmindex.extract", "mmindex.embed", "mmindex.backends", "mmindex.index",
+PACKAGES = ["mmindex", "mmindex.extract", "mmindex.embed", "mmindex.backends",
+            "mmindex.backends.twins", "mmindex.index",
             "mmindex.evaluation", "mmindex.cli", "mmindex.cluster", "mmindex.search",
             "mmindex.config"]
 

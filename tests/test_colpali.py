@@ -50,7 +50,7 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module", params=FAMILIES)
 def family_dir(request, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
-    from mmindex.backends.colpali_tiny import build_tiny_late_interaction
+    from mmindex.backends.twins.colpali import build_tiny_late_interaction
 
     out = tmp_path_factory.mktemp(f"tiny-{request.param}")
     return request.param, build_tiny_late_interaction(out, request.param)

@@ -84,7 +84,7 @@ def test_vectors_and_scores_equal_colpali_engine(family, engine_python, pages, t
     import torch
 
     from mmindex.backends.colpali import LateInteractionEmbedder
-    from mmindex.backends.colpali_tiny import build_tiny_late_interaction
+    from mmindex.backends.twins.colpali import build_tiny_late_interaction
 
     model = build_tiny_late_interaction(tmp_path / family, family)
     ref = _engine(engine_python, family, model, pages, tmp_path)

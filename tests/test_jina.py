@@ -1,6 +1,7 @@
 """The jina backend: remote code runs only from an allowed local folder, through Jina's API.
 
-The model folder is a tiny custom-code model written for these tests (tests/jina_tiny: a config
+The model folder is a tiny custom-code model written for these tests
+(src/mmindex/backends/twins/jina_remote, also the ``--like`` fixtures' code: a config
 and a modelling file named by ``auto_map``, with jina-clip-v2's and jina-embeddings-v4's
 ``encode_text`` / ``encode_image`` shapes); its vectors are checked against calling that code
 directly.
@@ -24,7 +25,7 @@ from mmindex.errors import ConfigError, ModelUnavailableError
 from mmindex.items import Item
 
 REPO = Path(__file__).resolve().parents[1]
-CODE = Path(__file__).parent / "jina_tiny"
+CODE = REPO / "src/mmindex/backends/twins/jina_remote"  # the tiny remote code of the twins
 FROG = str(REPO / "data/sample/images/animals_frog.png")
 OWL = str(REPO / "data/sample/images/animals_owl.png")
 

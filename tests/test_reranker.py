@@ -90,7 +90,7 @@ class ReferenceReranker:
 
 @pytest.fixture(scope="module")
 def tiny_reranker_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from mmindex.backends.rerankers import build_tiny_reranker
+    from mmindex.backends.twins.reranker import build_tiny_reranker
 
     return build_tiny_reranker(tmp_path_factory.mktemp("tiny-reranker"))
 

@@ -15,11 +15,14 @@ from pathlib import Path
 import pytest
 
 BUILD = {
-    "clip": "from mmindex.backends.tinytwotower import build_tiny_two_tower as b; b(OUT, 'clip')",
-    "siglip": "from mmindex.backends.tinytwotower import build_tiny_two_tower as b; "
+    "clip": "from mmindex.backends.twins.twotower import build_tiny_two_tower as b; b(OUT, 'clip')",
+    "siglip": "from mmindex.backends.twins.twotower import build_tiny_two_tower as b; "
               "b(OUT, 'siglip')",
-    "colpali": "from mmindex.backends.colpali_tiny import build_tiny_late_interaction as b; "
+    "colpali": "from mmindex.backends.twins.colpali import build_tiny_late_interaction as b; "
                "b(OUT, 'colpali')",
+    # the XLM-R SentencePiece model of the e5 / bge-m3 look-alikes (make-tiny-model --like)
+    "e5-like": "from mmindex.backends.twins.like import build_like as b; "
+               "b('intfloat/multilingual-e5-large', OUT)",
 }
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mmindex.backends import tinymodel
+from mmindex.backends.twins import qwen3vl as twin
 
 RELEASED_FILES = {  # what Qwen/Qwen3-VL-Embedding-2B ships (weights may be sharded there)
     "config.json", "generation_config.json", "model.safetensors", "preprocessor_config.json",
@@ -53,7 +53,7 @@ def test_tokenizer_is_the_real_qwen3_one(tiny_qwen_dir: Path):
 
 
 def test_build_is_deterministic(tiny_qwen_dir: Path, tmp_path: Path):
-    again = tinymodel.build_tiny_model(tmp_path / "again")
+    again = twin.build_tiny_model(tmp_path / "again")
 
     def digest(d: Path) -> str:
         return hashlib.sha256((d / "model.safetensors").read_bytes()).hexdigest()
@@ -65,7 +65,7 @@ def test_2b_shape_matches_the_real_model_without_weights():
     import torch
     from transformers import Qwen3VLForConditionalGeneration
 
-    config = tinymodel.model_config("2b")
+    config = twin.model_config("2b")
     text, vision = config.text_config, config.vision_config
     assert (text.hidden_size, text.num_hidden_layers, text.intermediate_size) == (2048, 28, 6144)
     assert (text.num_attention_heads, text.num_key_value_heads, text.head_dim) == (16, 8, 128)
@@ -84,7 +84,7 @@ def test_ensure_tiny_model_builds_once_survives_a_race_and_loads(tmp_path: Path)
 
     def worker() -> None:
         try:
-            results.append(tinymodel.ensure_tiny_model(tmp_path))
+            results.append(twin.ensure_tiny_model(tmp_path))
         except BaseException as exc:  # surfaced below
             errors.append(exc)
 
@@ -99,7 +99,7 @@ def test_ensure_tiny_model_builds_once_survives_a_race_and_loads(tmp_path: Path)
     assert [p.name for p in tmp_path.iterdir()] == ["tiny-qwen3-vl"]  # no temp dirs left
     weights = target / "model.safetensors"
     before = weights.stat().st_mtime_ns
-    assert tinymodel.ensure_tiny_model(tmp_path) == target
+    assert twin.ensure_tiny_model(tmp_path) == target
     assert weights.stat().st_mtime_ns == before  # reused, not rebuilt
 
     from mmindex.backends import load_embedder
@@ -114,6 +114,32 @@ def test_2b_checkpoint_builds_and_loads(tmp_path: Path):
     """Writes ~4.3 GB and needs ~10 GB RAM."""
     from mmindex.backends.qwen3vl import Qwen3VLEmbedder
 
-    out = tinymodel.build_tiny_model(tmp_path / "2b", shape="2b")
+    out = twin.build_tiny_model(tmp_path / "2b", shape="2b")
     emb = Qwen3VLEmbedder(str(out), device="cpu")
     assert emb.full_dims == 2048
+
+
+def test_one_mark_says_which_twin_and_which_builder(tmp_path: Path):
+    from mmindex.backends.twins import MARKER, ensure_built, is_built, write_marker
+
+    calls: list[Path] = []
+
+    def build(out: Path) -> None:
+        calls.append(out)
+        (out / "weights").write_text("new")
+        write_marker(out, "tiny-x", 2)
+
+    stale = tmp_path / "tiny-x"
+    stale.mkdir()
+    (stale / "weights").write_text("old")
+    write_marker(stale, "tiny-x", 1)  # an older builder's folder
+    assert not is_built(stale, "tiny-x", 2) and is_built(stale, "tiny-x", 1)
+    assert ensure_built(tmp_path, "tiny-x", 2, build) == stale
+    assert (stale / "weights").read_text() == "new" and len(calls) == 1
+    assert ensure_built(tmp_path, "tiny-x", 2, build) == stale and len(calls) == 1  # reused
+    assert not is_built(stale, "tiny-y", 2)  # another twin's mark is not this one's
+    (stale / MARKER).write_text("{not json")
+    assert not is_built(stale, "tiny-x", 2)
+    with pytest.raises(RuntimeError, match="did not mark"):
+        ensure_built(tmp_path, "tiny-z", 1, lambda out: None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny-x"]  # no temp dirs left

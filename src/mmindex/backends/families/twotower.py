@@ -18,15 +18,29 @@ def _build(name: str, r: Request):
 
 
 def _twin(name: str, out_dir: Path) -> Path:
-    from mmindex.backends.tinytwotower import build_tiny_two_tower
+    from mmindex.backends.twins.twotower import build_tiny_two_tower
 
     return build_tiny_two_tower(out_dir, name)
 
 
 def _ensure(name: str, cache_dir: Path | None) -> Path:
-    from mmindex.backends.tinytwotower import ensure_tiny_two_tower
+    from mmindex.backends.twins.twotower import ensure_tiny_two_tower
 
     return ensure_tiny_two_tower(name, cache_dir)
+
+
+def _like(name: str, hub_id: str, out_dir: Path) -> Path:
+    from mmindex.backends.twins.like import (
+        finish_like,
+        hub_tokenizer_files,
+        released_processor_files,
+    )
+    from mmindex.backends.twins.twotower import build_tiny_two_tower
+
+    out = build_tiny_two_tower(out_dir, name)
+    released_processor_files(out)
+    hub_tokenizer_files(out)
+    return finish_like(out, hub_id)
 
 
 def _family(name: str, arch: str, rows: tuple[Model, ...]) -> Family:
@@ -34,7 +48,7 @@ def _family(name: str, arch: str, rows: tuple[Model, ...]) -> Family:
                   needs=("torch", "transformers"), prefixes=(name,),
                   model_types=(name,), architectures=(arch,),
                   hub_ids=(f"*{name}*",), twin=partial(_twin, name),
-                  ensure_twin=partial(_ensure, name), models=rows)
+                  ensure_twin=partial(_ensure, name), like=partial(_like, name), models=rows)
 
 
 def _row(spec: str, model_id: str, dims: int) -> Model:

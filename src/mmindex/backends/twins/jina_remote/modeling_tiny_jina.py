@@ -1,4 +1,5 @@
-"""A tiny custom-code model shaped like Jina's remote code (tests only, written for mmindex).
+"""A tiny custom-code model shaped like Jina's remote code (tests and ``--like`` fixtures only,
+written for mmindex; never imported by mmindex: copied into model folders).
 
 ``TinyJinaClip`` answers like jina-clip-v2 (``encode_text(sentences, task=None, ...)``,
 ``encode_image(images, ...)``, numpy out); ``TinyJinaV4`` like jina-embeddings-v4

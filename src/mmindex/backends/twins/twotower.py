@@ -1,8 +1,8 @@
 """Random-weight CLIP and SigLIP checkpoints built offline (``tiny-clip``, ``tiny-siglip``).
 
-Like :mod:`mmindex.backends.tinymodel` for Qwen3-VL: a ``CLIPModel`` / ``SiglipModel`` built from
-its transformers config at toy sizes (hidden 32, 2 layers per tower, 32x32 images in 8x8 patches,
-CLIP with a projection of 24 that differs from the hidden size; SigLIP's heads keep the
+Like :mod:`mmindex.backends.twins.qwen3vl` for Qwen3-VL: a ``CLIPModel`` / ``SiglipModel`` built
+from its transformers config at toy sizes (hidden 32, 2 layers per tower, 32x32 images in 8x8
+patches, CLIP with a projection of 24 that differs from the hidden size; SigLIP's heads keep the
 hidden size, as in the released models), saved with the real on-disk layout
 (``config.json``, ``model.safetensors``, processor and tokenizer files), loaded by the same code as
 the released checkpoints (:class:`mmindex.backends.twotower.TwoTowerEmbedder`).
@@ -20,16 +20,16 @@ with the families' published normalisation (CLIP's mean/std; SigLIP's 0.5) at 32
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, Literal
+
+from mmindex.backends.twins.marker import ensure_built, write_marker
 
 Family = Literal["clip", "siglip"]
 
 SEED = 20250102
 BUILDER_VERSION = 3  # 3: the CLIP twin's vocabulary is built, not trained (deterministic)
-MARKER = "mmindex-build.json"
 IMAGE_SIZE, PATCH = 32, 8
 CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]  # CLIP's published normalisation
 CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
@@ -126,29 +126,17 @@ def build_tiny_two_tower(out_dir: str | os.PathLike[str], family: Family) -> Pat
         model = cls(config)
     model.save_pretrained(out, safe_serialization=True)
     processor.save_pretrained(str(out))
-    (out / MARKER).write_text(json.dumps(
-        {"builder": "mmindex.backends.tinytwotower", "builder_version": BUILDER_VERSION,
-         "family": family, "seed": SEED}, indent=2))
+    write_marker(out, f"tiny-{family}", BUILDER_VERSION, family=family, seed=SEED)
     (out / "NOTICE.md").write_text(
-        f"Random-weight {family} checkpoint built offline by mmindex.backends.tinytwotower. Its "
+        f"Random-weight {family} checkpoint built offline by mmindex.backends.twins.twotower. Its "
         "vectors mean nothing; use it for tests. Its tokenizer is a small one trained offline on "
         "a few sentences (not the released vocabulary), with the real tokenizer class.\n")
     return out
 
 
-def _is_current(path: Path, family: str) -> bool:
-    try:
-        marker = json.loads((path / MARKER).read_text())
-    except (OSError, ValueError):
-        return False
-    return marker.get("builder_version") == BUILDER_VERSION and marker.get("family") == family
-
-
 def ensure_tiny_two_tower(family: Family,
                           cache_dir: str | os.PathLike[str] | None = None) -> Path:
-    """The cached ``tiny-<family>`` checkpoint, built once into ``cache_dir`` (race-safe rename,
-    as :func:`mmindex.backends.tinymodel.ensure_tiny_model`)."""
-    from mmindex.backends.tinymodel import ensure_built
-
-    return ensure_built(cache_dir, f"tiny-{family}", lambda out: build_tiny_two_tower(out, family),
-                        current=lambda p: _is_current(p, family))
+    """The cached ``tiny-<family>`` checkpoint, built once into ``cache_dir`` (race-safe:
+    :func:`mmindex.backends.twins.marker.ensure_built`)."""
+    return ensure_built(cache_dir, f"tiny-{family}", BUILDER_VERSION,
+                        lambda out: build_tiny_two_tower(out, family))

