@@ -101,12 +101,14 @@ def _image_format_error(ref: str, blob: bytes, item_id: str, cause: Exception) -
                      "re-export or replace the file.", item_id)
 
 
-def decode_image(ref: str, blob: bytes, item_id: str, min_pixels: int, max_pixels: int,
-                 patch_size: int = PATCH) -> Any:
-    """Decode fully, composite RGBA on white, resize by the recipe's rules (sides multiples of
-    ``patch_size`` x 2: 16 for Qwen3-VL, 14 for Qwen2-VL)."""
+def open_image(ref: str, blob: bytes, item_id: str) -> Any:
+    """Decode fully (no conversion, no resize): a PIL image in its own mode.
+
+    Raises:
+        ItemError: ``media_too_large`` (a decompression bomb), ``unsupported_format`` or
+            ``corrupt_media``.
+    """
     from PIL import Image, UnidentifiedImageError
-    from qwen_vl_utils import fetch_image
 
     try:
         image = Image.open(io.BytesIO(blob))
@@ -116,6 +118,16 @@ def decode_image(ref: str, blob: bytes, item_id: str, min_pixels: int, max_pixel
                         item_id) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise _image_format_error(ref, blob, item_id, exc) from exc
+    return image
+
+
+def decode_image(ref: str, blob: bytes, item_id: str, min_pixels: int, max_pixels: int,
+                 patch_size: int = PATCH) -> Any:
+    """Decode fully, composite RGBA on white, resize by the recipe's rules (sides multiples of
+    ``patch_size`` x 2: 16 for Qwen3-VL, 14 for Qwen2-VL)."""
+    from qwen_vl_utils import fetch_image
+
+    image = open_image(ref, blob, item_id)
     try:
         return fetch_image({"image": image, "min_pixels": min_pixels, "max_pixels": max_pixels},
                            image_patch_size=patch_size)
