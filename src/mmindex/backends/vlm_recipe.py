@@ -89,9 +89,9 @@ class Recipe:
                 "min_pixels": self.min_pixels, "max_pixels": self.max_pixels,
                 # only when not the default: the recipes written before these keys keep their
                 # fingerprints (their vectors did not change)
-                **{k: v for k, v in (("positions", self.positions), ("alpha", self.alpha),
-                                     ("first_size", self.first_size),
-                                     ("first_pixels", self.first_pixels))
+                **{k: list(v) if isinstance(v, tuple) else v for k, v in (
+                    ("positions", self.positions), ("alpha", self.alpha),
+                    ("first_size", self.first_size), ("first_pixels", self.first_pixels))
                    if v != Recipe.__dataclass_fields__[k].default}}
 
 
