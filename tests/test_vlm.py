@@ -195,3 +195,68 @@ def test_embed_run_with_the_tiny_twin_quarantines_video(tmp_path, tiny_cache):
                        settings=Settings(db=str(tmp_path / "db"), cache_dir=tiny_cache))
     hits = index.ranked("A frog.", index.embed_query("A frog."), k=10, mode="vector")
     assert len(hits) == 6 and all(-1.0 <= s <= 1.0 for _, s in hits)  # same model and recipe
+
+
+def _variant(tmp_path: Path, name: str, **keys: str) -> Path:
+    """The twin's recipe with some top-level keys set (or replaced)."""
+    text = (REPO / "src/mmindex/backends/recipes/tiny-qwen2-vl.toml").read_text()
+    head, tables = text.split("\n[instructions]", 1)
+    head = "\n".join(x for x in head.splitlines() if x.split(" = ")[0] not in keys)
+    path = tmp_path / f"{name}.toml"
+    path.write_text(head + "".join(f"\n{k} = {v}" for k, v in keys.items())
+                    + "\n[instructions]" + tables)
+    return path
+
+
+def test_sequential_positions_change_image_items_only(tiny_dir, tmp_path):
+    """1-D positions (GME under transformers < 4.52, VLM2Vec's bare <|image_pad|>) differ from
+    M-RoPE only where there are image tokens: text vectors stay equal."""
+    items = [Item("t", "개구리와 올빼미"), Item("i", "", images=(FROG,)),
+             Item("ti", "A frog.", images=(FROG,))]
+    vectors = {}
+    for mode in ("mrope", "sequential"):
+        spec = f"vlm:{tiny_dir}#{_variant(tmp_path, mode, positions=repr(mode))}"
+        vectors[mode] = embed_items(load_embedder(spec, device="cpu", reuse=False), items)
+    cos = _cos(vectors["mrope"], vectors["sequential"])
+    assert cos[0] >= 0.9999999 and cos[1:].max() < 0.999999, cos  # noise: ~1e-7
+
+
+def test_first_resize_and_alpha_set_the_pixels_and_the_cost(tiny_dir, tmp_path):
+    """[first_resize] size squashes every image (VLM2Vec: 1344 x 1344), min/max pixels resize
+    twice (GME); the cost estimate counts the tokens decode makes; alpha = "drop" keeps the
+    colour under transparent pixels, "white" composites."""
+    from PIL import Image
+
+    from mmindex.backends.base import LoadedItem
+
+    wide = tmp_path / "wide.png"
+    pixels = np.zeros((90, 400, 4), dtype=np.uint8)
+    pixels[..., 0] = 200  # red under a fully transparent left half
+    pixels[:, 200:, 3] = 255
+    Image.fromarray(pixels, "RGBA").save(wide)
+    cases = {"size": ('"white"', "size = [448, 448]", (448, 448)),  # once: (168, 672)
+             "twice": ('"drop"', "min_pixels = 3136\nmax_pixels = 12845056", (168, 700))}
+    for name, (alpha, first, want) in cases.items():
+        recipe = _variant(tmp_path, name, alpha=alpha, min_pixels="100352")
+        recipe.write_text(recipe.read_text() + f"\n[first_resize]\n{first}\n")
+        emb = VLMEmbedder(str(tiny_dir), recipe=str(recipe), device="cpu")
+        loaded = LoadedItem(Item("w", "", images=(str(wide),)))
+        image = emb.decode(loaded).images[0]
+        assert (image.height, image.width) == want, name
+        assert emb.estimate_cost(loaded).pixels == want[0] * want[1]
+        left = image.getpixel((2, image.height // 2))
+        assert left == ((255, 255, 255) if alpha == '"white"' else (200, 0, 0)), left
+
+
+def test_recipe_keys_are_checked(tmp_path):
+    base = (REPO / "src/mmindex/backends/recipes/tiny-qwen2-vl.toml").read_text()
+    bad = tmp_path / "bad.toml"
+    for extra, message in (('positions = "2d"', "positions must be one of mrope, sequential"),
+                           ('alpha = "black"', "alpha must be one of white, drop"),
+                           ("[first_resize]\nsize = [1344]", "give either size"),
+                           ("[first_resize]\nsize = [99999, 99999]", "over 12,845,056 pixels"),
+                           ("[first_resize]\nmin_pixels = 9\nmax_pixels = 3",
+                            "0 < min_pixels <= max_pixels")):
+        bad.write_text(extra + "\n" + base if not extra.startswith("[") else base + extra)
+        with pytest.raises(ConfigError, match=message):
+            load_recipe(bad)

@@ -2,10 +2,11 @@
 
 Everything model-specific (prompt template, instructions, image placeholder, pooling,
 normalisation, limits) is data in a :class:`~mmindex.backends.vlm_recipe.Recipe`; the code is
-the same for every model: decode and resize images (qwen-vl-utils, patch 14 x merge 2 for
-Qwen2-VL), render one prompt per item, run the processor with ``do_resize=False`` and right
-padding, run the base model (``Qwen2VLModel``), pool, normalise. Text and images; video items
-are quarantined (``unsupported_format``): no shipped recipe covers video yet.
+the same for every model: decode and resize images (the recipe's steps, ``vlm_images``), render
+one prompt per item, run the processor with ``do_resize=False`` and right padding, run the base
+model (``Qwen2VLModel``; M-RoPE or 1-D positions as the recipe says), pool, normalise. Text
+and images; video items are quarantined (``unsupported_format``): no shipped recipe covers
+video yet.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from mmindex.backends import media
+from mmindex.backends import media, vlm_images
 from mmindex.backends import qwen3vl_inputs as qi
 from mmindex.backends.base import (
     Embedder,
@@ -34,8 +35,7 @@ from mmindex.backends.weights import default_attention, locate_weights
 from mmindex.errors import ConfigError, ItemError, ModelUnavailableError
 from mmindex.items import Cost
 
-PATCH = 14
-FACTOR = 28  # patch 14 x spatial merge 2
+FACTOR = vlm_images.FACTOR
 
 
 class VLMEmbedder(Embedder):
@@ -119,16 +119,13 @@ class VLMEmbedder(Embedder):
         return Cost(tokens=min(tokens, self.recipe.max_length), pixels=pixels)
 
     def _resized(self, height: int, width: int) -> tuple[int, int]:
-        from qwen_vl_utils.vision_process import smart_resize
-
-        return smart_resize(height, width, factor=FACTOR, min_pixels=self.recipe.min_pixels,
-                            max_pixels=self.recipe.max_pixels)
+        return vlm_images.final_size(height, width, self.recipe)
 
     def count_tokens(self, text: str) -> int:
         return self._overhead + self._tokens(text)
 
     def decode(self, loaded: LoadedItem) -> qi.DecodedItem:
-        """Decode and resize the item's images (the recipe's pixel bounds, sides x28).
+        """Decode and resize the item's images (the recipe's steps: ``vlm_images``).
 
         Raises:
             ItemError: ``empty_item``, ``unsupported_format`` (video, unknown formats),
@@ -142,9 +139,8 @@ class VLMEmbedder(Embedder):
                             item.id)
         out = qi.DecodedItem(item.id, item.text if item.text.strip() else None)
         for ref in item.images:
-            image = qi.decode_image(ref, media.media_bytes(loaded, ref), item.id,
-                                    self.recipe.min_pixels, self.recipe.max_pixels,
-                                    patch_size=PATCH)
+            opened = media.open_image(ref, media.media_bytes(loaded, ref), item.id)
+            image = vlm_images.prepare(opened, self.recipe, ref, item.id)
             out.images.append(image)
             out.visual_tokens += (image.height // FACTOR) * (image.width // FACTOR)
         if out.visual_tokens + self._overhead > self.recipe.max_length:
@@ -166,6 +162,8 @@ class VLMEmbedder(Embedder):
             inputs = self.processor(text=texts, images=images, do_resize=False, padding=True,
                                     truncation=True, max_length=self.recipe.max_length,
                                     return_tensors="pt")
+        if self.recipe.positions == "sequential":
+            inputs["position_ids"] = vlm_images.positions(inputs["attention_mask"])
         return TensorBatch.of(inputs, len(decoded), self.device)
 
     def forward(self, batch: TensorBatch) -> Encoded:

@@ -15,6 +15,11 @@ its own ``embedding_recipe.toml``). Keys::
     normalize = true                            # L2
     max_length = 1800                           # tokens (longer text is truncated)
     min_pixels = 3136; max_pixels = 1003520     # resize bounds (sides multiples of 28)
+    positions = "mrope"                         # mrope | sequential (1-D, image tokens too)
+    alpha = "white"                             # white (composite RGBA) | drop (convert RGB)
+    [first_resize]                              # optional, before the bounds above:
+    size = [1344, 1344]                         #   every image to width x height, or
+    min_pixels = 3136; max_pixels = 12845056    #   the same rule with these bounds
     [instructions]
     document = "..."; query = "..."
 
@@ -31,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mmindex.backends.qwen3vl_inputs import check_pixel_limits
+from mmindex.backends.qwen3vl_inputs import PIXEL_CAP, check_pixel_limits
 from mmindex.errors import ConfigError, ModelUnavailableError
 
 RECIPES_DIR = Path(__file__).parent / "recipes"
@@ -41,7 +46,9 @@ POOLINGS = ("last", "mean", "eos")
 KINDS = ("text", "image", "image_text")
 _KEYS = {"name", "models", "architecture", "template", "templates", "image_placeholder",
          "image_separator", "pooling", "normalize", "max_length", "min_pixels", "max_pixels",
-         "instructions", "source", "notes"}
+         "instructions", "source", "notes", "positions", "alpha", "first_resize"}
+POSITIONS = ("mrope", "sequential")
+ALPHAS = ("white", "drop")
 
 
 @dataclass(frozen=True)
@@ -59,6 +66,10 @@ class Recipe:
     max_length: int = 8192
     min_pixels: int = 4 * 28 * 28
     max_pixels: int = 1280 * 28 * 28
+    positions: str = "mrope"
+    alpha: str = "white"
+    first_size: tuple[int, int] | None = None
+    first_pixels: tuple[int, int] | None = None
     models: tuple[str, ...] = ()
     path: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -75,7 +86,13 @@ class Recipe:
                 "instructions": self.instructions, "image_placeholder": self.image_placeholder,
                 "image_separator": self.image_separator, "pooling": self.pooling,
                 "normalize": self.normalize, "max_length": self.max_length,
-                "min_pixels": self.min_pixels, "max_pixels": self.max_pixels}
+                "min_pixels": self.min_pixels, "max_pixels": self.max_pixels,
+                # only when not the default: the recipes written before these keys keep their
+                # fingerprints (their vectors did not change)
+                **{k: list(v) if isinstance(v, tuple) else v for k, v in (
+                    ("positions", self.positions), ("alpha", self.alpha),
+                    ("first_size", self.first_size), ("first_pixels", self.first_pixels))
+                   if v != Recipe.__dataclass_fields__[k].default}}
 
 
 def shipped_recipe_path(name: str) -> Path:
@@ -116,6 +133,9 @@ def load_recipe(path: str | Path) -> Recipe:
         problems.append("[instructions] needs exactly document and query")
     if not data.get("image_placeholder"):
         problems.append("image_placeholder is required")
+    for key, allowed in (("positions", POSITIONS), ("alpha", ALPHAS)):
+        if data.get(key, allowed[0]) not in allowed:
+            problems.append(f"{key} must be one of {', '.join(allowed)}")
     if problems:
         raise ConfigError(f"recipe {path}: {'; '.join(problems)}. Help: see "
                           "docs/model-families.md for the keys.")
@@ -129,12 +149,16 @@ def load_recipe(path: str | Path) -> Recipe:
             max_length=_count(data, "max_length", 8192),
             min_pixels=_count(data, "min_pixels", 4 * 28 * 28),
             max_pixels=_count(data, "max_pixels", 1280 * 28 * 28),
+            positions=data.get("positions", "mrope"), alpha=data.get("alpha", "white"),
+            **_first_resize(data.get("first_resize", {})),
             models=tuple(data.get("models", ())), path=str(path))
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"recipe {path}: {exc}. Help: see docs/model-families.md for the "
                           "keys and their types.") from None
     check_pixel_limits(data.get("min_pixels", recipe.min_pixels),
                        data.get("max_pixels", recipe.max_pixels), f"recipe {path}")
+    if recipe.first_pixels:
+        check_pixel_limits(*recipe.first_pixels, f"recipe {path} [first_resize]")
     try:
         for role in ("document", "query"):
             recipe.prompt(role, "x", 1), recipe.prompt(role, "x", 0), recipe.prompt(role, None, 2)
@@ -144,9 +168,30 @@ def load_recipe(path: str | Path) -> Recipe:
     return recipe
 
 
+def _first_resize(table: Any) -> dict[str, tuple[int, int] | None]:
+    """``[first_resize]``: ``size = [w, h]`` or ``min_pixels`` and ``max_pixels``, not both."""
+    if not isinstance(table, dict):
+        raise ValueError("first_resize must be a table ([first_resize])")
+    if not table:
+        return {}
+    if set(table) == {"size"} and isinstance(table["size"], list) and len(table["size"]) == 2:
+        width, height = (_positive(v, "[first_resize] size") for v in table["size"])
+        if width * height > PIXEL_CAP:
+            raise ValueError(f"[first_resize] size {width}x{height} is over {PIXEL_CAP:,} pixels")
+        return {"first_size": (width, height)}
+    if set(table) == {"min_pixels", "max_pixels"}:
+        return {"first_pixels": (_positive(table["min_pixels"], "[first_resize] min_pixels"),
+                                 _positive(table["max_pixels"], "[first_resize] max_pixels"))}
+    raise ValueError(f"[first_resize] {table!r}: give either size = [width, height] or "
+                     "min_pixels and max_pixels")
+
+
 def _count(data: dict[str, Any], key: str, default: int) -> int:
     """A positive integer value of the recipe (``max_length = "abc"`` is refused)."""
-    value = data.get(key, default)
+    return _positive(data.get(key, default), key)
+
+
+def _positive(value: Any, key: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{key} = {value!r} is not a positive integer")
     return value
