@@ -180,3 +180,25 @@ def test_a_killed_or_failed_run_leaves_no_copy(s3_server: S3Server, s3_bucket: s
         run_embed(uri, "items", s, executor=failing)
     # the next run removed the killed one's copy, its own when it failed
     assert copies == [True] and [p.name.split("+")[0] for p in spool.iterdir()] == ["other"]
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (a full disk)")
+def test_a_copy_that_cannot_be_written_leaves_the_run_reading_the_store(
+        s3_server: S3Server, s3_bucket: str, tmp_path: Path, fetched: list[int],
+        monkeypatch, caplog) -> None:
+    from mmindex.extract import spool
+
+    monkeypatch.setattr(spool, "clear_stale", lambda *a: None)  # it would remove the trap
+
+    uri, data = _s3_manifest(s3_server, s3_bucket, tmp_path, "m.jsonl")
+    s = Settings(db=str(tmp_path / "db"), model="hash", cache_dir=tmp_path / "cache",
+                 read_chunk_rows=100, group_items=100, storage_options=s3_server.storage_options)
+    src = open_source(uri, storage_options=s3_server.storage_options)
+    path = spool.spool_path(tmp_path / "cache" / "spool", "items", "run1", uri, src.identity)
+    path.parent.mkdir(parents=True)
+    path.with_name(path.name + ".part").symlink_to("/dev/full")  # the disk fills up
+    fetched.clear()
+    r = run_embed(uri, "items", s, run_id="run1")
+    assert r.embedded == 2999 and r.rows == 2999  # the run does not fail: it reads the store
+    assert 1.9 * len(data) <= sum(fetched) <= 2.1 * len(data)
+    assert list(path.parent.iterdir()) == [] and "No space left" in caplog.text

@@ -60,7 +60,10 @@ def clear_stale(directory: str | Path, index: str) -> None:
     if d.is_dir():
         for p in d.iterdir():
             if p.name.partition("+")[0] == index and ".spool" in p.name:
-                p.unlink(missing_ok=True)
+                try:
+                    p.unlink(missing_ok=True)
+                except OSError as exc:  # best effort: a leftover never stops a run
+                    log.warning("cannot remove the old spool %s: %s", p, exc)
 
 
 def remove(spool: dict[str, Any] | None) -> None:
@@ -103,10 +106,13 @@ class Tee:
             try:
                 self.out.write(data)
             except OSError as exc:
-                log.warning("spooling the manifest to %s failed (%s): the groups read the "
-                            "store", self.part, exc)
-                self.abort()
+                self._drop(exc)
         return data
+
+    def _drop(self, exc: OSError) -> None:
+        log.warning("spooling the manifest to %s failed (%s): the groups read the store",
+                    self.part, exc)
+        self.abort()
 
     def finish(self) -> bool:
         """The reader is done: read what it left (a decompressor may stop short), keep the copy
@@ -117,7 +123,11 @@ class Tee:
             pass
         if self.out is None:
             return False
-        self.out.close()
+        try:
+            self.out.close()  # a full disk may only say so now
+        except OSError as exc:
+            self._drop(exc)
+            return False
         self.out = None
         if self.size is not None and self.n != self.size:
             log.warning("spooled %d bytes of a %d-byte manifest: dropped", self.n, self.size)
@@ -129,8 +139,11 @@ class Tee:
     def abort(self) -> None:
         """Drop the partial copy (the pass failed or stopped early); a no-op after finish."""
         if self.out is not None:
-            self.out.close()
-            self.out = None
+            out, self.out = self.out, None
+            try:
+                out.close()
+            except OSError:
+                pass  # already failing: the copy is dropped either way
             self.part.unlink(missing_ok=True)
 
 
