@@ -13,6 +13,7 @@ line-by-line JSONL/CSV), and ids are remembered as 8-byte hashes for duplicate d
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -90,7 +91,7 @@ class Source:
 
     def spool(self) -> dict[str, Any] | None:
         """The local copy that the plan's pass left (for ``RunPlan.spool``), or None."""
-        return {"path": self.local, "size": self.identity.get("size")} if self.local else None
+        return {"path": self.local, "size": os.path.getsize(self.local)} if self.local else None
 
     def iter_chunks(self, segment: Segment | None = None, *, cursor: Cursor | None = None,
                     converter: RowConverter | None = None, spool: Path | None = None
