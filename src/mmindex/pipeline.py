@@ -146,7 +146,7 @@ def plan_run(source: str, index: str, settings: Settings, *, run_id: str | None 
     per_group = max(1, math.ceil(settings.group_items / settings.read_chunk_rows))
     delete = settings.deletion_policy == "delete"
     run_id = run_id or uuid.uuid4().hex[:12]
-    spool = spools.prepare(src.uri, src.identity, index, run_id,  # a remote manifest's copy
+    spool = spools.prepare(src.uri, src.identity, settings.db, index, run_id,  # a remote copy
                            settings.cache_dir / "spool" if settings.spool_manifest else None)
     found = scan(src, per_group, ids=delete, spool=spool)  # the one full pass: group starts
     total, chunks = found.total, math.ceil(found.total / settings.read_chunk_rows)

@@ -12,7 +12,8 @@ disk; the others (Ray actors on other nodes) range-read the store as before. The
 the very bytes the plan cut, even if the object is replaced meanwhile.
 
 The spool goes when the run commits or fails (:func:`remove`); a killed run's is removed by the
-next run of the same index (:func:`clear_stale`, under the index's writer lock). A spool that
+next run of the same index in the same database (:func:`clear_stale`, under the index's
+writer lock). A spool that
 cannot be written (no room, no permission) is dropped with a warning: the run goes on reading the
 store.
 """
@@ -32,34 +33,38 @@ log = logging.getLogger(__name__)
 CHUNK = 1 << 20
 
 
-def spool_path(directory: str | Path, index: str, run_id: str, uri: str,
+def _hash(*parts: Any, n: int = 16) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:n]
+
+
+def spool_path(directory: str | Path, db: str, index: str, run_id: str, uri: str,
                identity: dict[str, Any]) -> Path:
-    """Where run ``run_id`` of ``index`` spools the object ``uri`` as it is now (``identity``):
-    ``<index>+<hash of the run, the uri and the identity>.spool`` ('+' is in no index name)."""
-    tag = hashlib.sha256(json.dumps([run_id, uri, identity], sort_keys=True, default=str).encode())
-    return Path(directory) / f"{index}+{tag.hexdigest()[:16]}.spool"
+    """Where run ``run_id`` of ``index`` in database ``db`` spools the object ``uri`` as it is
+    now (``identity``): ``<index>+<hash of db>+<hash of the run, uri, identity>.spool`` ('+' is
+    in no index name)."""
+    return Path(directory) / f"{index}+{_hash(db, n=8)}+{_hash(run_id, uri, identity)}.spool"
 
 
-def prepare(uri: str, identity: dict[str, Any], index: str, run_id: str,
+def prepare(uri: str, identity: dict[str, Any], db: str, index: str, run_id: str,
             directory: str | Path | None) -> Path | None:
     """Where the plan's pass of run ``run_id`` copies the manifest ``uri``: None for a local
     one, or without a ``directory`` (``spool_manifest`` off). Earlier runs' spools of ``index``
-    are removed first (:func:`clear_stale`)."""
+    in ``db`` are removed first (:func:`clear_stale`)."""
     from mmindex.extract.filesystem import is_local
 
     if directory is None or is_local(uri):
         return None
-    clear_stale(directory, index)
-    return spool_path(directory, index, run_id, uri, identity)
+    clear_stale(directory, db, index)
+    return spool_path(directory, db, index, run_id, uri, identity)
 
 
-def clear_stale(directory: str | Path, index: str) -> None:
-    """Remove the spools of earlier runs of ``index`` (a killed run's): the caller holds the
-    index's writer lock, so none of them is in use."""
-    d = Path(directory)
+def clear_stale(directory: str | Path, db: str, index: str) -> None:
+    """Remove the spools of earlier runs of ``index`` in ``db`` (a killed run's): the caller
+    holds that index's writer lock, so none of them is in use."""
+    d, prefix = Path(directory), f"{index}+{_hash(db, n=8)}+"
     if d.is_dir():
         for p in d.iterdir():
-            if p.name.partition("+")[0] == index and ".spool" in p.name:
+            if p.name.startswith(prefix) and ".spool" in p.name:
                 try:
                     p.unlink(missing_ok=True)
                 except OSError as exc:  # best effort: a leftover never stops a run
@@ -67,9 +72,13 @@ def clear_stale(directory: str | Path, index: str) -> None:
 
 
 def remove(spool: dict[str, Any] | None) -> None:
-    """Remove a run's spool (``RunPlan.spool``) from this host, if it is here."""
+    """Remove a run's spool (``RunPlan.spool``) from this host, if it is here (best effort: a
+    committed run never fails for it; the next run of the index removes a leftover)."""
     if spool:
-        Path(spool["path"]).unlink(missing_ok=True)
+        try:
+            Path(spool["path"]).unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("cannot remove the spool %s: %s", spool["path"], exc)
 
 
 def usable(spool: dict[str, Any] | None) -> str | None:
