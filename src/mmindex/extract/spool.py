@@ -12,10 +12,9 @@ disk; the others (Ray actors on other nodes) range-read the store as before. The
 the very bytes the plan cut, even if the object is replaced meanwhile.
 
 The spool goes when the run commits or fails (:func:`remove`); a killed run's is removed by the
-next run of the same index in the same database (:func:`clear_stale`, under the index's
-writer lock). A spool that
-cannot be written (no room, no permission) is dropped with a warning: the run goes on reading the
-store.
+next run of the same index in the same database (:func:`clear_stale`, under the index's writer
+lock). A spool that cannot be written (no room, no permission) is dropped with a warning: the run
+goes on reading the store.
 """
 
 from __future__ import annotations
