@@ -1,7 +1,8 @@
 """The Ray executor on a real local multi-node Ray cluster (a head and one worker node, started
 here): Ray equals local on the sample, an actor killed mid-group, the Prefect flow (groups on
 the actors, a lost actor retried by Prefect), the embed process killed and re-run, a node
-removed non-gracefully; a real model (USE) on Ray. Marker ``ray`` (needs the ``ray`` extra):
+removed non-gracefully; a real model (USE) on Ray; an S3 manifest that the actors read from the
+plan's local copy. Marker ``ray`` (needs the ``ray`` extra):
 CI runs ``pytest -m ray tests/test_ray.py``; about two minutes on 2 cores.
 
 Faults are injected inside the Ray workers by tests/rayhook/sitecustomize.py (orders written as
@@ -28,6 +29,7 @@ from mmindex.index import ledger
 from mmindex.pipeline import run_embed
 
 pytestmark = pytest.mark.ray
+pytest_plugins = ["s3server"]
 ray = pytest.importorskip("ray")
 
 REPO = Path(__file__).resolve().parents[1]
@@ -134,6 +136,45 @@ def test_ray_equals_local_on_the_sample_with_one_commit(cluster, local_run, tmp_
     again = run_on_ray(s)  # unchanged: nothing embedded, no new version, no staging left
     assert (again.embedded, again.skipped_unchanged, again.version) == (0, 84, r.version)
     assert not ix.table_exists(db, "_staging__" + r.table)
+
+
+def test_actors_on_the_plans_host_read_an_s3_manifest_from_its_copy(cluster, s3_server,
+                                                                    s3_bucket, tmp_path):
+    import logging
+
+    from mmindex.cluster import RayExecutor
+
+    data = "".join(json.dumps({"id": f"r{k}", "text": f"row {k}"}) + "\n" for k in range(200))
+    uri = s3_server.put(f"{s3_bucket}/m.jsonl", data.encode())
+    gets: list[str] = []  # the moto server (a thread here) logs every request it answers
+
+    class Requests(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "GET /" in (msg := record.getMessage()) and "/m.jsonl" in msg:
+                gets.append(msg)
+
+    handler = Requests()
+    logging.getLogger("werkzeug").addHandler(handler)
+    try:
+        kw = dict(group_items=20, read_chunk_rows=10, storage_options=s3_server.storage_options,
+                  cache_dir=tmp_path / "cache")
+        local = run_embed(uri, "s", Settings(db=str(tmp_path / "local"), model="hash", **kw))
+        assert local.rows == 200
+        s = Settings(db=str(tmp_path / "db"), executor="ray", ray_address=cluster["address"],
+                     ray_actors=2, model="hash", model_threads=1, **kw)
+        plans: list[int] = []
+
+        def counted(plan, progress):  # the plan's pass is over: count the actors' reads
+            plans.append(len(gets))
+            return RayExecutor(s)(plan, progress)
+
+        r = run_embed(uri, "s", s, executor=counted)
+    finally:
+        logging.getLogger("werkzeug").removeHandler(handler)
+    assert (r.embedded, r.rows) == (200, 200)
+    assert_same_vectors(vectors(tmp_path / "db", r.table), vectors(tmp_path / "local", r.table))
+    assert plans[0] >= 1 and len(gets) == plans[0]  # 10 groups, 2 actors: not one GET more
+    assert list((tmp_path / "cache" / "spool").iterdir()) == []
 
 
 def test_an_actor_killed_mid_group_is_replaced_and_its_group_retried(cluster, local_run,

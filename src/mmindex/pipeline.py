@@ -39,6 +39,7 @@ from mmindex.embed import (
     calibrate_token_budget,
 )
 from mmindex.errors import ConfigError, require
+from mmindex.extract import spool as spools
 from mmindex.extract.segments import Segment, scan
 from mmindex.index import ledger
 from mmindex.index.db import storage_guard
@@ -73,6 +74,7 @@ class RunPlan:
     part_columns: bool = False  # rows carry the part columns (parts, or the table has them)
     started_at: float = field(default_factory=time.time)
     segments: list[dict[str, Any]] = field(default_factory=list)  # extract.Segment per group
+    spool: dict[str, Any] | None = None  # a remote manifest's local copy (extract.spool)
 
     def settings_obj(self) -> Settings:
         return Settings(**self.settings)
@@ -113,12 +115,14 @@ def run_embedder(s: Settings) -> Embedder:
                          query_instruction=s.query_instruction, settings=s)
 
 
-def _source(s: Settings, source: str, fmt: str | None, fields: Any):
+def _source(s: Settings, source: str, fmt: str | None, fields: Any, spool: Any = None):
     from mmindex.extract import FieldMap, open_source
 
     fm = FieldMap.parse(fields) if isinstance(fields, list) else fields
-    return open_source(source, format=fmt, fields=fm, storage_options=s.fsspec_options(),
-                       chunk_rows=s.read_chunk_rows, max_record_bytes=s.max_record_bytes)
+    src = open_source(source, format=fmt, fields=fm, storage_options=s.fsspec_options(),
+                      chunk_rows=s.read_chunk_rows, max_record_bytes=s.max_record_bytes)
+    src.local = spools.usable(spool)  # the plan's copy, when this host holds it
+    return src
 
 
 def plan_run(source: str, index: str, settings: Settings, *, run_id: str | None = None,
@@ -141,7 +145,10 @@ def plan_run(source: str, index: str, settings: Settings, *, run_id: str | None 
     src = _source(settings, source, format, fields)
     per_group = max(1, math.ceil(settings.group_items / settings.read_chunk_rows))
     delete = settings.deletion_policy == "delete"
-    found = scan(src, per_group, ids=delete)  # the one full pass: where each group starts
+    run_id = run_id or uuid.uuid4().hex[:12]
+    spool = spools.prepare(src.uri, src.identity, settings.db, index, run_id,  # a remote copy
+                           settings.cache_dir / "spool" if settings.spool_manifest else None)
+    found = scan(src, per_group, ids=delete, spool=spool)  # the one full pass: group starts
     total, chunks = found.total, math.ceil(found.total / settings.read_chunk_rows)
     groups = [(a, min(a + per_group, chunks)) for a in range(0, chunks, per_group)] or [(0, 0)]
     table = ix.table_name(index, model_slug(settings.model), dims)
@@ -152,13 +159,14 @@ def plan_run(source: str, index: str, settings: Settings, *, run_id: str | None 
     db = ix.connect(settings)
     part_columns = parts or (ix.table_exists(db, table)  # the columns stay once added: nulls
                              and ix.has_parts(db.open_table(table).schema))
-    plan = RunPlan(run_id or uuid.uuid4().hex[:12], index, src.uri, table, dims, total, groups,
+    plan = RunPlan(run_id, index, src.uri, table, dims, total, groups,
                    settings.transport(), format, fields, src.describe(),
                    model_id=emb.model_id,
                    fingerprint={**emb.fingerprint(), "dims": dims, **ocr,
                                 **({"parts": True} if parts else {})},
                    gpu_budget=fitted, multivector_dims=emb.multivector_dims, parts=parts,
-                   part_columns=part_columns, segments=[asdict(g) for g in found.segments])
+                   part_columns=part_columns, segments=[asdict(g) for g in found.segments],
+                   spool=src.spool())
     if delete:
         ix.Staging(db, table, dims, emb.multivector_dims).save_ids(found.ids)
     # the caller holds the writer slot: a run of this index still "running" is dead
@@ -200,7 +208,7 @@ def embed_group(plan: RunPlan, group: int, progress=None) -> GroupResult:
     staging = ix.Staging(db, plan.table, plan.dims, plan.multivector_dims,
                          parts=plan.part_columns)
     segment = Segment(**plan.segments[group])
-    src = _source(s, plan.source, plan.format, plan.fields)
+    src = _source(s, plan.source, plan.format, plan.fields, plan.spool)
     worker = GroupEmbedder(plan.run_id, plan.index, emb, s, db, plan.fingerprint,
                            parts=plan.parts)
     worker.run(src, segment, staging, progress=progress, total=plan.total_items)
@@ -227,7 +235,8 @@ def commit_run(plan: RunPlan, groups: list[GroupResult]) -> EmbedResult:
     if staging.count() or (delete and ix.table_exists(db, plan.table)):
         seen = staging.saved_ids() if delete else None
         if delete and seen is None:  # a retried commit after the first dropped them: read again
-            seen = scan(_source(s, plan.source, plan.format, plan.fields), 1, ids=True).ids
+            seen = scan(_source(s, plan.source, plan.format, plan.fields, plan.spool), 1,
+                        ids=True).ids
         with storage_guard("commit the run to", f"{db.uri}/{plan.table}"):
             c = ix.commit_staged(db, staging, seen_ids=seen, delete_missing=delete, fts=s.fts,
                                  ann_min_rows=s.ann_min_rows, fts_fields=s.fts_metadata_fields,
@@ -245,11 +254,13 @@ def commit_run(plan: RunPlan, groups: list[GroupResult]) -> EmbedResult:
             "truncated", "inserted", "updated", "deleted", "rows")
     ledger.record_run(db, {**_lineage(plan, "committed"), **{k: getattr(r, k) for k in keys},
                            **r.throughput.to_dict()})
+    spools.remove(plan.spool)
     return r
 
 
 def fail_run(plan: RunPlan, exc: BaseException) -> None:
     """Record that the run failed (staged rows stay for the next attempt to reuse)."""
+    spools.remove(plan.spool)
     end_run(plan.settings_obj(), plan.index, plan.run_id, "failed",
             f"{type(exc).__name__}: {exc}")
 

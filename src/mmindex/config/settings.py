@@ -89,6 +89,10 @@ class Settings(BaseSettings):
         20_000, description="Items per embed task (a Prefect task run per group, never per item)"
     )
     read_chunk_rows: int = Field(4096, description="Manifest rows read per streaming chunk")
+    spool_manifest: bool = Field(
+        True, description="Keep a copy of a remote (object-store) manifest in cache_dir/spool "
+                          "while a run reads it, so groups on this host do not read the store "
+                          "again (needs the manifest's size in free disk)")
     prep_workers: int = Field(
         2, description="CPU threads decoding/preprocessing ahead of the model"
     )

@@ -200,15 +200,17 @@ def csv_rows(f: Any, delimiter: str, fields: FieldMap, cursor: Cursor | None = N
         yield "", BadRecord("bad_record", msg, id=row.get(fields.id), raw={"fields": rec[:32]})
 
 
-def parquet_rows(fs: Any, path: str, fields: FieldMap, chunk_rows: int, first: int = 0
-                 ) -> Iterator[Any]:
-    """``first``: rows to pass over; only the row groups from the one holding it are read."""
+def parquet_rows(fs: Any, path: str, fields: FieldMap, chunk_rows: int, first: int = 0,
+                 count: int | None = None, **open_opts: Any) -> Iterator[Any]:
+    """``first``: rows to pass over; ``count``: rows wanted (None: to the end). Only the row
+    groups holding them are read. ``open_opts``: for ``fs.open`` (a group's
+    ``cache_type="none"``: no read-ahead)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    with fs.open(path, "rb") as f:
-        try:
-            pf = pq.ParquetFile(f)
+    with fs.open(path, "rb", **open_opts) as f:
+        try:  # a group from a store: the footer read exactly, not pyarrow's last 64 KiB
+            pf = pq.ParquetFile(f, metadata=_parquet_footer(f) if open_opts else None)
         except pa.ArrowInvalid as exc:
             raise ConfigError(
                 f"not a readable Parquet file: {exc}\nHelp: check the file and --format."
@@ -221,6 +223,11 @@ def parquet_rows(fs: Any, path: str, fields: FieldMap, chunk_rows: int, first: i
         n, skip, groups = 0, first, list(range(pf.num_row_groups))
         while groups and skip >= (size := pf.metadata.row_group(groups[0]).num_rows):
             skip, n, groups = skip - size, n + size, groups[1:]
+        if count is not None:  # pyarrow reads the row groups it is given ahead of the batches
+            need, keep = skip + count, 0
+            while keep < len(groups) and need > 0:
+                need, keep = need - pf.metadata.row_group(groups[keep]).num_rows, keep + 1
+            groups = groups[:keep]
         for batch in pf.iter_batches(batch_size=chunk_rows, columns=names, row_groups=groups):
             if skip:  # the rows of the first row group before ``first``
                 cut = min(skip, batch.num_rows)
@@ -229,3 +236,16 @@ def parquet_rows(fs: Any, path: str, fields: FieldMap, chunk_rows: int, first: i
             if rows:
                 yield [(f"row {n + k}", row) for k, row in enumerate(rows, 1)]
             n += len(rows)
+
+
+def _parquet_footer(f: Any) -> Any:
+    """A Parquet file's metadata, read exactly: its length from the last 8 bytes, then it."""
+    import io
+
+    import pyarrow.parquet as pq
+
+    f.seek(-8, 2)
+    tail = f.read(8)
+    n = int.from_bytes(tail[:4], "little")
+    f.seek(-8 - n, 2)
+    return pq.read_metadata(io.BytesIO(f.read(n) + tail))

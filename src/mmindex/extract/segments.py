@@ -12,6 +12,9 @@ holds, so the commit needs no pass of its own.
 
 A compressed manifest cannot be entered in the middle: its groups decompress (without parsing)
 the bytes before their offset.
+
+From an object store, the pass also keeps a local copy of the bytes it reads (a spool): the groups
+on the same host read theirs from it, so a run reads the store once (:mod:`~.spool`).
 """
 
 from __future__ import annotations
@@ -60,13 +63,14 @@ class Scan:
     ids: pa.Array | None = None
 
 
-def scan(src: Any, group_chunks: int, *, ids: bool = False) -> Scan:
+def scan(src: Any, group_chunks: int, *, ids: bool = False, spool: Any = None) -> Scan:
     """Read ``src`` (a :class:`~mmindex.extract.Source`) once; cut it every ``group_chunks``
-    chunks."""
+    chunks. ``spool``: a path where the bytes read are copied (a remote manifest, so that the
+    groups need not read the store again; :mod:`~mmindex.extract.spool`)."""
     cursor, conv = Cursor(), RowConverter(src.fields, parent_of(src.uri))
     segs, total, chunks, at = [Segment(0, 0)], 0, 0, (0, 0)
     parts: list[pa.Array] = []
-    for chunk in src.iter_chunks(cursor=cursor, converter=conv):
+    for chunk in src.iter_chunks(cursor=cursor, converter=conv, spool=spool):
         if chunks and chunks % group_chunks == 0:
             segs[-1].count, segs[-1].end = total - segs[-1].first, at[0]
             segs.append(Segment(total, 0, offset=at[0], line=at[1]))

@@ -13,7 +13,10 @@ line-by-line JSONL/CSV), and ids are remembered as 8-byte hashes for duplicate d
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 from mmindex.errors import ConfigError, MMIndexError, StorageError
@@ -37,6 +40,7 @@ from mmindex.extract.readers import (
     parquet_rows,
 )
 from mmindex.extract.segments import Segment, Window, take
+from mmindex.extract.spool import open_read
 from mmindex.items import BadRecord, Item
 
 FORMATS = ("jsonl", "csv", "parquet", "beir")
@@ -63,6 +67,9 @@ class Source:
         format: One of :data:`FORMATS`.
         fields: The :class:`FieldMap` in use, with the format's defaults filled in.
         chunk_rows: Rows per chunk.
+        identity: The object's size and version (ETag or mtime), as found when it was opened.
+        local: A local copy of a remote manifest to read instead (a run's spool, see
+            :mod:`~mmindex.extract.spool`); None: read ``uri``.
     """
 
     def __init__(self, uri: str, fmt: str, fields: FieldMap, storage_options: dict[str, Any],
@@ -72,6 +79,8 @@ class Source:
         self.fields = fields.with_defaults(BEIR_FIELDS if fmt == "beir" else DEFAULT_FIELDS)
         self._explicit = fields.explicit_columns() | {self.fields.id}
         self._options = storage_options
+        self.identity: dict[str, Any] = {}
+        self.local: str | None = None
 
     def __repr__(self) -> str:
         return f"Source({self.uri!r}, format={self.format!r})"
@@ -80,14 +89,21 @@ class Source:
         """Lineage record: uri, format and field map (never the storage options' secrets)."""
         return {"uri": self.uri, "format": self.format, "fields": self.fields.to_dict()}
 
+    def spool(self) -> dict[str, Any] | None:
+        """The local copy that the plan's pass left (for ``RunPlan.spool``), or None."""
+        return {"path": self.local, "size": os.path.getsize(self.local)} if self.local else None
+
     def iter_chunks(self, segment: Segment | None = None, *, cursor: Cursor | None = None,
-                    converter: RowConverter | None = None) -> Iterator[list[Item | BadRecord]]:
+                    converter: RowConverter | None = None, spool: Path | None = None
+                    ) -> Iterator[list[Item | BadRecord]]:
         """Yield lists of at most ``chunk_rows`` items/bad records, in manifest order.
 
         Args:
             segment: Read only this group's records, from where it starts (found by
                 :func:`~mmindex.extract.segments.scan`); None: the whole manifest.
             cursor, converter: The plan's pass follows the reader's position and the ids.
+            spool: Copy the manifest there as it is read (the plan's pass of a remote one);
+                once whole, :attr:`local` points at it.
 
         Raises:
             StorageError: The manifest cannot be read (network, permissions) mid-stream.
@@ -97,7 +113,7 @@ class Source:
             converter = RowConverter(self.fields, parent_of(self.uri), first=segment.first,
                                      dups=set(segment.dups))
         converter = converter or RowConverter(self.fields, parent_of(self.uri))
-        batches = self._batches(segment, cursor or Cursor())
+        batches = self._batches(segment, cursor or Cursor(), spool)
         first = segment is None or segment.first == 0
         while True:
             try:
@@ -138,18 +154,25 @@ class Source:
                 f"{self.fields.id!r}\nHelp: name the id column with --field id=COLUMN."
             )
 
-    def _batches(self, seg: Segment | None, cursor: Cursor
+    def _batches(self, seg: Segment | None, cursor: Cursor, spool: Path | None = None
                  ) -> Iterator[Columns | list[tuple[str, Any]]]:
         """Reader output: maybe a :class:`Columns`, then lists of ``(where, row | BadRecord)``."""
-        fs, path = filesystem_for(self.uri, self._options)
+        if spool is not None and self.format == "parquet":
+            self._copy(spool)  # its reader jumps about the file: copied first, then read here
+            spool = None
+        where = self.local or self.uri
+        fs, path = filesystem_for(where, self._options)
+        # a group reads its own byte range: no read-ahead past it (s3fs reads 50 MB ahead)
+        opts = {"cache_type": "none"} if seg and not is_local(where) else {}
         if self.format == "parquet":
-            rows = parquet_rows(fs, path, self.fields, self.chunk_rows, seg.first if seg else 0)
+            rows = parquet_rows(fs, path, self.fields, self.chunk_rows, seg.first if seg else 0,
+                                seg.count if seg else None, **opts)
             yield from take(rows, seg.count) if seg else rows
             return
         ext, compression = _split_name(self.uri)
-        # a group reads its own byte range: no read-ahead past it (s3fs reads 5+ MB ahead)
-        opts = {"cache_type": "none"} if seg and not is_local(self.uri) else {}
-        with fs.open(path, "rb", compression=compression, **opts) as raw:
+        with ExitStack() as stack:  # the plan's pass of a remote manifest: its bytes spooled
+            raw, tee = open_read(stack, fs, path, compression, spool, self.identity.get("size"),
+                                 **opts)
             f = Window(raw, forward_only=compression is not None)
             if seg is not None:
                 cursor.offset, cursor.line = seg.offset, seg.line
@@ -169,6 +192,15 @@ class Source:
                 rows = jsonl_rows(f, self.max_record_bytes, cursor)
             out = batched(rows, self.chunk_rows)
             yield from take(out, seg.count) if seg else out
+            if tee is not None and tee.finish():
+                self.local = str(spool)
+
+    def _copy(self, spool: Path) -> None:
+        fs, path = filesystem_for(self.uri, self._options)
+        with ExitStack() as stack:
+            tee = open_read(stack, fs, path, None, spool, self.identity.get("size"))[1]
+            if tee is not None and tee.finish():
+                self.local = str(spool)
 
 
 def _detect(uri: str, fs: Any, path: str) -> str:
@@ -180,7 +212,8 @@ def _detect(uri: str, fs: Any, path: str) -> str:
             f"Help: pass format= / --format, one of {', '.join(FORMATS)}."
         )
     if fmt == "jsonl" and uri.rstrip("/").rsplit("/", 1)[-1].startswith("corpus."):
-        with fs.open(path, "rb", compression=compression) as f:
+        # small blocks: s3fs would otherwise fetch 50 MB ahead for the first line
+        with fs.open(path, "rb", compression=compression, block_size=1 << 16) as f:
             first = f.readline().removeprefix(BOM)
         try:
             if "_id" in json.loads(first or b"{}"):
@@ -238,4 +271,8 @@ def open_source(uri: str, *, format: str | None = None, fields: FieldMap | None 
         raise storage_error(exc, "open the manifest", uri) from exc
     if info.get("type") == "directory":
         raise ConfigError(f"{uri} is a directory\nHelp: point at the manifest file itself.")
-    return Source(uri, fmt, fields or FieldMap(), options, chunk_rows, max_record_bytes)
+    src = Source(uri, fmt, fields or FieldMap(), options, chunk_rows, max_record_bytes)
+    version = next((info[k] for k in ("ETag", "etag", "mtime", "LastModified", "last_modified")
+                    if info.get(k) is not None), None)
+    src.identity = {"size": info.get("size"), "version": version}
+    return src
