@@ -195,11 +195,26 @@ def get_analyzer(name: str | None = None) -> Analyzer:
     less well).
     """
     if name in (None, "kiwi"):
-        try:
-            import kiwipiepy
-        except ImportError:
+        version = _kiwi_version()
+        if version is None:
             log.warning("kiwipiepy is not installed: Korean full-text search falls back to "
                         "character n-grams. Help: %s", INSTALL_HINT)
         else:
-            return Analyzer("kiwi", f"kiwipiepy-{kiwipiepy.__version__}/a{ANALYSIS_VERSION}")
+            return Analyzer("kiwi", f"kiwipiepy-{version}/a{ANALYSIS_VERSION}")
     return Analyzer("ngram", f"ngram23/a{ANALYSIS_VERSION}")
+
+
+def _kiwi_version() -> str | None:
+    """kiwipiepy's version, None when it is not installed. Read from its package metadata, not
+    by importing it (0.1-0.2 s): an index's English queries never need Kiwi."""
+    import importlib.metadata
+    import importlib.util
+
+    if importlib.util.find_spec("kiwipiepy") is None:
+        return None
+    try:
+        return importlib.metadata.version("kiwipiepy")
+    except importlib.metadata.PackageNotFoundError:  # importable without metadata (a source tree)
+        import kiwipiepy
+
+        return kiwipiepy.__version__
