@@ -21,7 +21,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 OPTIONS = {"multi-word dictionary (a1)": {}, "no multi-word dictionary (a2)":
-           {"load_multi_dict": False}}
+           {"load_multi_dict": False}, "nor typo dictionary (a2, now)":
+           {"load_multi_dict": False, "load_typo_dict": False}}
 LOAD = ("import json, sys, time; t, c = time.perf_counter(), time.process_time(); "
         "from kiwipiepy import Kiwi; Kiwi(**json.loads(sys.argv[1])).tokenize('바이올린'); "
         "print(json.dumps([time.perf_counter() - t, time.process_time() - c]))")

@@ -26,6 +26,10 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     check_query(args.text, args.image, k=args.k, rerank_top=args.rerank_top, settings=settings)
+    if args.mode is None or args.mode.split("+")[0] in ("fts", "hybrid"):
+        from mmindex.index.analysis import prefetch
+
+        prefetch(args.text)  # a Korean query: Kiwi loads in a child meanwhile (cold start)
     idx = open_index(args.index, version=args.version, settings=settings)
     args.mode = args.mode or idx.default_mode  # the gate's mode (settings), hybrid by default
     # no DataFrame here: the CLI prints the pipeline's hits (polars stays unimported)

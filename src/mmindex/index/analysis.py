@@ -17,7 +17,9 @@ tokenizer then indexes as they are (no stemming, no stop words):
   "쇼와 천황" came out as one token whose 2-syllable pieces spanned the space ("와 천" ->
   one-syllable "와", "천"), while without it a few names split wrongly ("테드 번디" -> "테드 디").
   Sample: the same tokens for every document and query; KorQuAD 1.0 dev full text nDCG@10
-  0.947 -> 0.948 (hit@5 0.980 both), docs/korean-search.md.
+  0.947 -> 0.948 (hit@5 0.980 both), docs/korean-search.md. Its typo dictionary is left out
+  too (about 0.2 s of the load): not one token changed over the sample's 320 texts and
+  KorQuAD dev's 1,964 (``python -m bench.kiwi_options``).
 - ``ngram``: the fallback when kiwipiepy is not installed: character 2- and 3-grams of every
   Hangul run, other words as they are. "세포분열" -> "세포 포분 분열 세포분 포분열".
 
@@ -25,6 +27,13 @@ Latin words are cut by a regex before Kiwi sees the text: kiwipiepy 0.24.1 split
 word followed by a full stop at a different place on each call ("penguin." -> "pe" + "nguin."
 or "peng" + "uin."), so the index and the query would disagree. Text without Hangul never
 reaches Kiwi (Latin-only text is analysed at regex speed; Kiwi does ~50-70k chars/s here).
+
+A cold ``mmindex search`` with Hangul in its query starts Kiwi in a child process first
+(:func:`prefetch`): the child loads this file alone (not the mmindex package) and Kiwi, and
+prints the query's tokens, while this process imports lancedb, opens the index and loads the
+query model on the other core; :meth:`Analyzer.analyse` then takes the child's tokens (the
+same code, so the same tokens). Kiwi holds the GIL while it loads, so a thread could not do
+this. Any failure of the child falls back to loading Kiwi here.
 
 Bad input never raises: control characters become spaces, lone surrogates are replaced, text is
 NFC-normalised and fed to Kiwi in pieces of at most :data:`PIECE_CHARS`; a piece Kiwi fails on
@@ -40,11 +49,12 @@ import threading
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 log = logging.getLogger(__name__)
 
 ANALYSIS_VERSION = 2  # bump when the tokens either analyser emits change (2: KIWI_OPTIONS)
-KIWI_OPTIONS = {"load_multi_dict": False}  # see the module docstring
+KIWI_OPTIONS = {"load_multi_dict": False, "load_typo_dict": False}  # see the module docstring
 PIECE_CHARS = 4000  # Kiwi's cost grows with a piece's length; pieces bound memory and time
 MAX_TOKEN_CHARS = 32  # longer "words" (hashes, base64, run-on junk) are not search terms
 KEEP_TAGS = frozenset({"NNG", "NNP", "NR", "VV", "VA", "XR", "SL", "SN", "SH"})
@@ -109,6 +119,8 @@ class Analyzer:
 
 
 def _kiwi_analyse(texts: list[str]) -> list[str]:
+    if len(texts) == 1 and (done := _take(texts[0])) is not None:
+        return [done]
     out: list[list[str]] = [[] for _ in texts]
     pieces: list[tuple[int, str]] = []
     for i, t in enumerate(texts):
@@ -167,6 +179,68 @@ def _keep(tokens) -> list[str]:
         if tag in ("NNG", "NNP") and len(form) >= 3:  # compounds, split or not: see above
             out += [form[i:i + 2] for i in range(len(form) - 1)]
     return out
+
+
+_CHILDREN: dict[str, Any] = {}  # cleaned query -> the child process analysing it
+PREFETCH_CHARS = 8000  # a longer query is analysed here (its bytes would not fit a pipe)
+_CHILD = ("import importlib.util, sys\n"
+          "spec = importlib.util.spec_from_file_location('_mmindex_analysis', sys.argv[1])\n"
+          "m = importlib.util.module_from_spec(spec)\n"
+          "sys.modules[spec.name] = m\n"
+          "spec.loader.exec_module(m)\n"
+          "text = sys.stdin.buffer.read().decode('utf-8')\n"
+          "sys.stdout.buffer.write(m._kiwi_analyse([text])[0].encode('utf-8'))\n")
+
+
+def prefetch(text: str | None) -> None:
+    """Start analysing the query ``text`` with Kiwi in a child process (see the module
+    docstring). Nothing happens for text without Hangul, a long text, Kiwi already loaded here,
+    or kiwipiepy not installed."""
+    cleaned = clean(text) if text else ""
+    if (not _HAS_KOREAN.search(cleaned) or len(cleaned) > PREFETCH_CHARS
+            or cleaned in _CHILDREN or _load_kiwi.cache_info().currsize
+            or _kiwi_version() is None):
+        return
+    import atexit
+    import subprocess
+    import sys
+
+    try:
+        child = subprocess.Popen([sys.executable, "-c", _CHILD, __file__], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        child.stdin.write(cleaned.encode("utf-8"))
+        child.stdin.close()
+        child.stdin = None  # written and closed: communicate() only reads
+    except OSError as exc:  # no process to spare: Kiwi loads here when the query is analysed
+        log.debug("Kiwi child not started (%s)", exc)
+        return
+    if not _CHILDREN:
+        atexit.register(_end_children)
+    _CHILDREN[cleaned] = child
+
+
+def _take(cleaned: str) -> str | None:
+    """The tokens a :func:`prefetch` child found for ``cleaned``; None without one or when it
+    failed (the caller analyses here)."""
+    import subprocess
+
+    child = _CHILDREN.pop(cleaned, None)
+    if child is None:
+        return None
+    try:
+        out, _ = child.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+        return None
+    return out.decode("utf-8") if child.returncode == 0 else None
+
+
+def _end_children() -> None:
+    for child in _CHILDREN.values():  # a query never analysed (an error, a vector-only index)
+        child.kill()
+        child.wait()
+    _CHILDREN.clear()
 
 
 _KIWI_LOCK = threading.Lock()  # one load when several threads analyse at once
