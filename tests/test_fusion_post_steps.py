@@ -64,6 +64,8 @@ def test_the_gate_judges_hybrid_rerank_on_the_held_out_first_stage(built):
     assert report.decision.candidate == m["hybrid+rerank"].aggregate
     assert m["hybrid+rerank"].mode == "hybrid+rerank"
     assert m["hybrid+rerank@in-sample"].mode == "hybrid+rerank@in-sample"
+    md = report.to_markdown()  # each post-step row compares figures of one kind
+    assert "| hybrid | rerank |" in md and "| hybrid@in-sample | rerank@in-sample |" in md
 
 
 def test_each_query_reranks_the_candidates_of_its_folds_policy(built):
