@@ -159,11 +159,11 @@ def evaluate_index(settings: Settings, index: str, *, queries: str, qrels: str,
         else None
     post = [m for m in modes if m.startswith("hybrid+")]  # first stage held out, by fold
     choice = choose_fusion(cand, golden, vectors) if post or "hybrid" in modes else None
-    firsts = [m for m in modes if m not in post] if choice else modes
+    plain = [m for m in modes if m not in post] if choice else modes
     report = EvalReport(uuid.uuid4().hex[:12], index, cand.table_name, cand.version,
                         {"name": golden.name, "version": golden.version,
                          "queries": len(golden.queries), "sources": list(golden.sources)},
-                        score_index(cand, golden, firsts, vectors, tick, diversify))
+                        score_index(cand, golden, plain, vectors, tick, diversify))
     report.segments = query_segments(golden.queries)
     report.warnings = coverage_warnings(table_languages(cand.table), report.segments)
     if choice is not None:
@@ -182,7 +182,7 @@ def evaluate_index(settings: Settings, index: str, *, queries: str, qrels: str,
                           table=prod["table_name"], settings=settings)
         pvec = query_vectors(pidx, golden) if vectors is not None else None
         report.production = {"table": pidx.table_name, "version": pidx.version,
-                             "metrics": score_index(pidx, golden, firsts, pvec, tick=tick,
+                             "metrics": score_index(pidx, golden, plain, pvec, tick=tick,
                                                     diversity=diversify)}
         if choice is not None:  # judged alike: its policy re-fit on these folds, held out
             held_out(pidx, golden, report.production["metrics"],
