@@ -83,3 +83,17 @@ def test_each_query_reranks_the_candidates_of_its_folds_policy(built):
             assert set(ids[:3]) == set(want[:3]) and ids[3:] == want[3:]
     # at least one query's top 3 candidates differ between the two first stages
     assert any({d for d, _ in held[q][:3]} != {d for d, _ in inside[q][:3]} for q in QUERIES)
+
+
+def test_a_diversified_hybrid_is_held_out_too(built):
+    s, r, tmp = built
+    s = s.with_overrides(diversify_top=1)  # diversifying the top 1 reorders nothing
+    report = evaluate_index(s, "fp", queries=str(tmp / "queries.jsonl"),
+                            qrels=str(tmp / "qrels.tsv"), version=r.version, gate=False,
+                            diversify=True)
+    m = report.metrics
+    assert _per_query(m["hybrid+diversify"]) == _per_query(m["hybrid"])
+    assert _per_query(m["hybrid+diversify@in-sample"]) == _per_query(m["hybrid@in-sample"])
+    assert _per_query(m["hybrid"]) != _per_query(m["hybrid@in-sample"])
+    assert "ild@10" in m["hybrid+diversify"].aggregate  # diversity measured on both
+    assert "ild@10" in m["hybrid+diversify@in-sample"].aggregate
