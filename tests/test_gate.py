@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import tomllib
 
 import pytest
@@ -167,6 +168,21 @@ def test_policy_from_toml_and_its_validation():
     ]:
         with pytest.raises(ConfigError, match=why):
             GatePolicy.from_mapping(bad)
+
+
+def test_every_search_mode_may_be_gated_but_never_an_in_sample_figure():
+    from mmindex.search.modes import MODE_CHOICES
+
+    # the one mode list decides: multivector, ann, the part modes, with their post-steps
+    assert [GatePolicy(mode=m).mode for m in MODE_CHOICES] == list(MODE_CHOICES)
+    assert {"multivector+rerank", "ann", "image-vector+diversify"} <= set(MODE_CHOICES)
+    for mode in ("hybrid@in-sample", "hybrid+rerank@in-sample"):
+        held = re.escape(mode.removesuffix("@in-sample"))
+        with pytest.raises(ConfigError, match=f"in-sample.*never gated; gate on '{held}'"):
+            GatePolicy.from_mapping({"mode": mode})
+    for mode in ("semantic", "hybrid+boost", "vector@512", "hybrid+diversify+rerank"):
+        with pytest.raises(ConfigError, match=f"mode '{re.escape(mode)}' is not a search mode"):
+            GatePolicy.from_mapping({"mode": mode})
 
 
 def test_decision_is_json_able():

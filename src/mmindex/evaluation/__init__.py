@@ -5,9 +5,10 @@
 - :mod:`~mmindex.evaluation.metrics` / :mod:`~mmindex.evaluation.gate`: pure functions over
   rankings (query id -> [(doc id, score)]) and qrels; the gate policy and its decision.
 - :mod:`~mmindex.evaluation.runner` / :mod:`~mmindex.evaluation.report`: where evaluation meets
-  the index: search a version with its own model, score, decide, promote or reject, record.
+  the index: search a version with its own model, score, decide, promote or reject, record;
+  :mod:`~mmindex.evaluation.runs`: the golden queries' rankings per mode, as search serves them.
 - :mod:`~mmindex.evaluation.fusion_sweep`: the candidate's hybrid fusion policy, fit on the golden
-  set and scored on folds it was not fit on.
+  set and scored on folds it was not fit on (``hybrid+rerank`` too: its first stage held out).
 - :mod:`~mmindex.evaluation.intervals` / :mod:`~mmindex.evaluation.segments`: bootstrap
   confidence intervals, and the golden set's segments (language, length, modality, its own).
 """

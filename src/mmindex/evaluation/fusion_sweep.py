@@ -17,6 +17,11 @@ by segment; fewer folds when there are fewer queries): each query is ranked by t
 the other folds (:attr:`FusionChoice.held_out`, the hybrid figure evaluation reports and the gate
 judges). The policy stored for the version is fit on all queries (:attr:`FusionChoice.in_sample`
 is its run on those same queries, reported beside as in-sample).
+
+A hybrid with post-steps (``hybrid+rerank``, ``hybrid+diversify``) is judged alike
+(:func:`post_step_runs`): each query's first stage is fused by the policy fit without its fold
+(the candidates ``hybrid``'s held-out run ranks), then reranked / diversified; the same mode on the
+in-sample first stage is reported beside it as ``<mode>@in-sample`` (never gated).
 """
 
 from __future__ import annotations
@@ -29,13 +34,15 @@ from typing import Any
 
 from mmindex.evaluation.golden import GoldenSet
 from mmindex.evaluation.metrics import EvalMetrics, evaluate_run
+from mmindex.evaluation.policy import IN_SAMPLE_SUFFIX
+from mmindex.evaluation.runs import golden_run
 from mmindex.index import fusion
 from mmindex.index.fusion import FusionPolicy
 from mmindex.index.querykind import QueryKind
 from mmindex.search import Index
 
 CHOICE_METRICS = ("ndcg@10", "hit@5", "mrr@10")
-IN_SAMPLE = "hybrid@in-sample"  # the mode of the hybrid figure scored on the queries it was fit on
+IN_SAMPLE = "hybrid" + IN_SAMPLE_SUFFIX  # hybrid scored on the queries its policy was fit on
 DEPTH = fusion.DEPTH
 FOLDS, SEED = 5, 0
 #: a segment needs this many fitting queries for a fusion of its own: with fewer, one query
@@ -59,6 +66,8 @@ class FusionChoice:
     sides: dict[str, dict[str, float]] = field(default_factory=dict)  # vector, fts
     held_out_metrics: dict[str, float] = field(default_factory=dict)
     in_sample_metrics: dict[str, float] = field(default_factory=dict)
+    #: query id -> the policy fit without that query's fold (what ranks it held out)
+    fold_policy: dict[str, FusionPolicy] = field(default_factory=dict, repr=False)
 
     @property
     def chosen(self) -> str:
@@ -187,7 +196,9 @@ def choose_fusion(idx: Index, golden: GoldenSet, vectors: Sequence[Any],
     scores = per_query(runs, golden.qrels)
     qids = [q.id for q in golden.queries if q.id in golden.qrels]
     kinds = {q.id: QueryKind.of(q.text).key() for q in golden.queries}
-    held, _ = cross_validate(runs, scores, kinds, qids, sweep, k=folds, seed=seed, **fit)
+    held, pols = cross_validate(runs, scores, kinds, qids, sweep, k=folds, seed=seed, **fit)
+    fold_policy = {q: p for fold, p in zip(folds_of(qids, kinds, folds, seed), pols, strict=True)
+                   for q in fold}
     policy = fit_policy(scores, kinds, qids, sweep, **fit)
     in_sample = {q: runs[_spec_of(policy, kinds[q])][q] for q in qids}
     agg = {s: {m: sum(scores[s][q][i] for q in qids) / len(qids)
@@ -197,21 +208,48 @@ def choose_fusion(idx: Index, golden: GoldenSet, vectors: Sequence[Any],
     def aggregate(run: Run) -> dict[str, float]:
         return {m: evaluate_run(run, golden.qrels).aggregate[m] for m in CHOICE_METRICS}
     return FusionChoice(policy, agg, held, in_sample, len(folds_of(qids, kinds, folds, seed)),
-                        held_out_metrics=aggregate(held), in_sample_metrics=aggregate(in_sample))
+                        held_out_metrics=aggregate(held), in_sample_metrics=aggregate(in_sample),
+                        fold_policy=fold_policy)
+
+
+def post_step_runs(idx: Index, golden: GoldenSet, mode: str, vectors: Sequence[Any],
+                   choice: FusionChoice, tick: Any = None) -> tuple[Run, Run]:
+    """``(held out, in-sample)`` runs of ``mode``, a hybrid with post-steps: held out, each
+    query's first stage is fused by the policy fit without its fold (:attr:`FusionChoice.
+    fold_policy`), in-sample by the policy fit on all queries; a query both give the same fusion
+    is searched (and reranked) once; ``tick``: called after each held-out query."""
+    held = golden_run(idx, golden, mode, vectors, tick, fusions=choice.fold_policy)
+    differ = [i for i, q in enumerate(golden.queries) if q.id in choice.fold_policy
+              and choice.fold_policy[q.id].spec(q.text) != choice.policy.spec(q.text)]
+    sub = dataclasses.replace(golden, queries=[golden.queries[i] for i in differ])
+    again = golden_run(idx, sub, mode, [vectors[i] for i in differ],
+                       fusions={q.id: choice.policy for q in sub.queries})
+    return held, {**held, **again}
 
 
 def held_out(idx: Index, golden: GoldenSet, metrics: dict[str, EvalMetrics],
-             choice: FusionChoice, diversity: bool = False) -> None:
+             choice: FusionChoice, diversity: bool = False, *, vectors: Sequence[Any] = (),
+             post: Sequence[str] = (), tick: Any = None) -> None:
     """In ``metrics`` (mode -> metrics), ``hybrid`` becomes the held-out figure (each query
     ranked by the policy fit without its fold); the policy fit on all queries, scored on them,
-    stays beside it as :data:`IN_SAMPLE` (never gated)."""
+    stays beside it as :data:`IN_SAMPLE` (never gated). Each mode of ``post`` (hybrid with
+    post-steps, e.g. ``hybrid+rerank``; ``vectors``: the golden queries') is scored both ways
+    (:func:`post_step_runs`): held out as ``mode``, in-sample as ``mode@in-sample``."""
     from mmindex.evaluation.diversity import run_diversity
 
-    if "hybrid" not in metrics:
-        return
-    inside = dataclasses.replace(metrics["hybrid"], mode=IN_SAMPLE)  # hybrid keeps its place
-    metrics["hybrid"] = evaluate_run(choice.held_out, golden.qrels,
-                                     golden_version=golden.version, mode="hybrid")
-    if diversity:
-        metrics["hybrid"].aggregate.update(run_diversity(idx, choice.held_out))
-    metrics[IN_SAMPLE] = inside
+    def scored(run: Run, mode: str) -> EvalMetrics:
+        out = evaluate_run(run, golden.qrels, golden_version=golden.version, mode=mode)
+        if diversity:
+            out.aggregate.update(run_diversity(idx, run))
+        return out
+
+    later = {}
+    for mode in post:
+        held, inside = post_step_runs(idx, golden, mode, vectors, choice, tick)
+        metrics[mode] = scored(held, mode)
+        later[mode + IN_SAMPLE_SUFFIX] = scored(inside, mode + IN_SAMPLE_SUFFIX)
+    if "hybrid" in metrics:
+        inside = dataclasses.replace(metrics["hybrid"], mode=IN_SAMPLE)  # hybrid keeps its place
+        metrics["hybrid"] = scored(choice.held_out, "hybrid")
+        metrics[IN_SAMPLE] = inside
+    metrics.update(later)

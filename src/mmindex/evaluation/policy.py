@@ -16,8 +16,26 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from mmindex.errors import ConfigError
 from mmindex.evaluation.metrics import is_metric_name
 from mmindex.evaluation.segments import MIN_SEGMENT_QUERIES
+from mmindex.search.modes import MODE_CHOICES, MODES, POST_STEPS
 
 _SEGMENT = re.compile(r"^[^=\s]+=[^=]+$")
+#: a reported mode scored on the queries its fusion was fit on (``hybrid@in-sample``)
+IN_SAMPLE_SUFFIX = "@in-sample"
+
+
+def check_gateable(mode: str) -> None:
+    """Raise a ValueError unless the gate may judge ``mode``: any mode of the one mode list
+    (:data:`mmindex.search.modes.MODE_CHOICES`: a first stage and its post-steps), never an
+    in-sample figure."""
+    if mode.endswith(IN_SAMPLE_SUFFIX):
+        held = mode.removesuffix(IN_SAMPLE_SUFFIX)
+        raise ValueError(
+            f"mode {mode!r} is scored on the queries its fusion was fit on (in-sample), so it is "
+            f"reported, never gated; gate on {held!r} (held out) instead")
+    if mode not in MODE_CHOICES:
+        raise ValueError(f"mode {mode!r} is not a search mode; use one of {', '.join(MODES)}, "
+                         f"optionally with {' / '.join('+' + s for s in POST_STEPS)} "
+                         "(e.g. hybrid+rerank)")
 
 
 class Significance(BaseModel):
@@ -75,9 +93,10 @@ class GatePolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     mode: str = Field(
-        "vector", pattern=r"^(vector|fts|hybrid)(\+rerank)?(\+diversify)?$",
-        description="Whose metrics are gated: vector, fts or hybrid, optionally reranked and/or "
-                    "diversified (e.g. hybrid+rerank; evaluate with --rerank / --diversify)"
+        "vector",
+        description="Whose metrics are gated: a search mode (vector, fts, hybrid, ...), optionally "
+                    "reranked and/or diversified (e.g. hybrid+rerank; evaluate with --rerank / "
+                    "--diversify); never an in-sample figure (hybrid@in-sample)"
     )
     floors: dict[str, float] = Field(default_factory=dict, description="metric -> minimum value")
     max_drop: dict[str, float] = Field(
@@ -95,6 +114,12 @@ class GatePolicy(BaseModel):
     @classmethod
     def _known_metrics(cls, value: dict[str, float]) -> dict[str, float]:
         return _check_thresholds(value)
+
+    @field_validator("mode")
+    @classmethod
+    def _gateable(cls, value: str) -> str:
+        check_gateable(value)
+        return value
 
     @field_validator("segments")
     @classmethod

@@ -15,6 +15,7 @@ from typing import Any
 from mmindex.evaluation import intervals as ci
 from mmindex.evaluation.gate import GateDecision
 from mmindex.evaluation.metrics import EvalMetrics
+from mmindex.evaluation.policy import IN_SAMPLE_SUFFIX
 from mmindex.evaluation.segment_report import interval_lines, segment_lines, warning_lines
 from mmindex.evaluation.segments import (
     MIN_SEGMENT_QUERIES,
@@ -182,7 +183,9 @@ def _fusion_lines(f: dict[str, Any]) -> list[str]:
 def _post_step_lines(r: EvalReport) -> list[str]:
     """First stage against its reranked / diversified mode (candidate): nDCG@10, hit@5 and,
     when measured, intra-list diversity."""
-    pairs = [(m.split("+", 1)[0], m) for m in r.metrics if "+" in m]
+    tail = IN_SAMPLE_SUFFIX  # hybrid+rerank@in-sample: against hybrid@in-sample
+    pairs = [(m.split("+", 1)[0] + (tail if m.endswith(tail) else ""), m)
+             for m in r.metrics if "+" in m]
     pairs = [(a, b) for a, b in pairs if a in r.metrics]
     if not pairs:
         return []

@@ -3,8 +3,9 @@
 This is where evaluation meets the index: it searches (vector, full-text, hybrid) with the
 index's own model, fits the candidate's hybrid fusion policy on the golden set and reports hybrid
 held out (:mod:`mmindex.evaluation.fusion_sweep`: each query ranked by the policy fit on the other
-folds; the in-sample figure beside it as ``hybrid@in-sample``; production's hybrid alike), scores
-with :mod:`mmindex.evaluation.metrics`, asks
+folds; the in-sample figure beside it as ``hybrid@in-sample``; a reranked or diversified hybrid,
+e.g. ``hybrid+rerank``, on that same held-out first stage, with ``hybrid+rerank@in-sample``
+beside it; production's hybrid alike), scores with :mod:`mmindex.evaluation.metrics`, asks
 :func:`mmindex.evaluation.gate.decide`, optionally applies the decision (promote / reject), and
 appends the result to the ``_evaluations`` table (metrics per mode, per-query values, the golden
 set's version, the decision, both versions' metrics, and on the hybrid row the ``fusion`` policy
@@ -30,50 +31,14 @@ from mmindex.evaluation.gate import GatePolicy, decide
 from mmindex.evaluation.golden import GoldenSet, load_golden
 from mmindex.evaluation.metrics import EvalMetrics, evaluate_run
 from mmindex.evaluation.report import EvalReport
+from mmindex.evaluation.runs import DEPTH, golden_run, query_vectors
 from mmindex.evaluation.segments import coverage_warnings, query_segments, table_languages
 from mmindex.index import fusion, ledger
 from mmindex.search import PART_MODES, Index, latest_candidate, open_index
 
 EVALUATIONS = fusion.EVALUATIONS
-DEPTH = 100  # results per query: enough for recall@100
-
-
-def golden_run(idx: Index, golden: GoldenSet, mode: str, vectors: Any,
-               tick: Callable[[], None] | None = None) -> dict[str, list]:
-    """The ranking of every golden query in ``mode`` (top :data:`DEPTH`), query id -> hits;
-    ``vectors`` are the queries' vectors (None where the model cannot embed one); ``tick`` is
-    called after each query (a progress bar)."""
-    from mmindex.search import parse_mode, post_ranked
-
-    base, rerank, diversify = parse_mode(mode)
-    run: dict[str, list] = {}
-    for q, vec in zip(golden.queries, vectors, strict=True):
-        if base == "multivector" and vec is not None:  # late interaction: the query's tokens
-            vec = idx.embed_query_tokens(q.text, q.image)
-        if base == "fts" and not q.text:
-            pass
-        elif rerank or diversify:  # the same post-steps as `mmindex search`
-            hits = post_ranked(idx, q.text, vec, k=DEPTH, mode=mode, image=q.image)
-            # metrics rank by score (trec_eval): score by position, as the list is shown
-            run[q.id] = [(h.id, float(len(hits) - i)) for i, h in enumerate(hits)]
-        else:
-            run[q.id] = idx.ranked(q.text, vec, k=DEPTH, mode=mode)
-        if tick:
-            tick()
-    return run
-
-
-def query_vectors(idx: Index, golden: GoldenSet) -> list[Any]:
-    """One vector per golden query, None where the index's model cannot embed it (an image
-    query on a text-only model: it then finds nothing and scores 0)."""
-    modalities = idx.embedder().modalities
-    ok = [i for i, q in enumerate(golden.queries)
-          if q.text or (q.image and "image" in modalities)]
-    vectors: list[Any] = [None] * len(golden.queries)
-    embedded = idx.embed_queries([(golden.queries[i].text, golden.queries[i].image) for i in ok])
-    for i, v in zip(ok, embedded, strict=True):
-        vectors[i] = v
-    return vectors
+__all__ = ["DEPTH", "evaluate_index", "golden_run", "query_vectors", "score_dims", "score_index",
+           "score_parts"]
 
 
 def score_index(idx: Index, golden: GoldenSet, modes: list[str],
@@ -192,15 +157,19 @@ def evaluate_index(settings: Settings, index: str, *, queries: str, qrels: str,
             progress(done[0], searches)
     vectors = query_vectors(cand, golden) if any(not m.startswith("fts") for m in modes) \
         else None
-    choice = choose_fusion(cand, golden, vectors) if "hybrid" in modes else None
+    post = [m for m in modes if m.startswith("hybrid+")]  # first stage held out, by fold
+    choice = choose_fusion(cand, golden, vectors) if post or "hybrid" in modes else None
+    plain = [m for m in modes if m not in post] if choice else modes
     report = EvalReport(uuid.uuid4().hex[:12], index, cand.table_name, cand.version,
                         {"name": golden.name, "version": golden.version,
                          "queries": len(golden.queries), "sources": list(golden.sources)},
-                        score_index(cand, golden, modes, vectors, tick, diversify))
+                        score_index(cand, golden, plain, vectors, tick, diversify))
     report.segments = query_segments(golden.queries)
     report.warnings = coverage_warnings(table_languages(cand.table), report.segments)
     if choice is not None:
-        held_out(cand, golden, report.metrics, choice, diversify)
+        held_out(cand, golden, report.metrics, choice, diversify, vectors=vectors, post=post,
+                 tick=tick)
+        report.metrics = _in_order(report.metrics, modes)
         choice.sides = {m: {k: report.metrics[m].aggregate[k] for k in choice.held_out_metrics}
                         for m in ("vector", "fts") if m in report.metrics}
         report.fusion = choice.to_dict()
@@ -211,13 +180,15 @@ def evaluate_index(settings: Settings, index: str, *, queries: str, qrels: str,
         # opened with the fusion it serves (open_index reads it from _evaluations)
         pidx = open_index(index, settings.db, version=int(prod["version"]),
                           table=prod["table_name"], settings=settings)
+        pvec = query_vectors(pidx, golden) if vectors is not None else None
         report.production = {"table": pidx.table_name, "version": pidx.version,
-                             "metrics": score_index(pidx, golden, modes, tick=tick,
+                             "metrics": score_index(pidx, golden, plain, pvec, tick=tick,
                                                     diversity=diversify)}
         if choice is not None:  # judged alike: its policy re-fit on these folds, held out
-            pvec = query_vectors(pidx, golden)
             held_out(pidx, golden, report.production["metrics"],
-                     choose_fusion(pidx, golden, pvec), diversify)
+                     choose_fusion(pidx, golden, pvec), diversify, vectors=pvec, post=post,
+                     tick=tick)
+            report.production["metrics"] = _in_order(report.production["metrics"], modes)
     if gate:
         report.decision = decide(report.metrics,
                                  report.production["metrics"] if report.production else None,
@@ -239,6 +210,11 @@ def evaluate_index(settings: Settings, index: str, *, queries: str, qrels: str,
         report.action = "promoted" if report.decision.passed else "rejected"
     _record(db, report)
     return report
+
+
+def _in_order(metrics: dict[str, EvalMetrics], modes: list[str]) -> dict[str, EvalMetrics]:
+    """``metrics`` with ``modes`` first, in their order (the in-sample figures after)."""
+    return {m: metrics[m] for m in modes if m in metrics} | metrics
 
 
 def _check_overlap(idx: Index, golden: GoldenSet) -> None:
