@@ -1,8 +1,9 @@
 """CLIP / SigLIP against the official code as open_clip 3.3.0 runs it (its own model classes).
 
 open_clip is installed in a scratch venv with the exact pins of
-``tests/reference/open-clip-3.3.0.txt`` (``.venv-ref/open-clip-3.3.0``, which ``.ci/run`` builds
-before its network-isolated checks; the test builds it when missing and skips, saying why, when
+``tests/reference/open-clip-3.3.0.txt``, torch and the rest from the project's venv
+(``.venv-ref/open-clip-3.3.0``, which ``.ci/run`` builds before its network-isolated checks;
+the test builds it when missing and skips, saying why, when
 it cannot). The tiny twins (``mmindex make-tiny-model DIR --family clip|siglip``) are converted
 name by name into open_clip's ``CLIP`` / ``CustomTextCLIP`` (+ timm's SigLIP ViT) by
 ``tests/reference/open_clip_run.py``, which runs them on the token ids and pixels mmindex fed its
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import site
 import subprocess
 import sys
 from pathlib import Path
@@ -43,7 +45,8 @@ TEXTS = ["A penguin.", "바이올린 (violin)", "x", "Which figure shows a right
 def open_clip_python() -> Path:
     env = dict(os.environ, PYTHON=getattr(sys, "_base_executable", sys.executable))
     try:
-        done = subprocess.run(["bash", str(HERE / "open_clip_venv.sh"), str(VENV)],
+        done = subprocess.run(["bash", str(HERE / "open_clip_venv.sh"), str(VENV),
+                               site.getsitepackages()[0]],
                               capture_output=True, text=True, timeout=1200, env=env)
     except subprocess.TimeoutExpired:
         pytest.skip("the open_clip scratch venv took over 20 min to build")
@@ -100,7 +103,7 @@ def _ours(emb, images: dict[str, Path]) -> dict[str, np.ndarray]:
                         for n, p in images.items()])
     return {"input_ids": texts.text_inputs["input_ids"].numpy(),
             "pixel_values": pics.pixel_values.numpy(),
-            "text": emb.forward(texts), "image": emb.forward(pics)}
+            "text": emb.forward(texts).vectors, "image": emb.forward(pics).vectors}
 
 
 @pytest.mark.parametrize("family", ["clip", "siglip"])
