@@ -56,7 +56,7 @@ def _venv(version: str) -> Path:
 
 @pytest.fixture(scope="module")
 def twin(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from mmindex.backends.tinyqwen2vl import ensure_tiny_qwen2vl
+    from mmindex.backends.twins.qwen2vl import ensure_tiny_qwen2vl
 
     cache = tmp_path_factory.mktemp("cache")
     ensure_tiny_qwen2vl(cache)
