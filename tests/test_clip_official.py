@@ -45,8 +45,8 @@ TEXTS = ["A penguin.", "바이올린 (violin)", "x", "Which figure shows a right
 def open_clip_python() -> Path:
     env = dict(os.environ, PYTHON=getattr(sys, "_base_executable", sys.executable))
     try:
-        done = subprocess.run(["bash", str(HERE / "open_clip_venv.sh"), str(VENV),
-                               site.getsitepackages()[0]],
+        done = subprocess.run(["bash", str(HERE / "scratch_venv.sh"), str(VENV),
+                               str(HERE / "open-clip-3.3.0.txt"), site.getsitepackages()[0]],
                               capture_output=True, text=True, timeout=1200, env=env)
     except subprocess.TimeoutExpired:
         pytest.skip("the open_clip scratch venv took over 20 min to build")

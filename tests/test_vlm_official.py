@@ -4,7 +4,7 @@ Neither official code base installs from a package index (GME's ``gme_inference.
 the model's hub repository; VLM2Vec is the GitHub repository ``TIGER-AI-Lab/VLM2Vec``), and CI
 reaches only the package index. So ``tests/reference/qwen2vl_official_run.py`` runs, in a scratch
 venv with transformers at the version each pins (GME 4.51.3, VLM2Vec 4.52.3; built by
-``tests/reference/qwen2vl_official_venv.sh``, or reused from ``.venv-ref/`` where ``.ci/run``
+``tests/reference/scratch_venv.sh``, or reused from ``.venv-ref/`` where ``.ci/run``
 built it), the library calls the official code makes: the positions come from that
 transformers' own Qwen2-VL code, the second resize and the normalisation from its processor.
 Same twin weights, float32 on CPU: every vector must equal ours (cosine >= 0.999999).
@@ -42,8 +42,9 @@ def _venv(version: str) -> Path:
     venv = REPO / ".venv-ref" / f"transformers-{version}"
     env = dict(os.environ, PYTHON=getattr(sys, "_base_executable", sys.executable))
     try:
-        done = subprocess.run(["bash", str(HERE / "qwen2vl_official_venv.sh"), str(venv),
-                               version, site.getsitepackages()[0]],
+        done = subprocess.run(["bash", str(HERE / "scratch_venv.sh"), str(venv),
+                               str(HERE / f"transformers-{version}.txt"),
+                               site.getsitepackages()[0]],
                               capture_output=True, text=True, timeout=600, env=env)
     except subprocess.TimeoutExpired:
         pytest.skip(f"the transformers {version} scratch venv took over 10 min to build")
