@@ -41,10 +41,16 @@ def lap(name):
     out[name], cpu[name] = round(now - t, 3), round(now_c - c, 3); t, c = now, now_c
 import mmindex.cli.main; lap("import mmindex CLI")
 try:
-    from mmindex.index.lazyclient import defer_rest_client; defer_rest_client()
-except ImportError:  # code from before index/lazyclient.py
-    pass
-import lancedb; lap("import lancedb")
+    from mmindex.index.lazyclient import import_lancedb
+except ImportError:  # code from before import_lancedb
+    try:
+        from mmindex.index.lazyclient import defer_rest_client; defer_rest_client()
+    except ImportError:  # code from before index/lazyclient.py
+        pass
+    import lancedb
+else:
+    import_lancedb()
+lap("import lancedb")
 from mmindex.search import open_index; idx = open_index("sample"); lap("open index")
 idx.embedder(); lap("load model")
 from mmindex.index.analysis import get_analyzer; get_analyzer("kiwi").analyse("바이올린")

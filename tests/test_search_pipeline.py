@@ -243,7 +243,9 @@ def test_where_prefilters_multivector_search_both_ways(tmp_path):
 
 def test_lancedb_opens_without_the_rest_clients_api_modules_and_they_still_load(tmp_path):
     """index/lazyclient: a fresh process opens, writes and searches a local database without
-    importing the namespace REST client's API modules; reading the package runs it in full."""
+    importing the namespace REST client's API modules; reading the package runs it in full.
+    lancedb's ``@override`` marks are set, and the ``overrides`` package checks other code again
+    once lancedb is imported (a wrong override still raises)."""
     script = f"""
 import sys
 from mmindex.config import Settings
@@ -256,7 +258,16 @@ api = [m for m in sys.modules if m.startswith("lance_namespace_urllib3_client.ap
 assert not api, api
 from lance_namespace_urllib3_client import ApiClient, TableApi
 assert TableApi.__module__ == "lance_namespace_urllib3_client.api.table_api"
-print("ok")
+assert getattr(type(db).table_names, "__override__", False)
+import overrides
+try:
+    class Base:
+        def f(self): pass
+    class Wrong(Base):
+        @overrides.override
+        def g(self): pass
+except TypeError:
+    print("ok")
 """
     p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                        timeout=600)

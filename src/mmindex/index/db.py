@@ -31,10 +31,6 @@ def connect(settings: Settings, *, create: bool = True) -> Any:
     """
     import os
 
-    from mmindex.index.lazyclient import defer_rest_client
-
-    defer_rest_client()  # ~1 s of CPU less to import lancedb (index/lazyclient.py)
-
     uri = settings.db
     if not create and "://" not in uri and not os.path.isdir(os.path.expanduser(uri)):
         from mmindex.errors import IndexNotFoundError
@@ -44,7 +40,9 @@ def connect(settings: Settings, *, create: bool = True) -> Any:
             "`mmindex embed` (bash scripts/quickstart.sh for the sample), or point --db / "
             "MMINDEX_DB / db in mmindex.toml at it (a relative db in mmindex.toml is relative "
             "to that file's folder).")
-    import lancedb
+    from mmindex.index.lazyclient import import_lancedb
+
+    lancedb = import_lancedb()  # a second less to import it (index/lazyclient.py)
 
     try:
         return lancedb.connect(uri, storage_options=settings.lance_options() or None)
