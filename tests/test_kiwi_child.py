@@ -24,7 +24,7 @@ if sys.argv[1] == "fail":
 out = []
 for q in json.loads(sys.argv[2]):
     if sys.argv[1] != "here":
-        a.prefetch(q)
+        a.prefetch(q, "always")
     started = len(a._CHILDREN)
     tokens = a.get_analyzer("kiwi").analyse(q)
     out.append({"tokens": tokens, "started": started,

@@ -196,6 +196,10 @@ class Settings(BaseSettings):
                                  "`search` and the library); a longer one is refused")
     diversify_top: int = Field(50, ge=1, description="Results clustered by `--diversify`")
     diversify_clusters: int = Field(5, ge=1, description="k of the k-means `--diversify` runs")
+    search_prefetch: Literal["auto", "always", "never"] = Field(
+        "auto", description="A cold `mmindex search` embeds its text query (with the model the "
+        "index used last time) and analyses a Korean one in helper processes while it opens "
+        "the index: auto (only when a core is spare), always, never")
 
     # the nightly deployment's defaults (paths relative to the repo / working directory)
     nightly_source: str = Field(

@@ -192,55 +192,36 @@ _CHILD = ("import importlib.util, sys\n"
           "sys.stdout.buffer.write(m._kiwi_analyse([text])[0].encode('utf-8'))\n")
 
 
-def prefetch(text: str | None) -> None:
+def prefetch(text: str | None, when: str = "auto") -> bool:
     """Start analysing the query ``text`` with Kiwi in a child process (see the module
-    docstring). Nothing happens for text without Hangul, a long text, Kiwi already loaded here,
-    or kiwipiepy not installed."""
+    docstring), as the ``search_prefetch`` setting ``when`` says (:mod:`.children`: ``auto``
+    only on a spare core). Nothing happens for text without Hangul, a long text, Kiwi already
+    loaded here, or kiwipiepy not installed. Whether a child is analysing ``text`` now."""
     cleaned = clean(text) if text else ""
     if (not _HAS_KOREAN.search(cleaned) or len(cleaned) > PREFETCH_CHARS
             or cleaned in _CHILDREN or _load_kiwi.cache_info().currsize
             or _kiwi_version() is None):
-        return
-    import atexit
-    import subprocess
+        return cleaned in _CHILDREN
     import sys
 
-    try:
-        child = subprocess.Popen([sys.executable, "-c", _CHILD, __file__], stdin=subprocess.PIPE,
-                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        child.stdin.write(cleaned.encode("utf-8"))
-        child.stdin.close()
-        child.stdin = None  # written and closed: communicate() only reads
-    except OSError as exc:  # no process to spare: Kiwi loads here when the query is analysed
-        log.debug("Kiwi child not started (%s)", exc)
-        return
-    if not _CHILDREN:
-        atexit.register(_end_children)
-    _CHILDREN[cleaned] = child
+    from mmindex.index import children
+
+    if not children.wanted(when):
+        return False
+    child = children.start([sys.executable, "-c", _CHILD, __file__], cleaned.encode("utf-8"))
+    if child is not None:
+        _CHILDREN[cleaned] = child
+    return child is not None
 
 
 def _take(cleaned: str) -> str | None:
     """The tokens a :func:`prefetch` child found for ``cleaned``; None without one or when it
     failed (the caller analyses here)."""
-    import subprocess
+    from mmindex.index import children
 
     child = _CHILDREN.pop(cleaned, None)
-    if child is None:
-        return None
-    try:
-        out, _ = child.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        child.kill()
-        child.wait()
-        return None
-    return out.decode("utf-8") if child.returncode == 0 else None
-
-
-def _end_children() -> None:
-    for child in _CHILDREN.values():  # a query never analysed (an error, a vector-only index)
-        child.kill()
-        child.wait()
-    _CHILDREN.clear()
+    out = None if child is None else children.take(child, timeout=60)
+    return None if out is None else out.decode("utf-8")
 
 
 _KIWI_LOCK = threading.Lock()  # one load when several threads analyse at once

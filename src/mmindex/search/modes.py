@@ -19,7 +19,7 @@ Nothing heavy is imported here: ``mmindex --help`` and the Prefect flow's signat
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from mmindex.errors import ConfigError
 
@@ -61,3 +61,8 @@ def check_first_stage(base: str) -> None:
     if base not in MODES and not base.startswith("vector:"):
         raise ConfigError(f"mode {base!r}: use one of {', '.join(MODES)}, vector:COLUMN, "
                           "with +rerank / +diversify")
+
+
+def default_mode(settings: Any) -> str:
+    """Search's mode when none is given: the gate's (settings), hybrid without one."""
+    return str((getattr(settings, "gate", None) or {}).get("mode") or "hybrid")

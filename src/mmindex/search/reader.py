@@ -26,7 +26,7 @@ import numpy as np
 from mmindex import index as ix
 from mmindex.errors import ConfigError, IndexNotFoundError
 from mmindex.index import ledger
-from mmindex.search.modes import PART_MODES, Mode, check_first_stage
+from mmindex.search.modes import PART_MODES, Mode, check_first_stage, default_mode
 from mmindex.search.prefilter import Prefiltered, where_errors
 from mmindex.search.querycheck import check_query
 from mmindex.search.versions import resolve
@@ -266,7 +266,7 @@ def open_index(name: str, db: str | None = None, *, version: int | None = None,
     return Index(name, table_name, ver, run["model"], int(run["dims"]), tbl, qi,
                  settings.cache_dir, settings.device,
                  fusion=fusion.fusion_of(conn, table_name, ver) or fusion.DEFAULT,
-                 default_mode=str((settings.gate or {}).get("mode") or "hybrid"),
+                 default_mode=default_mode(settings),
                  settings=settings, first_stage=settings.multivector_first_stage,
                  rerank_model=settings.rerank_model, rerank_top=settings.rerank_top,
                  diversify_top=settings.diversify_top,
