@@ -69,6 +69,7 @@ def multimodal(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_multimodal_manifest_with_tiny_qwen3_vl(multimodal, tmp_path, tiny_qwen_dir):
     db, cache = tmp_path / "db", tmp_path / "cache"
     model = f"qwen3-vl:{tiny_qwen_dir}"

@@ -141,6 +141,7 @@ def test_version_and_help_show_defaults_without_markup() -> None:
     assert "``" not in helptext and "(default: 10)" in helptext and "gate.mode" in helptext
 
 
+@pytest.mark.slow
 def test_embed_and_evaluate_show_a_progress_bar(tmp_path: Path) -> None:
     golden = REPO / "data" / "sample" / "golden"
     embed = run(["embed", SAMPLE, "--index", "s", "--model", "hash", "--no-prefect",

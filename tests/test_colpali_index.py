@@ -66,6 +66,7 @@ def _rows(s: Settings, table: str) -> dict[str, dict]:
 
 
 @pytest.mark.parametrize("model", ["tiny-colpali", "tiny-colqwen2"])
+@pytest.mark.slow
 def test_a_run_stores_token_vectors_beside_the_pooled_vector(tmp_path, cache, corpus,
                                                              model) -> None:
     s = _settings(tmp_path, cache, model)
@@ -199,6 +200,7 @@ def _env(tmp_path: Path, cache: Path) -> dict[str, str]:
     return env
 
 
+@pytest.mark.slow
 def test_cli_search_in_multivector_mode(tmp_path, cache, corpus) -> None:
     run = run_embed(str(corpus), "pages", _settings(tmp_path, cache, "tiny-colqwen2"))
     done = subprocess.run(

@@ -86,6 +86,7 @@ def test_a_misspelt_model_fails_before_any_work(tmp_path: Path, golden) -> None:
     assert not (tmp_path / "db").exists() or not any((tmp_path / "db").iterdir())
 
 
+@pytest.mark.slow
 def test_compare_flow_publishes_the_table_as_an_artifact(tmp_path: Path, golden) -> None:
     from prefect.testing.utilities import prefect_test_harness
 

@@ -59,6 +59,7 @@ def test_random_weight_candidate_is_rejected_and_readers_keep_production(product
     assert rejected and json.loads(rejected[0]["production"])["version"] == prod.version
 
 
+@pytest.mark.slow
 def test_real_candidate_after_source_change_is_promoted_and_rollback_restores(production):
     tmp, s, prod = production
     manifest = tmp / "sample" / "manifest.jsonl"

@@ -37,6 +37,7 @@ def peak_of_run(tmp: Path, image: Path, rows: int) -> dict:
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_200_rows_sharing_a_50_mib_image_stay_near_the_one_row_run(tmp_path: Path) -> None:
     from mmindex.config import Settings
 

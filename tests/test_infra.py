@@ -392,6 +392,7 @@ def test_every_worker_setup_runs_with_the_environment_the_memory_bench_measured(
 WEBHOOK_SECRETS = ("T0SECRET/B0PATH", "tok-SECRET-9f2e")
 
 
+@pytest.mark.slow
 def test_the_alert_webhook_url_is_a_secret_of_the_block_and_never_printed(prefect_server) -> None:
     """The block keeps the URL in its SecretDict (the API shows it masked), the alert still
     reaches the full URL, and the setup step prints only the masked form."""

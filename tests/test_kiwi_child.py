@@ -13,8 +13,7 @@ import pytest
 
 pytest.importorskip("kiwipiepy")
 
-QUERIES = ["펭귄이 바다에서 헤엄치는 사진", "세포분열의 단계를 설명하시오 (3.5점)",
-           "DNA 복제와 mRNA 전사의 차이", "한국어 😀 emoji\tand\x00control", "쇼와 천황"]
+QUERIES = ["세포분열의 단계를 설명하시오 (3.5점)", "한국어 😀 emoji\tand\x00control", "쇼와 천황"]
 
 SCRIPT = """
 import json, sys

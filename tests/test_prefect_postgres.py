@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from prefect_server import free_port, stop, wait_healthy
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent

@@ -61,6 +61,7 @@ def mmindex(env: dict[str, str], *args: str) -> dict:
     return json.loads(p.stdout)
 
 
+@pytest.mark.slow
 def test_every_command_works_on_an_s3_index(tmp_path: Path, s3_config: dict[str, str],
                                             s3_server: S3Server, s3_bucket: str) -> None:
     env = s3_config

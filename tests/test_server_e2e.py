@@ -225,6 +225,7 @@ def test_a_rejected_nightly_ends_failed_named_rejected_and_alerts(served: Served
             browser.screenshot(SCREENSHOTS / "prefect-rejected-nightly.png")
 
 
+@pytest.mark.slow
 def test_mmindex_embed_prefect_exits_1_on_a_rejection_and_prints_the_result(
         served: Served) -> None:
     """``mmindex embed --prefect`` runs the same flow: the run ends Rejected on the server and the
@@ -248,6 +249,7 @@ def test_mmindex_embed_prefect_exits_1_on_a_rejection_and_prints_the_result(
     assert run.state.message.startswith(f"gate rejected {out['table']} v{out['version']}")
 
 
+@pytest.mark.slow
 def test_two_concurrent_nightly_runs_on_one_index_take_turns(served: Served, tmp_path) -> None:
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
@@ -302,6 +304,7 @@ def test_two_concurrent_nightly_runs_on_one_index_take_turns(served: Served, tmp
     print(f"concurrent nightly runs: {states}")
 
 
+@pytest.mark.slow
 def test_prefect_variables_switch_the_nightly_without_a_redeploy(served: Served,
                                                                   tmp_path) -> None:
     from prefect.client.schemas.actions import VariableCreate
@@ -325,6 +328,7 @@ def test_prefect_variables_switch_the_nightly_without_a_redeploy(served: Served,
     assert recorded["model"] == "hash" and recorded["embedded"] == 1
 
 
+@pytest.mark.slow
 def test_run_fails_with_index_busy_when_another_writer_holds_the_slot(served: Served,
                                                                       tmp_path) -> None:
     from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
@@ -353,6 +357,7 @@ def test_run_fails_with_index_busy_when_another_writer_holds_the_slot(served: Se
     assert done.returncode == 2 and "no index named 'busy'" in done.stderr, done.stderr
 
 
+@pytest.mark.slow
 def test_ui_shows_the_runs_progress_and_throughput_artifacts(served: Served, nightly) -> None:
     chromium = find_chromium()
     if chromium is None:
@@ -402,6 +407,7 @@ print("RESULT", watch())
 """
 
 
+@pytest.mark.slow
 def test_progress_is_posted_from_its_own_thread_to_the_real_server(served: Served) -> None:
     env = {**served.server.env, "PREFECT_API_URL": served.server.api_url,
            "PYTHONPATH": str(REPO)}

@@ -32,6 +32,7 @@ def _digests(folder: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("family", list(BUILD))
+@pytest.mark.slow
 def test_two_builds_in_two_processes_are_identical(family: str, tmp_path: Path) -> None:
     outs = [tmp_path / "a", tmp_path / "b"]
     for out in outs:
