@@ -5,7 +5,10 @@ Each call is a new ``python -m mmindex search --index sample QUERY -k 5 --mode h
 (English and Korean queries taken in turns, ``repeats`` each); the figures are the median, min
 and max wall time. The calls share a cache directory that starts empty: the first call (timed
 apart, English) builds USE's tokenizer and writes it there (:mod:`mmindex.backends.usem_cache`),
-the others read it, as every call after the first does on a user's machine.
+the others read it, as every call after the first does on a user's machine; the first call
+also writes the search hint with which the later ones embed the query in a child process
+(:mod:`mmindex.search.prefetch`, setting ``search_prefetch``: ``MMINDEX_SEARCH_PREFETCH`` in
+the bench's environment reaches the calls).
 A breakdown in one more fresh process times the parts: ``import lancedb``, opening the index,
 loading the model, Kiwi (Korean query analysis), the first query and a warm one (median of 20),
 which is what an analyst who keeps an ``Index`` open in a notebook pays per query; each part's

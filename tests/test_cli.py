@@ -175,6 +175,7 @@ def test_bad_model_spec_and_missing_source_fail_fast_with_help(tmp_path):
     assert "ModelUnavailableError" in out and "Help" in out
 
 
+@pytest.mark.slow
 def test_operator_commands_indexes_quarantine_versions_maintain(tmp_path):
     """What an operator reaches for after a few nights: the indexes, what keeps being
     quarantined, one row per version (a rollback marked), maintenance in words."""

@@ -35,6 +35,7 @@ def golden(tmp_path: Path) -> tuple[Path, Path, Path]:
     return src, q, r
 
 
+@pytest.mark.slow
 def test_compare_prints_one_table_and_writes_json(tmp_path: Path, golden) -> None:
     src, q, r = golden
     env = {**os.environ, "MMINDEX_DB": str(tmp_path / "db"), "MMINDEX_CONFIG": os.devnull}

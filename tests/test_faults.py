@@ -181,6 +181,7 @@ def test_permanent_errors_are_not_retried() -> None:
     assert is_transient(StorageError("read timeout")) and is_transient(TimeoutError())
 
 
+@pytest.mark.slow
 def test_the_embed_flow_fails_a_missing_manifest_at_once(tmp_path) -> None:
     from prefect.testing.utilities import prefect_test_harness
 

@@ -109,7 +109,6 @@ def core_runs(sample_db: Path) -> dict[str, dict]:
     return dict(zip([*CORE, *WRITE_ONLY], runs, strict=True))
 
 
-@pytest.mark.slow
 def test_search_evaluate_and_versions_need_no_extra(core_runs: dict[str, dict]) -> None:
     for name, first in (("search en", "animals/penguin"), ("search ko", "hobbies/violin")):
         run = core_runs[name]
