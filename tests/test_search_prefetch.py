@@ -120,6 +120,24 @@ def test_a_failing_child_falls_back_to_the_model_here(sample, tmp_path):
     assert all(r["started"] and not r["got"] for r in got), got
 
 
+def test_a_hint_others_may_write_is_not_used(tmp_path):
+    from mmindex.config import Settings
+    from mmindex.search import prefetch
+
+    settings = Settings(db=str(tmp_path / "db"), cache_dir=tmp_path / "cache",
+                        search_prefetch="always")
+    path = prefetch._hint_file(settings, "sample")
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"model": "hash", "dims": 8, "query_instruction": None,
+                                "device": "cpu", "cache_dir": None}))
+    path.chmod(0o600)
+    pre = prefetch.start(settings, "sample", "a penguin")
+    assert pre is not None
+    children.end(pre.child)
+    path.chmod(0o666)  # group- and world-writable: anyone could name the model
+    assert prefetch.start(settings, "sample", "a penguin") is None
+
+
 def test_search_prefetch_auto_starts_a_child_only_on_a_spare_core(monkeypatch):
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
     for load, spare in ((0.2, True), (1.4, True), (1.6, False), (3.0, False)):

@@ -15,6 +15,9 @@ the hint rewritten); a child that fails or answers anything but one vector of th
 falls back the same way. The vector is the one this process would have made: the same code on
 the same model (``tests/test_search_prefetch.py`` compares them byte for byte).
 
+A hint names a model for the child to load, so it is read only from a file this user owns that
+no one else may write (the cache folder is the user's own; hints are written 0600).
+
 Not hinted, so always embedded in the process: models whose loading depends on settings
 (API keys, trusted remote code: the families with a ``cache_key``), plug-in backends registered
 in the process, image queries, and modes without a query vector (``fts``) or with token vectors
@@ -61,6 +64,12 @@ def _hint_file(settings: Any, index: str) -> Path:
     return Path(settings.cache_dir).expanduser() / HINTS / f"{key}.json"
 
 
+def _ours(path: Path) -> bool:
+    """``path`` is this user's and no one else may write it (OSError when it is missing)."""
+    st = path.stat()
+    return st.st_uid == os.getuid() and not st.st_mode & 0o022
+
+
 def _described(idx: Any) -> dict[str, Any]:
     """What makes ``idx``'s query vectors: the hint's fields."""
     return {"model": idx.model, "dims": int(idx.dims), "query_instruction": idx.query_instruction,
@@ -101,7 +110,11 @@ def start(settings: Any, index: str, text: str | None) -> Prefetched | None:
     if not text or not children.wanted(settings.search_prefetch):
         return None
     try:
-        hint = json.loads(_hint_file(settings, index).read_text(encoding="utf-8"))
+        path = _hint_file(settings, index)
+        if not _ours(path):  # it names a model to load
+            log.debug("query prefetch: %s is not this user's alone; not used", path)
+            return None
+        hint = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(hint, dict) or set(hint) != set(KEYS):
             return None
     except (OSError, ValueError):
@@ -123,7 +136,7 @@ def remember(settings: Any, index: str, idx: Any) -> None:
         path = _hint_file(settings, index)
         hint = _described(idx)
         try:
-            if json.loads(path.read_text(encoding="utf-8")) == hint:
+            if _ours(path) and json.loads(path.read_text(encoding="utf-8")) == hint:
                 return
         except (OSError, ValueError):
             pass
