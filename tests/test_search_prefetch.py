@@ -99,6 +99,16 @@ def test_the_cli_prints_the_same_hits_with_and_without_the_child(sample, tmp_pat
         without = search(_env(sample, tmp_path / "c2", "never"), query)
         assert with_child[0] == with_child[1] == without, query  # the 2nd took the child's
     assert _hints(tmp_path / "c1") and not (tmp_path / "c2" / "search-hints").exists()
+    # the CLI took the child's vector: its own process never loaded the model
+    cli = ("import contextlib, io, sys\n"
+           "from mmindex.backends import registry\n"
+           "from mmindex.cli.main import main\n"
+           "with contextlib.redirect_stdout(io.StringIO()):\n"
+           "    rc = main(['search', '--index', 'sample', 'a penguin', '--mode', 'vector'])\n"
+           "print(rc, sorted(k[1] for k in registry._CACHE))\n")
+    p = subprocess.run([sys.executable, "-c", cli], capture_output=True, text=True, timeout=600,
+                       env=_env(sample, tmp_path / "c1"), cwd=REPO)
+    assert p.stdout.split() == ["0", "[]"], p.stdout + p.stderr[-2000:]
 
 
 def test_a_hint_for_another_model_is_dropped_and_rewritten(sample, tmp_path):
