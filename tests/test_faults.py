@@ -183,12 +183,11 @@ def test_permanent_errors_are_not_retried() -> None:
 
 @pytest.mark.slow
 def test_the_embed_flow_fails_a_missing_manifest_at_once(tmp_path) -> None:
+    from prefect import get_client
+    from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
     from prefect.testing.utilities import prefect_test_harness
 
     from flows.embed import embed
-
-    from prefect import get_client
-    from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
 
     with prefect_test_harness(server_startup_timeout=120):
         with pytest.raises(StorageError, match="manifest not found"):
