@@ -230,6 +230,17 @@ def embed_items(
     return truncate_normalize(encode_items(embedder, items, role).vectors, dims)
 
 
+def embed_queries(embedder: Embedder, queries: Sequence[tuple[str | None, Any]], dims: int,
+                  batch: int = 32) -> np.ndarray:
+    """Query vectors for ``(text, image path)`` pairs, in order, ``batch`` at a time, truncated
+    to ``dims``: what an index's reader and a cold search's query child both run."""
+    items = [Item(id=f"q{i}", text=t or "", images=(str(im),) if im else ())
+             for i, (t, im) in enumerate(queries)]
+    parts = [embed_items(embedder, items[i:i + batch], role="query", dims=dims)
+             for i in range(0, len(items), batch)]
+    return np.concatenate(parts) if parts else np.zeros((0, dims), np.float32)
+
+
 def embed_items_multi(embedder: Embedder, items: Sequence[Item | LoadedItem],
                       role: Role = "document") -> list[np.ndarray]:
     """Token vectors of a few items (a multi-vector model), in order; see :func:`encode_items`."""

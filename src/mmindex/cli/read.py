@@ -26,22 +26,19 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     check_query(args.text, args.image, k=args.k, rerank_top=args.rerank_top, settings=settings)
-    base = (args.mode or default_mode(settings)).split("+")[0]
-    kiwi = False
-    if base in ("fts", "hybrid"):
-        from mmindex.index.analysis import prefetch
+    from mmindex.index.analysis import prefetch
+    from mmindex.search import prefetch as vector_prefetch
 
-        # a Korean query: Kiwi loads in a child meanwhile (cold start)
-        kiwi = prefetch(args.text, settings.search_prefetch)
-    pre = None
-    if args.image is None and base not in ("fts", "multivector") and not kiwi:
-        from mmindex.search import prefetch as vector_prefetch
-
-        # the model of the index's last search embeds the query in a child meanwhile (not
-        # beside Kiwi's: Kiwi's 1.4 s is the longer path, a third process only competes)
-        pre = vector_prefetch.start(settings, args.index, args.text)
+    args.mode = args.mode or default_mode(settings)  # the gate's (settings), hybrid by default
+    base = args.mode.split("+")[0]
+    # a Korean query: Kiwi loads in a child meanwhile (cold start)
+    kiwi = base in ("fts", "hybrid") and prefetch(args.text, settings.search_prefetch)
+    text_vector = args.image is None and base not in ("fts", "multivector")
+    # the model of the index's last search embeds the query in a child meanwhile (not beside
+    # Kiwi's: Kiwi's 1.4 s is the longer path, a third process only competes)
+    pre = vector_prefetch.start(settings, args.index, args.text) if text_vector and not kiwi \
+        else None
     idx = open_index(args.index, version=args.version, settings=settings)
-    args.mode = args.mode or idx.default_mode  # the gate's mode (settings), hybrid by default
     vector = pre.vector(idx) if pre else None
     # no DataFrame here: the CLI prints the pipeline's hits (polars stays unimported)
     pipe = Pipeline.plan(idx, args.mode, k=args.k, rerank=args.rerank,
@@ -49,10 +46,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.rerank_top is not None and not pipe.rerank:
         raise ConfigError(RERANK_TOP_ALONE)
     hits, hit_rows = pipe.query(args.text, args.image, vector)
-    if (vector is None and args.image is None and base not in ("fts", "multivector")
-            and settings.search_prefetch != "never"):
-        from mmindex.search import prefetch as vector_prefetch
-
+    if text_vector and vector is None and settings.search_prefetch != "never":
         vector_prefetch.remember(settings, args.index, idx)  # for the next cold search
     staged = bool(pipe.rerank or pipe.diversify)
     rows = []

@@ -6,7 +6,7 @@ model), and opening it means importing lancedb (most of a cold search). So the C
 device and cache folder the index's query vectors were made with
 (``cache_dir/search-hints/``). A new search with a text query starts a child (:data:`CHILD`) that
 loads that model alone (numpy and the model's own imports, not lancedb or pyarrow) and embeds
-the query with the code :meth:`~mmindex.search.reader.Index.embed_queries` runs, while this
+the query with :func:`mmindex.backends.embed_queries`, as the reader does, while this
 process imports lancedb and opens the index on the other core.
 
 The child's vector is used only when the opened index's model, dims, query instruction, device
@@ -49,11 +49,10 @@ CHILD = """\
 import json, sys
 from pathlib import Path
 r = json.loads(sys.stdin.buffer.read().decode("utf-8"))
-from mmindex.backends import embed_items, load_embedder
-from mmindex.items import Item
+from mmindex.backends import embed_queries, load_embedder
 emb = load_embedder(r["model"], device=r["device"], query_instruction=r["query_instruction"],
                     cache_dir=Path(r["cache_dir"]) if r["cache_dir"] else None)
-v = embed_items(emb, [Item(id="q0", text=r["text"])], role="query", dims=r["dims"])[0]
+v = embed_queries(emb, [(r["text"], None)], r["dims"])[0]
 head = json.dumps({"dtype": v.dtype.str, "shape": list(v.shape)}).encode()
 sys.stdout.buffer.write(head + b"\\n" + v.tobytes())
 """

@@ -109,15 +109,9 @@ class Index:
     def embed_queries(self, queries: list[tuple[str | None, str | Path | None]],
                       batch: int = 32) -> np.ndarray:
         """Vectors for ``(text, image)`` queries, in order, ``batch`` at a time."""
-        from mmindex.backends import embed_items
-        from mmindex.items import Item
+        from mmindex.backends import embed_queries
 
-        emb = self.embedder()
-        items = [Item(id=f"q{i}", text=t or "", images=(str(im),) if im else ())
-                 for i, (t, im) in enumerate(queries)]
-        parts = [embed_items(emb, items[i:i + batch], role="query", dims=self.dims)
-                 for i in range(0, len(items), batch)]
-        return np.concatenate(parts) if parts else np.zeros((0, self.dims), np.float32)
+        return embed_queries(self.embedder(), queries, self.dims, batch)
 
     def embed_query_tokens(self, text: str | None = None, image: str | Path | None = None):
         """The query's token vectors ``(tokens, d)`` (a multi-vector model's indexes only)."""
